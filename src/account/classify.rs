@@ -1,0 +1,286 @@
+//! Classifying one maps line, exactly as DESIGN.md's table says (first match wins).
+
+use crate::parse::maps::MapLine;
+use crate::parse::mounts::Mount;
+use serde::Serialize;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Class {
+    Guard,
+    Kernel,
+    Device,
+    TmpfsFile,
+    Heap,
+    Stack,
+    ThreadStack,
+    Code,
+    Rodata,
+    Data,
+    SharedAnon,
+    Anon,
+}
+
+/// How a class enters the RAM sum.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Counting {
+    /// Not RAM of the process (guard pages, kernel pseudo-mappings, devices, tmpfs files).
+    NotCounted,
+    /// The process's own memory: summed per process.
+    Private,
+    /// Shared between processes: counted once system-wide.
+    Shared,
+}
+
+impl Class {
+    pub const ALL: [Class; 12] = [
+        Class::Guard,
+        Class::Kernel,
+        Class::Device,
+        Class::TmpfsFile,
+        Class::Heap,
+        Class::Stack,
+        Class::ThreadStack,
+        Class::Code,
+        Class::Rodata,
+        Class::Data,
+        Class::SharedAnon,
+        Class::Anon,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Class::Guard => "guard",
+            Class::Kernel => "kernel",
+            Class::Device => "device",
+            Class::TmpfsFile => "tmpfs_file",
+            Class::Heap => "heap",
+            Class::Stack => "stack",
+            Class::ThreadStack => "thread_stack",
+            Class::Code => "code",
+            Class::Rodata => "rodata",
+            Class::Data => "data",
+            Class::SharedAnon => "shared_anon",
+            Class::Anon => "anon",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Class> {
+        Class::ALL.into_iter().find(|c| c.name() == name)
+    }
+
+    pub fn counting(self) -> Counting {
+        match self {
+            Class::Guard | Class::Kernel | Class::Device | Class::TmpfsFile => Counting::NotCounted,
+            Class::Code | Class::Rodata | Class::SharedAnon => Counting::Shared,
+            Class::Heap | Class::Stack | Class::ThreadStack | Class::Data | Class::Anon => {
+                Counting::Private
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for Class {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+const KERNEL_PSEUDO: [&str; 7] = [
+    "[vdso]",
+    "[vvar]",
+    "[vvar_vclock]",
+    "[vectors]",
+    "[sigpage]",
+    "[vsyscall]",
+    "[uprobes]",
+];
+
+/// What classification needs beyond the line itself.
+pub struct Classifier<'a> {
+    /// RAM-backed mount points, longest first, so the deepest mount wins.
+    ram_mounts: Vec<&'a str>,
+    /// Mount points of other filesystems: a disk mounted below a tmpfs hides it.
+    other_mounts: Vec<&'a str>,
+    thread_stack_size: Option<u64>,
+}
+
+fn under(path: &str, mount_point: &str) -> bool {
+    mount_point == "/"
+        || path == mount_point
+        || (path.starts_with(mount_point) && path.as_bytes().get(mount_point.len()) == Some(&b'/'))
+}
+
+impl<'a> Classifier<'a> {
+    pub fn new(mounts: &'a [Mount], thread_stack_size: Option<u64>) -> Self {
+        // The last mount at a mount point is the visible one.
+        let mut visible: Vec<&Mount> = Vec::new();
+        for m in mounts {
+            visible.retain(|v| v.mount_point != m.mount_point);
+            visible.push(m);
+        }
+        let mut ram_mounts: Vec<&str> = visible
+            .iter()
+            .filter(|m| m.is_ram_backed())
+            .map(|m| m.mount_point.as_str())
+            .collect();
+        let mut other_mounts: Vec<&str> = visible
+            .iter()
+            .filter(|m| !m.is_ram_backed())
+            .map(|m| m.mount_point.as_str())
+            .collect();
+        ram_mounts.sort_by_key(|m| std::cmp::Reverse(m.len()));
+        other_mounts.sort_by_key(|m| std::cmp::Reverse(m.len()));
+        Classifier {
+            ram_mounts,
+            other_mounts,
+            thread_stack_size,
+        }
+    }
+
+    /// Whether a file path lives on a RAM-backed filesystem (the deepest mount decides).
+    fn on_ram_fs(&self, path: &str) -> bool {
+        let path = path.strip_suffix(" (deleted)").unwrap_or(path);
+        let ram = self.ram_mounts.iter().find(|m| under(path, m));
+        let other = self.other_mounts.iter().find(|m| under(path, m));
+        match (ram, other) {
+            (Some(r), Some(o)) => r.len() > o.len(),
+            (Some(_), None) => true,
+            _ => false,
+        }
+    }
+
+    /// Classifies every line of one process; `previous` context finds glibc/musl thread
+    /// stacks (an anonymous rw mapping starting where an anonymous guard ends).
+    pub fn classify_all<'m>(&self, maps: impl Iterator<Item = &'m MapLine>) -> Vec<Class> {
+        let mut previous: Option<&MapLine> = None;
+        let mut classes = Vec::new();
+        for map in maps {
+            classes.push(self.classify(map, previous));
+            previous = Some(map);
+        }
+        classes
+    }
+
+    pub fn classify(&self, map: &MapLine, previous: Option<&MapLine>) -> Class {
+        let perms = map.perms;
+        if perms.is_none() {
+            return Class::Guard;
+        }
+        let path = map.path.as_deref();
+        if let Some(p) = path {
+            if KERNEL_PSEUDO.contains(&p) {
+                return Class::Kernel;
+            }
+            let is_dev = p.starts_with("/dev/")
+                && !p.starts_with("/dev/shm/")
+                && p != "/dev/zero"
+                && !p.starts_with("/dev/zero ");
+            if is_dev {
+                return Class::Device;
+            }
+            if p.starts_with("/dev/shm/")
+                || p.starts_with("/memfd:")
+                || p.starts_with("/SYSV")
+                || (p.starts_with('/') && self.on_ram_fs(p))
+            {
+                return Class::TmpfsFile;
+            }
+            if p == "[heap]" {
+                return Class::Heap;
+            }
+            if p == "[stack]" {
+                return Class::Stack;
+            }
+            if p.starts_with("[stack:") {
+                return Class::ThreadStack;
+            }
+        }
+        if map.is_anonymous() {
+            let after_guard = previous.is_some_and(|g| {
+                g.end == map.start && g.perms.is_none() && g.is_anonymous()
+            });
+            if (perms.read && perms.write && !perms.shared && after_guard)
+                || self.thread_stack_size == Some(map.size())
+            {
+                return Class::ThreadStack;
+            }
+            return if perms.shared {
+                Class::SharedAnon
+            } else {
+                Class::Anon
+            };
+        }
+        if perms.exec {
+            Class::Code
+        } else if !perms.write || perms.shared {
+            // A shared writable file mapping is page cache of that file, shared by all who map
+            // it, like read-only data: counted once system-wide.
+            Class::Rodata
+        } else {
+            Class::Data
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::parse::maps::parse_line;
+    use crate::parse::mounts::parse_mounts;
+
+    fn classes(maps: &str, mounts: &str, tss: Option<u64>) -> Vec<Class> {
+        let (mounts, _) = parse_mounts(mounts.as_bytes());
+        let c = Classifier::new(&mounts, tss);
+        let lines: Vec<MapLine> = maps.lines().map(|l| parse_line(l.as_bytes()).unwrap()).collect();
+        c.classify_all(lines.iter())
+    }
+
+    #[test]
+    fn the_design_table() {
+        let got = classes(
+            "\
+00008000-0036a000 r-xp 00000000 00:0e 236 /home/hik/hicore
+00372000-003a5000 rw-p 00362000 00:0e 236 /home/hik/hicore
+003a5000-00e28000 rwxp 003a5000 00:00 0 [heap]
+40000000-40005000 r--p 00000000 01:00 94 /lib/ld-uClibc.so.0
+416db000-41770000 rw-s c2005000 00:0f 68 /dev/mem
+50000000-50001000 ---p 00000000 00:00 0
+50001000-50101000 rw-p 00000000 00:00 0
+60000000-60100000 rw-s 00000000 00:04 7 /SYSV0000abab (deleted)
+61000000-61100000 rw-s 00000000 00:01 9 /dev/zero (deleted)
+62000000-62100000 rw-p 00000000 00:00 0
+63000000-63001000 rw-s 00000000 00:11 5 /tmp/shared.bin
+be93b000-be950000 rwxp befeb000 00:00 0 [stack]
+be960000-be970000 rw-p 00000000 00:00 0 [stack:800]
+ffff0000-ffff1000 r-xp 00000000 00:00 0 [vectors]
+",
+            "/dev/root / jffs2 ro 0 0\nnone /tmp tmpfs rw 0 0\n",
+            None,
+        );
+        use Class::*;
+        assert_eq!(
+            got,
+            vec![
+                Code, Data, Heap, Rodata, Device, Guard, ThreadStack, TmpfsFile, SharedAnon, Anon,
+                TmpfsFile, Stack, ThreadStack, Kernel
+            ]
+        );
+    }
+
+    #[test]
+    fn thread_stack_by_profile_size() {
+        let got = classes("1000-3000 rw-p 00000000 00:00 0\n", "", Some(0x2000));
+        assert_eq!(got, vec![Class::ThreadStack]);
+    }
+
+    #[test]
+    fn deepest_mount_decides() {
+        let got = classes(
+            "1000-2000 r-xp 00000000 08:01 5 /tmp/disk/prog\n2000-3000 r-xp 00000000 00:10 5 /tmp/prog\n",
+            "tmpfs /tmp tmpfs rw 0 0\n/dev/sda1 /tmp/disk ext4 rw 0 0\n",
+            None,
+        );
+        assert_eq!(got, vec![Class::Code, Class::TmpfsFile]);
+    }
+}

@@ -1,0 +1,257 @@
+//! Accounting: from classified mappings to per-process and system-wide figures, counting
+//! shared memory once (DESIGN.md). Every figure is kept for every measure the data allows;
+//! the profile's measure only decides which one the budget sums.
+
+pub mod classify;
+
+use crate::model::{Process, Snapshot};
+use crate::parse::smaps::SmapsFields;
+use classify::{Class, Classifier, Counting};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashMap};
+
+/// Which figure of a mapping the budget sums.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Measure {
+    /// end - start: the article's method, a ceiling, available from maps alone.
+    #[default]
+    Virtual,
+    /// Resident pages (smaps `Rss`), shared pages counted once system-wide.
+    Rss,
+    /// Proportional set size (smaps `Pss`): shared pages already split, no dedupe needed.
+    Pss,
+}
+
+impl Measure {
+    pub fn name(self) -> &'static str {
+        match self {
+            Measure::Virtual => "virtual",
+            Measure::Rss => "rss",
+            Measure::Pss => "pss",
+        }
+    }
+}
+
+/// The measures of a set of mappings. smaps-based figures are `None` without smaps.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Figures {
+    #[serde(rename = "virtual")]
+    pub virtual_size: u64,
+    pub rss: Option<u64>,
+    pub pss: Option<u64>,
+    pub uss: Option<u64>,
+    pub swap: Option<u64>,
+    /// How many mappings (VMAs) make it up.
+    pub mappings: u64,
+}
+
+fn add_opt(a: Option<u64>, b: Option<u64>) -> Option<u64> {
+    match (a, b) {
+        (Some(x), Some(y)) => Some(x + y),
+        (x, y) => x.or(y),
+    }
+}
+
+impl Figures {
+    fn of_mapping(size: u64, smaps: Option<&SmapsFields>) -> Figures {
+        Figures {
+            virtual_size: size,
+            rss: smaps.map(|s| s.rss),
+            pss: smaps.and_then(|s| s.pss),
+            uss: smaps.map(SmapsFields::uss),
+            swap: smaps.and_then(|s| s.swap),
+            mappings: 1,
+        }
+    }
+
+    pub fn add(&mut self, other: &Figures) {
+        self.virtual_size += other.virtual_size;
+        self.rss = add_opt(self.rss, other.rss);
+        self.pss = add_opt(self.pss, other.pss);
+        self.uss = add_opt(self.uss, other.uss);
+        self.swap = add_opt(self.swap, other.swap);
+        self.mappings += other.mappings;
+    }
+
+    pub fn get(&self, measure: Measure) -> Option<u64> {
+        match measure {
+            Measure::Virtual => Some(self.virtual_size),
+            Measure::Rss => self.rss,
+            Measure::Pss => self.pss,
+        }
+    }
+}
+
+/// One process's figures by class.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProcessAccount {
+    pub pid: u32,
+    pub name: String,
+    pub cmdline: String,
+    pub threads: u32,
+    pub start_time: Option<u64>,
+    pub classes: BTreeMap<Class, Figures>,
+    /// Private classes (heap, stack, thread stacks, data, anon): this process's own demand.
+    pub private: Figures,
+    /// Shared classes as this process maps them (counted once system-wide, not here).
+    pub shared: Figures,
+    /// The budget measure of `private`, or of virtual where smaps were missing.
+    pub demand: u64,
+    /// `VmSize` from status, and whether the maps add up to it exactly.
+    pub vm_size: Option<u64>,
+    pub vm_size_matches: Option<bool>,
+    pub has_smaps: bool,
+}
+
+impl ProcessAccount {
+    pub fn class(&self, class: Class) -> Figures {
+        self.classes.get(&class).copied().unwrap_or_default()
+    }
+}
+
+/// The system-wide result of accounting.
+#[derive(Debug, Clone, Serialize)]
+pub struct Accounting {
+    pub measure: Measure,
+    /// Processes, largest private demand first.
+    pub processes: Vec<ProcessAccount>,
+    /// Per class over all processes, shared classes counted once.
+    pub class_totals: BTreeMap<Class, Figures>,
+    /// The user-process line of the budget: private demand plus shared memory once.
+    pub user_demand: u64,
+    pub user_private: u64,
+    pub user_shared: u64,
+    /// Processes whose figures fell back to `virtual` because the snapshot has no smaps.
+    pub measure_fallback: Vec<u32>,
+}
+
+/// What makes two shared mappings "the same memory": the file pages (device, inode, offset,
+/// length), or for shared anonymous memory the shmem inode.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum SharedKey {
+    File(Class, u32, u32, u64, u64, u64),
+    Shmem(u32, u32, u64),
+}
+
+fn shared_key(class: Class, m: &crate::parse::maps::MapLine) -> SharedKey {
+    if class == Class::SharedAnon && m.inode != 0 {
+        SharedKey::Shmem(m.dev_major, m.dev_minor, m.inode)
+    } else {
+        SharedKey::File(class, m.dev_major, m.dev_minor, m.inode, m.offset, m.size())
+    }
+}
+
+/// Shared memory seen once: the largest figures any process shows for it (mappers of the
+/// same pages may have touched different parts).
+fn merge_max(into: &mut Figures, f: &Figures) {
+    let max_opt = |a: Option<u64>, b: Option<u64>| match (a, b) {
+        (Some(x), Some(y)) => Some(x.max(y)),
+        (x, y) => x.or(y),
+    };
+    into.virtual_size = into.virtual_size.max(f.virtual_size);
+    into.rss = max_opt(into.rss, f.rss);
+    into.uss = max_opt(into.uss, f.uss);
+    into.swap = max_opt(into.swap, f.swap);
+    into.mappings = 1;
+}
+
+fn account_process(p: &Process, classifier: &Classifier, measure: Measure) -> (ProcessAccount, Vec<(Class, Figures, Option<SharedKey>)>) {
+    let classes = classifier.classify_all(p.mappings.iter().map(|m| &m.map));
+    let has_smaps = p.has_smaps();
+    let mut by_class: BTreeMap<Class, Figures> = BTreeMap::new();
+    let mut private = Figures::default();
+    let mut shared = Figures::default();
+    let mut pieces = Vec::with_capacity(classes.len());
+    let mut total_virtual = 0u64;
+    for (mapping, class) in p.mappings.iter().zip(classes) {
+        let figures = Figures::of_mapping(mapping.map.size(), mapping.smaps.as_ref());
+        total_virtual += mapping.map.size();
+        by_class.entry(class).or_default().add(&figures);
+        let key = match class.counting() {
+            Counting::Private => {
+                private.add(&figures);
+                None
+            }
+            Counting::Shared => {
+                shared.add(&figures);
+                Some(shared_key(class, &mapping.map))
+            }
+            Counting::NotCounted => None,
+        };
+        pieces.push((class, figures, key));
+    }
+    let demand = private
+        .get(measure)
+        .filter(|_| has_smaps || measure == Measure::Virtual)
+        .unwrap_or(private.virtual_size);
+    let account = ProcessAccount {
+        pid: p.pid,
+        name: p.name.clone(),
+        cmdline: p.cmdline.clone(),
+        threads: p.threads,
+        start_time: p.start_time,
+        classes: by_class,
+        private,
+        shared,
+        demand,
+        vm_size: p.vm_size,
+        vm_size_matches: p.vm_size.map(|v| v == total_virtual),
+        has_smaps,
+    };
+    (account, pieces)
+}
+
+/// Accounts every process of a snapshot.
+pub fn account(snapshot: &Snapshot, measure: Measure, thread_stack_size: Option<u64>) -> Accounting {
+    let classifier = Classifier::new(&snapshot.mounts, thread_stack_size);
+    let mut processes = Vec::with_capacity(snapshot.processes.len());
+    let mut class_totals: BTreeMap<Class, Figures> = BTreeMap::new();
+    let mut shared_once: HashMap<SharedKey, (Class, Figures, u64)> = HashMap::new();
+    let mut measure_fallback = Vec::new();
+    let mut user_private = 0u64;
+    let mut pss_shared = 0u64;
+    for p in &snapshot.processes {
+        let (acc, pieces) = account_process(p, &classifier, measure);
+        let use_measure = if acc.has_smaps { measure } else { Measure::Virtual };
+        if use_measure != measure {
+            measure_fallback.push(p.pid);
+        }
+        user_private += acc.demand;
+        for (class, figures, key) in pieces {
+            let value = figures.get(use_measure).unwrap_or(figures.virtual_size);
+            match key {
+                None => {
+                    class_totals.entry(class).or_default().add(&figures);
+                }
+                Some(key) => {
+                    // PSS already divides shared pages among their mappers: sum it as is.
+                    pss_shared += value;
+                    let entry = shared_once.entry(key).or_insert((class, Figures::default(), 0));
+                    merge_max(&mut entry.1, &figures);
+                    entry.1.pss = add_opt(entry.1.pss, figures.pss);
+                    entry.2 = entry.2.max(value);
+                }
+            }
+        }
+        processes.push(acc);
+    }
+    let mut user_shared = 0u64;
+    for (class, figures, value) in shared_once.values() {
+        class_totals.entry(*class).or_default().add(figures);
+        user_shared += value;
+    }
+    if measure == Measure::Pss {
+        user_shared = pss_shared;
+    }
+    processes.sort_by(|a, b| b.demand.cmp(&a.demand).then(a.pid.cmp(&b.pid)));
+    Accounting {
+        measure,
+        processes,
+        class_totals,
+        user_demand: user_private + user_shared,
+        user_private,
+        user_shared,
+        measure_fallback,
+    }
+}

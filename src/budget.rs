@@ -1,0 +1,517 @@
+//! The budget engine: physical RAM on one side, every line item of demand on the other
+//! (DESIGN.md's equation), each with its value, where it came from, and the files behind it;
+//! then the findings for every rule of the profile.
+
+use crate::account::classify::Class;
+use crate::account::{account, Accounting, Measure};
+use crate::error::{Error, Result};
+use crate::model::{Skipped, Snapshot, Warning};
+use crate::profile::{LimitOf, Profile, Ram};
+use crate::size::human;
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// How a figure is known.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Provenance {
+    /// Read from the board (a kernel counter, a maps total).
+    Measured,
+    /// Computed from measured figures (RAM minus MemTotal...).
+    Derived,
+    /// Stated in the profile.
+    Declared,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct LineItem {
+    pub key: String,
+    pub label: String,
+    pub bytes: u64,
+    pub provenance: Provenance,
+    /// The snapshot files (or profile) this figure comes from.
+    pub files: Vec<String>,
+    pub note: Option<String>,
+    pub parts: Vec<LineItem>,
+}
+
+impl LineItem {
+    fn new(key: &str, label: &str, bytes: u64, provenance: Provenance, files: &[&str]) -> Self {
+        LineItem {
+            key: key.into(),
+            label: label.into(),
+            bytes,
+            provenance,
+            files: files.iter().map(|f| f.to_string()).collect(),
+            note: None,
+            parts: Vec::new(),
+        }
+    }
+
+    fn with_note(mut self, note: impl Into<String>) -> Self {
+        self.note = Some(note.into());
+        self
+    }
+
+    fn with_parts(mut self, parts: Vec<LineItem>) -> Self {
+        self.parts = parts;
+        self
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Pass,
+    Fail,
+    /// Worth a look, but not a failed promise (a limit that matched no process).
+    Warn,
+}
+
+/// The outcome of one rule. Each becomes a JUnit test case, a table row, a JSON object.
+#[derive(Debug, Clone, Serialize)]
+pub struct Finding {
+    /// `ram_fit`, `headroom`, `process_limit`, `class_limit`, `expect`, `reconciliation`.
+    pub rule: String,
+    pub subject: String,
+    pub status: Status,
+    pub actual: Option<i64>,
+    pub limit: Option<i64>,
+    pub message: String,
+}
+
+/// RAM → carve-outs → boot line → MemTotal: where each kilobyte the kernel did not hand to
+/// the page allocator went, and how far the sum is from MemTotal.
+#[derive(Debug, Clone, Serialize)]
+pub struct Reconciliation {
+    pub rows: Vec<(String, i64)>,
+    pub expected_mem_total: u64,
+    pub mem_total: u64,
+    pub gap: i64,
+    pub flagged: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Budget {
+    pub profile: String,
+    pub profile_source: String,
+    pub origin: String,
+    pub meta: BTreeMap<String, String>,
+    pub ram: u64,
+    pub ram_provenance: Provenance,
+    pub ram_note: String,
+    pub measure: Measure,
+    pub items: Vec<LineItem>,
+    /// Σ items.
+    pub demand: u64,
+    /// RAM - demand; negative when over.
+    pub headroom: i64,
+    pub min_headroom: u64,
+    pub within_budget: bool,
+    pub findings: Vec<Finding>,
+    pub accounting: Accounting,
+    /// Device / carve-out memory mapped by processes (`/dev/mmz`, `/dev/mem`...), by virtual
+    /// size: not RAM the kernel manages, shown so it is not forgotten.
+    pub device_mapped: u64,
+    pub reconciliation: Option<Reconciliation>,
+    pub warnings: Vec<Warning>,
+    pub skipped: Vec<Skipped>,
+}
+
+impl Budget {
+    pub fn item(&self, key: &str) -> Option<&LineItem> {
+        self.items.iter().find(|i| i.key == key)
+    }
+
+    pub fn failed(&self) -> impl Iterator<Item = &Finding> {
+        self.findings.iter().filter(|f| f.status == Status::Fail)
+    }
+}
+
+fn kib(bytes: u64) -> String {
+    format!("{} kB", bytes / 1024)
+}
+
+/// If the gap between the reconciled and the real MemTotal exceeds this, say so.
+fn reconciliation_tolerance(mem_total: u64) -> u64 {
+    (mem_total / 200).max(256 << 10)
+}
+
+fn reconcile(snapshot: &Snapshot, ram: u64, carveouts: u64) -> Option<Reconciliation> {
+    let boot = snapshot.boot_memory.as_ref()?;
+    let mem_total = snapshot.meminfo.get("MemTotal")?;
+    let cma = boot.breakdown_value("cma-reserved").unwrap_or(0);
+    let mut rows = vec![
+        ("physical RAM".to_string(), ram as i64),
+        ("carve-outs (profile)".to_string(), -(carveouts as i64)),
+        (
+            "not seen by the kernel (mem=, undeclared carve-outs)".to_string(),
+            boot.total as i64 - (ram as i64 - carveouts as i64),
+        ),
+        ("RAM the kernel saw (boot line)".to_string(), boot.total as i64),
+        (
+            "reserved at boot (kernel image, memmap...)".to_string(),
+            -((boot.total - boot.available.min(boot.total)) as i64),
+        ),
+        ("available at boot".to_string(), boot.available as i64),
+    ];
+    for (what, bytes) in &boot.freed {
+        rows.push((format!("freed later: {what}"), *bytes as i64));
+    }
+    if cma > 0 {
+        rows.push(("CMA handed to the allocator".to_string(), cma as i64));
+    }
+    let expected = boot.available + boot.freed_total() + cma;
+    let gap = mem_total as i64 - expected as i64;
+    Some(Reconciliation {
+        rows,
+        expected_mem_total: expected,
+        mem_total,
+        gap,
+        flagged: gap.unsigned_abs() > reconciliation_tolerance(mem_total),
+    })
+}
+
+/// Computes the whole budget of a snapshot against a profile.
+pub fn evaluate(snapshot: &Snapshot, profile: &Profile) -> Result<Budget> {
+    let mem_total = snapshot
+        .meminfo
+        .get("MemTotal")
+        .ok_or_else(|| Error::in_file(format!("{}:proc/meminfo", snapshot.origin), "no MemTotal"))?;
+    let carveouts: u64 = profile.carveouts.values().map(|s| s.0).sum();
+    let (ram, ram_provenance, ram_note) = match profile.ram {
+        Ram::Bytes(b) => (b, Provenance::Declared, format!("declared in {}", profile.source)),
+        Ram::Auto => match &snapshot.boot_memory {
+            Some(boot) if boot.total >= mem_total => (
+                boot.total + carveouts,
+                Provenance::Derived,
+                "from the boot log's Memory: line (RAM the kernel saw) plus declared carve-outs".into(),
+            ),
+            _ => (
+                mem_total + carveouts,
+                Provenance::Derived,
+                "from MemTotal plus declared carve-outs (no boot log: kernel static memory unknown)".into(),
+            ),
+        },
+    };
+    if ram < mem_total + carveouts {
+        return Err(Error::in_file(
+            profile.source.clone(),
+            format!(
+                "profile RAM {} is smaller than the snapshot's MemTotal {} plus carve-outs {}: is this the profile for this board ({})?",
+                human(ram),
+                human(mem_total),
+                human(carveouts),
+                snapshot.origin
+            ),
+        ));
+    }
+
+    let accounting = account(
+        snapshot,
+        profile.measure,
+        profile.thread_stack_size.map(|s| s.0),
+    );
+    let mut warnings = snapshot.warnings.clone();
+    if !accounting.measure_fallback.is_empty() {
+        warnings.push(Warning {
+            file: snapshot.origin.clone(),
+            line: None,
+            message: format!(
+                "measure {} needs smaps; {} process(es) have none and are counted by virtual size (pids {:?})",
+                profile.measure.name(),
+                accounting.measure_fallback.len(),
+                accounting.measure_fallback
+            ),
+        });
+    }
+
+    let mut items = Vec::new();
+    items.push(
+        LineItem::new("carveouts", "carve-outs (MMZ/CMA/framebuffer)", carveouts, Provenance::Declared, &[&profile.source])
+            .with_parts(
+                profile
+                    .carveouts
+                    .iter()
+                    .map(|(name, size)| LineItem::new(name, name, size.0, Provenance::Declared, &[&profile.source]))
+                    .collect(),
+            ),
+    );
+
+    let kernel_static = ram - carveouts - mem_total;
+    let mut static_item = LineItem::new(
+        "kernel_static",
+        "kernel static (RAM - carve-outs - MemTotal)",
+        kernel_static,
+        Provenance::Derived,
+        &["proc/meminfo", &profile.source],
+    );
+    if let Some(boot) = &snapshot.boot_memory {
+        static_item.files.push("dmesg".into());
+        let image: u64 = ["kernel code", "rwdata", "rodata", "bss", "data"]
+            .iter()
+            .filter_map(|k| boot.breakdown_value(k))
+            .sum();
+        let unseen = (ram - carveouts) as i64 - boot.total as i64;
+        let rest = kernel_static as i64 - unseen - image as i64;
+        if unseen >= 0 && rest >= 0 {
+            static_item = static_item.with_parts(vec![
+                LineItem::new("not_seen", "not seen by the kernel (mem= cut)", unseen as u64, Provenance::Derived, &["dmesg"]),
+                LineItem::new("image", "kernel image (code, data, bss)", image, Provenance::Measured, &["dmesg"]),
+                LineItem::new("reserved", "boot reservations (memmap, page tables...)", rest as u64, Provenance::Derived, &["dmesg", "proc/meminfo"]),
+            ]);
+        }
+    }
+    items.push(static_item);
+
+    let m = &snapshot.meminfo;
+    let dynamic_parts: Vec<LineItem> = ["Slab", "KernelStack", "PageTables"]
+        .iter()
+        .map(|k| LineItem::new(k, k, m.get(k).unwrap_or(0), Provenance::Measured, &["proc/meminfo"]))
+        .collect();
+    items.push(
+        LineItem::new(
+            "kernel_dynamic",
+            "kernel dynamic (Slab + KernelStack + PageTables)",
+            dynamic_parts.iter().map(|p| p.bytes).sum(),
+            Provenance::Measured,
+            &["proc/meminfo"],
+        )
+        .with_parts(dynamic_parts),
+    );
+
+    items.push(
+        LineItem::new(
+            "processes",
+            &format!("user processes ({}, shared counted once)", profile.measure.name()),
+            accounting.user_demand,
+            Provenance::Measured,
+            &["proc/<pid>/maps", if accounting.processes.iter().any(|p| p.has_smaps) { "proc/<pid>/smaps" } else { "proc/<pid>/status" }],
+        )
+        .with_parts(vec![
+            LineItem::new("private", "private (heap, stacks, data, anon)", accounting.user_private, Provenance::Measured, &["proc/<pid>/maps"]),
+            LineItem::new("shared", "shared (code, rodata, shared anon), once", accounting.user_shared, Provenance::Measured, &["proc/<pid>/maps"]),
+        ]),
+    );
+
+    let known: u64 = snapshot.fs_usage.iter().map(|u| u.used).sum();
+    let tmpfs_parts: Vec<LineItem> = snapshot
+        .fs_usage
+        .iter()
+        .map(|u| LineItem::new(&u.mount_point, &format!("{} {}", u.fs_type, u.mount_point), u.used, Provenance::Measured, &[&u.method]))
+        .collect();
+    let ram_mounts_without_usage = snapshot.warnings.iter().any(|w| w.message.starts_with("no usage recorded for"));
+    let tmpfs_item = if ram_mounts_without_usage {
+        let shmem = m.get("Shmem").unwrap_or(0);
+        LineItem::new("tmpfs", "tmpfs / ramfs files", known.max(shmem), Provenance::Derived, &["proc/meminfo", "df"])
+            .with_note(format!(
+                "some RAM-backed mounts have no df/du figures: estimated as meminfo Shmem ({}), an upper bound that also holds shared anonymous memory",
+                kib(shmem)
+            ))
+    } else {
+        LineItem::new("tmpfs", "tmpfs / ramfs files", known, Provenance::Measured, &["df", "du"])
+    };
+    items.push(tmpfs_item.with_parts(tmpfs_parts));
+
+    items.push(
+        LineItem::new(
+            "ramdisks",
+            "ramdisks (/dev/ramN)",
+            snapshot.ramdisks.iter().map(|r| r.size).sum(),
+            Provenance::Measured,
+            &["sys/block/ram*/size"],
+        )
+        .with_parts(
+            snapshot
+                .ramdisks
+                .iter()
+                .map(|r| LineItem::new(&r.name, &format!("/dev/{}", r.name), r.size, Provenance::Measured, &[&format!("sys/block/{}/size", r.name)]))
+                .collect(),
+        ),
+    );
+
+    let min_free_item = LineItem::new(
+        "min_free",
+        "min_free_kbytes (watermark reserve)",
+        snapshot.min_free.unwrap_or(0),
+        Provenance::Measured,
+        &["proc/sys/vm/min_free_kbytes"],
+    );
+    items.push(if snapshot.min_free.is_none() {
+        min_free_item.with_note("not in the snapshot: counted as 0")
+    } else {
+        min_free_item
+    });
+
+    items.push(
+        LineItem::new(
+            "reserves",
+            "reserves (disk cache, skb...)",
+            profile.reserves.values().map(|s| s.0).sum(),
+            Provenance::Declared,
+            &[&profile.source],
+        )
+        .with_parts(
+            profile
+                .reserves
+                .iter()
+                .map(|(name, size)| LineItem::new(name, name, size.0, Provenance::Declared, &[&profile.source]))
+                .collect(),
+        ),
+    );
+
+    let demand: u64 = items.iter().map(|i| i.bytes).sum();
+    let headroom = ram as i64 - demand as i64;
+    let min_headroom = profile.min_headroom.map_or(0, |a| a.resolve(ram));
+
+    let mut findings = Vec::new();
+    findings.push(Finding {
+        rule: "ram_fit".into(),
+        subject: "everything fits in RAM".into(),
+        status: if headroom >= 0 { Status::Pass } else { Status::Fail },
+        actual: Some(demand as i64),
+        limit: Some(ram as i64),
+        message: format!("demand {} of RAM {}", human(demand), human(ram)),
+    });
+    findings.push(Finding {
+        rule: "headroom".into(),
+        subject: format!("headroom at least {}", profile.min_headroom.map_or("0".into(), |a| a.to_string())),
+        status: if headroom >= min_headroom as i64 { Status::Pass } else { Status::Fail },
+        actual: Some(headroom),
+        limit: Some(min_headroom as i64),
+        message: format!(
+            "headroom {} ({:.1}% of RAM), minimum {}",
+            crate::size::human_signed(headroom),
+            headroom as f64 * 100.0 / ram.max(1) as f64,
+            human(min_headroom)
+        ),
+    });
+    process_findings(profile, &accounting, &mut findings);
+    class_findings(profile, &accounting, &mut findings);
+    for name in &profile.expect {
+        let found = accounting.processes.iter().any(|p| &p.name == name);
+        findings.push(Finding {
+            rule: "expect".into(),
+            subject: name.clone(),
+            status: if found { Status::Pass } else { Status::Fail },
+            actual: None,
+            limit: None,
+            message: if found { format!("{name} is running") } else { format!("{name} is not running") },
+        });
+    }
+    let reconciliation = reconcile(snapshot, ram, carveouts);
+    if let Some(r) = &reconciliation {
+        findings.push(Finding {
+            rule: "reconciliation".into(),
+            subject: "boot Memory: line reconciles with MemTotal".into(),
+            status: if r.flagged { Status::Warn } else { Status::Pass },
+            actual: Some(r.mem_total as i64),
+            limit: Some(r.expected_mem_total as i64),
+            message: format!(
+                "MemTotal {} vs boot line available + freed + CMA {}: gap {} kB",
+                kib(r.mem_total),
+                kib(r.expected_mem_total),
+                r.gap / 1024
+            ),
+        });
+    }
+    let within_budget = !findings.iter().any(|f| f.status == Status::Fail);
+    let device_mapped = accounting
+        .processes
+        .iter()
+        .map(|p| p.class(Class::Device).virtual_size)
+        .sum();
+    Ok(Budget {
+        profile: profile.display_name(),
+        profile_source: profile.source.clone(),
+        origin: snapshot.origin.clone(),
+        meta: snapshot.meta.fields.clone(),
+        ram,
+        ram_provenance,
+        ram_note,
+        measure: profile.measure,
+        items,
+        demand,
+        headroom,
+        min_headroom,
+        within_budget,
+        findings,
+        accounting,
+        device_mapped,
+        reconciliation,
+        warnings,
+        skipped: snapshot.skipped.clone(),
+    })
+}
+
+fn process_findings(profile: &Profile, accounting: &Accounting, findings: &mut Vec<Finding>) {
+    for limit in &profile.processes {
+        let matching: Vec<_> = accounting
+            .processes
+            .iter()
+            .filter(|p| limit.matches(&p.name, &p.cmdline))
+            .collect();
+        if matching.is_empty() {
+            findings.push(Finding {
+                rule: "process_limit".into(),
+                subject: limit.describe(),
+                status: Status::Warn,
+                actual: None,
+                limit: Some(limit.max.0 as i64),
+                message: format!("no running process matches {}", limit.describe()),
+            });
+        }
+        for p in matching {
+            let value = match limit.of {
+                LimitOf::Private => p.demand,
+                LimitOf::Total => {
+                    p.demand
+                        + p.shared
+                            .get(accounting.measure)
+                            .filter(|_| p.has_smaps)
+                            .unwrap_or(p.shared.virtual_size)
+                }
+            };
+            let over = value > limit.max.0;
+            let of = match limit.of {
+                LimitOf::Private => "private",
+                LimitOf::Total => "total",
+            };
+            findings.push(Finding {
+                rule: "process_limit".into(),
+                subject: format!("{} (pid {})", p.name, p.pid),
+                status: if over { Status::Fail } else { Status::Pass },
+                actual: Some(value as i64),
+                limit: Some(limit.max.0 as i64),
+                message: format!(
+                    "{} {of} {} {} limit {}",
+                    p.name,
+                    human(value),
+                    if over { "exceeds" } else { "within" },
+                    human(limit.max.0)
+                ),
+            });
+        }
+    }
+}
+
+fn class_findings(profile: &Profile, accounting: &Accounting, findings: &mut Vec<Finding>) {
+    for (class, max) in &profile.classes {
+        let figures = accounting.class_totals.get(class).copied().unwrap_or_default();
+        let value = figures.get(accounting.measure).unwrap_or(figures.virtual_size);
+        let over = value > max.0;
+        findings.push(Finding {
+            rule: "class_limit".into(),
+            subject: class.name().into(),
+            status: if over { Status::Fail } else { Status::Pass },
+            actual: Some(value as i64),
+            limit: Some(max.0 as i64),
+            message: format!(
+                "all {class} {} {} limit {}",
+                human(value),
+                if over { "exceeds" } else { "within" },
+                human(max.0)
+            ),
+        });
+    }
+}

@@ -1,0 +1,128 @@
+//! Native capture: the live system's snapshot files written to a `.tar.gz` (or `.tar`), under a
+//! temporary name renamed into place only when whole.
+
+use crate::collect::{LiveOptions, Sink, Source};
+use crate::error::{Error, Result};
+use std::fs::File;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// Writes each file as a tar entry under one top directory, as `tar -C dir -czf` of a capture
+/// directory would.
+struct ArchiveSink<W: Write> {
+    builder: tar::Builder<W>,
+    top: String,
+    mtime: u64,
+    warnings: Vec<String>,
+    skipped: usize,
+    files: usize,
+}
+
+impl<W: Write> Sink for ArchiveSink<W> {
+    fn file(&mut self, path: &str, bytes: &[u8]) -> Result<()> {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(bytes.len() as u64);
+        header.set_mode(0o644);
+        header.set_mtime(self.mtime);
+        header.set_entry_type(tar::EntryType::Regular);
+        let name = format!("{}/{}", self.top, path);
+        self.builder
+            .append_data(&mut header, &name, bytes)
+            .map_err(|e| Error::msg(format!("writing {name} to the archive: {e}")))?;
+        self.files += 1;
+        Ok(())
+    }
+
+    fn warn(&mut self, path: &str, message: String) {
+        self.warnings.push(format!("{path}: {message}"));
+    }
+
+    fn skip(&mut self, _pid: u32, _reason: String) {
+        self.skipped += 1;
+    }
+}
+
+/// What a capture wrote.
+#[derive(Debug)]
+pub struct CaptureSummary {
+    pub path: PathBuf,
+    pub files: usize,
+    pub skipped: usize,
+    pub warnings: Vec<String>,
+}
+
+fn temporary_name(path: &Path) -> Result<PathBuf> {
+    let name = path
+        .file_name()
+        .ok_or_else(|| Error::in_file(path.display().to_string(), "not a file name"))?;
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    Ok(dir.join(format!(".{}.partial-{}", name.to_string_lossy(), std::process::id())))
+}
+
+/// Whether the output name asks for gzip (`.tar.gz`, `.tgz`) or plain tar (`.tar`).
+fn wants_gzip(path: &Path) -> Result<bool> {
+    let name = path.to_string_lossy();
+    if name.ends_with(".tar.gz") || name.ends_with(".tgz") {
+        Ok(true)
+    } else if name.ends_with(".tar") {
+        Ok(false)
+    } else {
+        Err(Error::in_file(name.to_string(), "capture output must end in .tar.gz, .tgz or .tar"))
+    }
+}
+
+/// Captures `source` into the archive at `output`.
+pub fn capture_to(source: &mut dyn Source, output: &Path) -> Result<CaptureSummary> {
+    let gzip = wants_gzip(output)?;
+    let tmp = temporary_name(output)?;
+    let top = output
+        .file_name()
+        .map(|n| n.to_string_lossy().trim_end_matches(".gz").trim_end_matches(".tgz").trim_end_matches(".tar").to_string())
+        .filter(|n| !n.is_empty())
+        .unwrap_or_else(|| "capture".into());
+    let mtime = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let result = (|| -> Result<CaptureSummary> {
+        let file = File::create(&tmp).map_err(|e| Error::io(tmp.display(), &e))?;
+        let writer: Box<dyn Write> = if gzip {
+            Box::new(flate2::write::GzEncoder::new(file, flate2::Compression::default()))
+        } else {
+            Box::new(file)
+        };
+        let mut sink = ArchiveSink {
+            builder: tar::Builder::new(writer),
+            top,
+            mtime,
+            warnings: Vec::new(),
+            skipped: 0,
+            files: 0,
+        };
+        source.visit(&mut sink)?;
+        let mut writer = sink
+            .builder
+            .into_inner()
+            .map_err(|e| Error::io(tmp.display(), &e))?;
+        writer.flush().map_err(|e| Error::io(tmp.display(), &e))?;
+        drop(writer);
+        File::open(&tmp)
+            .and_then(|f| f.sync_all())
+            .map_err(|e| Error::io(tmp.display(), &e))?;
+        std::fs::rename(&tmp, output).map_err(|e| Error::io(output.display(), &e))?;
+        Ok(CaptureSummary {
+            path: output.to_path_buf(),
+            files: sink.files,
+            skipped: sink.skipped,
+            warnings: sink.warnings,
+        })
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// Captures the live system.
+pub fn capture_live(output: &Path, options: LiveOptions) -> Result<CaptureSummary> {
+    capture_to(&mut crate::collect::live::LiveSource::new(options), output)
+}

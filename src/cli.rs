@@ -1,0 +1,134 @@
+//! The command line: parse, run the pipeline (collect → account → budget → report), map the
+//! outcome to the exit code (0 within budget, 1 over, 2 bad input).
+
+use crate::budget::{evaluate, Budget};
+use crate::collect::{load, LiveOptions};
+use crate::error::Result;
+use crate::profile::Profile;
+use crate::report::{reporter, write_atomically, Format, ReportOptions};
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "membudget",
+    version,
+    about = "Does everything an embedded Linux board runs fit in its RAM, with the promised margin? Who is over?",
+    long_about = None
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Print the budget breakdown, top processes by class, and findings.
+    #[command(after_help = "Examples:\n  membudget report                                   # this machine, built-in default profile\n  membudget report board.tar.gz --profile budgets/zynq-256m.toml\n  membudget report capture-dir/ --bytes --top 30")]
+    Report(ReportArgs),
+    /// Print the verdict; exit 0 within budget, 1 over budget, 2 on bad input.
+    #[command(after_help = "Examples:\n  membudget check board.tar.gz --profile budgets/hi3518ev300-64m.toml && echo fits\n  membudget check                                    # this machine, built-in default profile")]
+    Check(ReportArgs),
+    /// Write a snapshot of this machine to a .tar.gz (or .tar), atomically.
+    #[command(after_help = "Examples:\n  membudget capture -o board.tar.gz\n  membudget capture -o board.tar.gz --smaps         # include smaps (RSS/PSS figures)")]
+    Capture(CaptureArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ReportArgs {
+    /// Snapshot directory or .tar/.tar.gz; omitted = the live system.
+    pub snapshot: Option<PathBuf>,
+    /// Board profile (TOML); omitted = the built-in default (RAM from the machine).
+    #[arg(short, long)]
+    pub profile: Option<PathBuf>,
+    /// Exact byte counts instead of human sizes.
+    #[arg(long)]
+    pub bytes: bool,
+    /// How many processes to list.
+    #[arg(long, default_value_t = 15)]
+    pub top: usize,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: Format,
+    /// Write the report to FILE (atomically) instead of standard output.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Live runs: read smaps too (RSS/PSS columns); implied by a profile measure of rss or pss.
+    #[arg(long)]
+    pub smaps: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct CaptureArgs {
+    /// Output archive: NAME.tar.gz, NAME.tgz or NAME.tar.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: PathBuf,
+    /// Include each process's smaps (bigger capture; enables RSS/PSS figures).
+    #[arg(long)]
+    pub smaps: bool,
+}
+
+fn build_budget(args: &ReportArgs) -> Result<Budget> {
+    let profile = Profile::load_or_default(args.profile.as_deref())?;
+    let live = LiveOptions {
+        smaps: args.smaps || profile.measure != crate::account::Measure::Virtual,
+    };
+    let snapshot = load(args.snapshot.as_deref(), live)?;
+    evaluate(&snapshot, &profile)
+}
+
+fn emit(text: &str, output: &Option<PathBuf>) -> Result<()> {
+    match output {
+        Some(path) => write_atomically(path, text.as_bytes()),
+        None => {
+            use std::io::Write;
+            let mut stdout = std::io::stdout().lock();
+            // A closed pipe (`| head`) is not an error worth a message.
+            let _ = stdout.write_all(text.as_bytes());
+            Ok(())
+        }
+    }
+}
+
+fn run_command(command: Command) -> Result<ExitCode> {
+    match command {
+        Command::Report(args) => {
+            let budget = build_budget(&args)?;
+            let options = ReportOptions { exact_bytes: args.bytes, top: args.top };
+            emit(&reporter(args.format).report(&budget, &options), &args.output)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Check(args) => {
+            let budget = build_budget(&args)?;
+            let options = ReportOptions { exact_bytes: args.bytes, top: args.top };
+            emit(&reporter(args.format).check(&budget, &options), &args.output)?;
+            Ok(if budget.within_budget { ExitCode::SUCCESS } else { ExitCode::from(1) })
+        }
+        Command::Capture(args) => {
+            let summary = crate::capture::capture_live(&args.output, LiveOptions { smaps: args.smaps })?;
+            for w in &summary.warnings {
+                eprintln!("membudget: warning: {w}");
+            }
+            eprintln!(
+                "membudget: wrote {} ({} files, {} processes skipped)",
+                summary.path.display(),
+                summary.files,
+                summary.skipped
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// Entry point: every error a user can cause ends here with its message and exit code 2.
+pub fn run() -> ExitCode {
+    let cli = Cli::parse();
+    match run_command(cli.command) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("membudget: error: {e}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,438 @@
+//! Assembles the model from snapshot files, in whatever order they arrive.
+
+use crate::error::{Error, Result};
+use crate::model::{FsUsage, Mapping, Process, Ramdisk, Skipped, Snapshot, Warning};
+use crate::parse::df::{parse_df, parse_du, DfEntry};
+use crate::parse::kernel::{parse_boot_log, parse_cmdline};
+use crate::parse::maps::{parse_maps, LineIssue, MapLine};
+use crate::parse::meminfo::parse_meminfo;
+use crate::parse::meta::parse_meta;
+use crate::parse::mounts::parse_mounts;
+use crate::parse::smaps::{parse_smaps, SmapsEntry, SmapsFields};
+use crate::parse::status::{parse_status, Status};
+use std::collections::BTreeMap;
+
+/// The files of the snapshot format, by their snapshot-relative path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FileKind {
+    Meta,
+    Meminfo,
+    Mounts,
+    KernelCmdline,
+    KernelVersion,
+    MinFreeKbytes,
+    RamdiskSize(String),
+    Df,
+    Du,
+    Dmesg,
+    Process(u32, ProcessFile),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProcessFile {
+    Maps,
+    Smaps,
+    SmapsRollup,
+    Status,
+    Cmdline,
+    Stat,
+}
+
+impl FileKind {
+    /// What a snapshot-relative path holds, or `None` for a file the format does not define.
+    pub fn of(path: &str) -> Option<FileKind> {
+        let parts: Vec<&str> = path.split('/').filter(|p| !p.is_empty()).collect();
+        Some(match parts.as_slice() {
+            ["meta"] => FileKind::Meta,
+            ["proc", "meminfo"] => FileKind::Meminfo,
+            ["proc", "mounts"] => FileKind::Mounts,
+            ["proc", "cmdline"] => FileKind::KernelCmdline,
+            ["proc", "version"] => FileKind::KernelVersion,
+            ["proc", "sys", "vm", "min_free_kbytes"] => FileKind::MinFreeKbytes,
+            ["sys", "block", name, "size"] if name.starts_with("ram") => {
+                FileKind::RamdiskSize(name.to_string())
+            }
+            ["df"] => FileKind::Df,
+            ["du"] => FileKind::Du,
+            ["dmesg"] => FileKind::Dmesg,
+            ["proc", pid, file] if !pid.is_empty() && pid.bytes().all(|c| c.is_ascii_digit()) => {
+                let pid = pid.parse().ok()?;
+                let file = match *file {
+                    "maps" => ProcessFile::Maps,
+                    "smaps" => ProcessFile::Smaps,
+                    "smaps_rollup" => ProcessFile::SmapsRollup,
+                    "status" => ProcessFile::Status,
+                    "cmdline" => ProcessFile::Cmdline,
+                    "stat" => ProcessFile::Stat,
+                    _ => return None,
+                };
+                FileKind::Process(pid, file)
+            }
+            _ => return None,
+        })
+    }
+}
+
+/// What we have seen of one pid so far.
+#[derive(Default)]
+struct PartialProcess {
+    maps: Option<Vec<MapLine>>,
+    smaps: Option<Vec<SmapsEntry>>,
+    rollup: Option<SmapsFields>,
+    status: Option<Status>,
+    cmdline: Option<String>,
+    start_time: Option<u64>,
+}
+
+pub struct SnapshotBuilder {
+    snapshot: Snapshot,
+    saw_meminfo: bool,
+    saw_anything: bool,
+    processes: BTreeMap<u32, PartialProcess>,
+    df: Option<Vec<DfEntry>>,
+    du: Option<Vec<(String, u64)>>,
+}
+
+/// Reads `stat` field 22 (starttime). The command name (field 2) may hold spaces and
+/// parentheses, so fields are counted after the last `)`.
+fn parse_stat_start_time(bytes: &[u8]) -> Option<u64> {
+    let text = String::from_utf8_lossy(bytes);
+    let after = &text[text.rfind(')')? + 1..];
+    after.split_whitespace().nth(19)?.parse().ok()
+}
+
+fn cmdline_text(bytes: &[u8]) -> String {
+    let parts: Vec<String> = bytes
+        .split(|&c| c == 0)
+        .filter(|p| !p.is_empty())
+        .map(|p| String::from_utf8_lossy(p).into_owned())
+        .collect();
+    parts.join(" ")
+}
+
+impl crate::collect::Sink for SnapshotBuilder {
+    fn file(&mut self, path: &str, bytes: &[u8]) -> Result<()> {
+        self.add_file(path, bytes)
+    }
+
+    fn warn(&mut self, path: &str, message: String) {
+        SnapshotBuilder::warn(self, path, message)
+    }
+
+    fn skip(&mut self, pid: u32, reason: String) {
+        self.snapshot.skipped.push(Skipped { pid, reason });
+    }
+}
+
+impl SnapshotBuilder {
+    pub fn new(origin: String) -> Self {
+        SnapshotBuilder {
+            snapshot: Snapshot {
+                origin,
+                ..Default::default()
+            },
+            saw_meminfo: false,
+            saw_anything: false,
+            processes: BTreeMap::new(),
+            df: None,
+            du: None,
+        }
+    }
+
+    fn display(&self, path: &str) -> String {
+        format!("{}:{}", self.snapshot.origin, path)
+    }
+
+    fn record_issues(&mut self, path: &str, issues: Vec<LineIssue>) {
+        let file = self.display(path);
+        self.snapshot
+            .warnings
+            .extend(issues.into_iter().map(|i| Warning {
+                file: file.clone(),
+                line: Some(i.line),
+                message: i.message,
+            }));
+    }
+
+    fn warn(&mut self, path: &str, message: impl Into<String>) {
+        let file = self.display(path);
+        self.snapshot.warnings.push(Warning {
+            file,
+            line: None,
+            message: message.into(),
+        });
+    }
+
+    /// Takes one file of the snapshot. Paths the snapshot format does not define are ignored
+    /// (captures may carry extras such as `cpuinfo`); a file that makes the snapshot unusable
+    /// (a `meta` of a newer format) is an error.
+    pub fn add_file(&mut self, path: &str, bytes: &[u8]) -> Result<()> {
+        let Some(kind) = FileKind::of(path) else {
+            return Ok(());
+        };
+        self.saw_anything = true;
+        match kind {
+            FileKind::Meta => {
+                self.snapshot.meta = parse_meta(bytes)
+                    .map_err(|(line, msg)| Error::at(self.display(path), line, None, msg))?;
+            }
+            FileKind::Meminfo => {
+                let (meminfo, issues) = parse_meminfo(bytes);
+                self.record_issues(path, issues);
+                self.snapshot.meminfo = meminfo;
+                self.saw_meminfo = true;
+            }
+            FileKind::Mounts => {
+                let (mounts, issues) = parse_mounts(bytes);
+                self.record_issues(path, issues);
+                self.snapshot.mounts = mounts;
+            }
+            FileKind::KernelCmdline => {
+                self.snapshot.kernel_cmdline = Some(parse_cmdline(bytes))
+            }
+            FileKind::KernelVersion => {
+                self.snapshot.kernel_version =
+                    Some(String::from_utf8_lossy(bytes).trim().to_string())
+            }
+            FileKind::MinFreeKbytes => match String::from_utf8_lossy(bytes).trim().parse::<u64>() {
+                Ok(kb) => self.snapshot.min_free = kb.checked_mul(1024),
+                Err(_) => self.warn(path, "not a number of kB"),
+            },
+            FileKind::RamdiskSize(name) => {
+                match String::from_utf8_lossy(bytes).trim().parse::<u64>() {
+                    Ok(sectors) => self.snapshot.ramdisks.push(Ramdisk {
+                        name,
+                        size: sectors.saturating_mul(512),
+                    }),
+                    Err(_) => self.warn(path, "not a number of 512-byte sectors"),
+                }
+            }
+            FileKind::Df => {
+                let (entries, issues) = parse_df(bytes);
+                self.record_issues(path, issues);
+                self.df = Some(entries);
+            }
+            FileKind::Du => {
+                let (entries, issues) = parse_du(bytes);
+                self.record_issues(path, issues);
+                self.du = Some(entries);
+            }
+            FileKind::Dmesg => self.snapshot.boot_memory = parse_boot_log(bytes),
+            FileKind::Process(pid, file) => self.add_process_file(pid, path, file, bytes),
+        }
+        Ok(())
+    }
+
+    fn add_process_file(&mut self, pid: u32, path: &str, file: ProcessFile, bytes: &[u8]) {
+        let issues = {
+            let entry = self.processes.entry(pid).or_default();
+            match file {
+                ProcessFile::Maps => {
+                    let (maps, issues) = parse_maps(bytes);
+                    entry.maps = Some(maps);
+                    issues
+                }
+                ProcessFile::Smaps => {
+                    let (smaps, issues) = parse_smaps(bytes);
+                    entry.smaps = Some(smaps);
+                    issues
+                }
+                ProcessFile::SmapsRollup => {
+                    let (rollup, issues) = parse_smaps(bytes);
+                    entry.rollup = rollup.first().map(|e| e.fields);
+                    issues
+                }
+                ProcessFile::Status => {
+                    entry.status = Some(parse_status(bytes));
+                    Vec::new()
+                }
+                ProcessFile::Cmdline => {
+                    entry.cmdline = Some(cmdline_text(bytes));
+                    Vec::new()
+                }
+                ProcessFile::Stat => {
+                    entry.start_time = parse_stat_start_time(bytes);
+                    Vec::new()
+                }
+            }
+        };
+        self.record_issues(path, issues);
+    }
+
+    /// Joins the per-pid pieces, attaches tmpfs usage, and checks the snapshot is usable.
+    pub fn finish(mut self) -> Result<Snapshot> {
+        if !self.saw_anything {
+            return Err(Error::in_file(
+                self.snapshot.origin.clone(),
+                "not a snapshot: none of the expected files (meta, proc/meminfo, proc/<pid>/maps...) found",
+            ));
+        }
+        if !self.saw_meminfo {
+            return Err(Error::in_file(
+                self.display("proc/meminfo"),
+                "missing: a snapshot needs proc/meminfo (MemTotal is the base of the budget)",
+            ));
+        }
+        if self.snapshot.meminfo.get("MemTotal").is_none() {
+            return Err(Error::in_file(
+                self.display("proc/meminfo"),
+                "has no MemTotal line",
+            ));
+        }
+        let processes = std::mem::take(&mut self.processes);
+        for (pid, partial) in processes {
+            self.finish_process(pid, partial);
+        }
+        for pid in self.snapshot.meta.skipped() {
+            if !self.snapshot.skipped.iter().any(|s| s.pid == pid) {
+                self.snapshot.skipped.push(Skipped {
+                    pid,
+                    reason: "skipped by the capture (vanished or unreadable)".into(),
+                });
+            }
+        }
+        self.attach_fs_usage();
+        self.snapshot.ramdisks.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(self.snapshot)
+    }
+
+    fn finish_process(&mut self, pid: u32, partial: PartialProcess) {
+        let base = format!("proc/{pid}");
+        let Some(status) = partial.status else {
+            self.snapshot.skipped.push(Skipped {
+                pid,
+                reason: "no status file".into(),
+            });
+            return;
+        };
+        if status.tgid.is_some_and(|tgid| tgid != pid) {
+            // A thread's directory: its address space is its thread group's, read once there.
+            return;
+        }
+        let mappings: Vec<Mapping> = match (partial.maps, partial.smaps) {
+            (Some(maps), Some(smaps)) => {
+                let mut by_start: BTreeMap<u64, SmapsFields> =
+                    smaps.into_iter().map(|e| (e.map.start, e.fields)).collect();
+                maps.into_iter()
+                    .map(|map| {
+                        let smaps = by_start.remove(&map.start);
+                        Mapping { map, smaps }
+                    })
+                    .collect()
+            }
+            (Some(maps), None) => maps
+                .into_iter()
+                .map(|map| Mapping { map, smaps: None })
+                .collect(),
+            // smem's captures carry smaps only: its headers are the maps.
+            (None, Some(smaps)) => smaps
+                .into_iter()
+                .map(|e| Mapping {
+                    map: e.map,
+                    smaps: Some(e.fields),
+                })
+                .collect(),
+            (None, None) => {
+                self.snapshot.skipped.push(Skipped {
+                    pid,
+                    reason: format!("no maps or smaps file under {base}"),
+                });
+                return;
+            }
+        };
+        if mappings.is_empty() {
+            // Kernel threads have no user address space: not a user process.
+            return;
+        }
+        self.snapshot.processes.push(Process {
+            pid,
+            name: status.name.unwrap_or_else(|| format!("pid{pid}")),
+            cmdline: partial.cmdline.unwrap_or_default(),
+            threads: status.threads.unwrap_or(1),
+            vm_size: status.vm_size,
+            vm_rss: status.vm_rss,
+            start_time: partial.start_time,
+            mappings,
+            rollup: partial.rollup,
+        });
+    }
+
+    fn attach_fs_usage(&mut self) {
+        let df = self.df.take().unwrap_or_default();
+        let du = self.du.take().unwrap_or_default();
+        let mut seen = std::collections::BTreeSet::new();
+        // The last mount at a mount point hides the earlier ones.
+        let mounts: Vec<_> = self
+            .snapshot
+            .mounts
+            .iter()
+            .rev()
+            .filter(|m| m.is_ram_backed() && seen.insert(m.mount_point.clone()))
+            .cloned()
+            .collect();
+        for mount in mounts.into_iter().rev() {
+            let df_entry = df.iter().find(|e| e.mount_point == mount.mount_point);
+            let du_entry = du.iter().find(|(p, _)| *p == mount.mount_point);
+            let usage = match (mount.is_ramfs(), df_entry, du_entry) {
+                (true, _, Some((_, used))) | (false, None, Some((_, used))) => Some(FsUsage {
+                    mount_point: mount.mount_point.clone(),
+                    fs_type: mount.fs_type.clone(),
+                    size: df_entry.map_or(0, |e| e.size),
+                    used: *used,
+                    method: "du".into(),
+                }),
+                (false, Some(e), _) => Some(FsUsage {
+                    mount_point: mount.mount_point.clone(),
+                    fs_type: mount.fs_type.clone(),
+                    size: e.size,
+                    used: e.used,
+                    method: "df".into(),
+                }),
+                _ => None,
+            };
+            match usage {
+                Some(u) => self.snapshot.fs_usage.push(u),
+                None => {
+                    let what = if mount.is_ramfs() { "du" } else { "df" };
+                    self.warn(
+                        what,
+                        format!(
+                            "no usage recorded for {} {} (its usage is estimated from meminfo Shmem)",
+                            mount.fs_type, mount.mount_point
+                        ),
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stat_start_time_after_odd_comm() {
+        let stat = b"42 (my (odd) prog) S 1 42 42 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 123456 1000 10";
+        assert_eq!(parse_stat_start_time(stat), Some(123456));
+    }
+
+    #[test]
+    fn order_does_not_matter() {
+        let mut b = SnapshotBuilder::new("t".into());
+        b.add_file("proc/5/status", b"Name:\tx\nTgid:\t5\nThreads:\t2\n").unwrap();
+        b.add_file("proc/5/maps", b"1000-3000 rw-p 00000000 00:00 0 [heap]\n").unwrap();
+        b.add_file("proc/meminfo", b"MemTotal: 1024 kB\n").unwrap();
+        let s = b.finish().unwrap();
+        assert_eq!(s.processes.len(), 1);
+        assert_eq!(s.processes[0].threads, 2);
+    }
+
+    #[test]
+    fn missing_meminfo_is_an_error_naming_it() {
+        let mut b = SnapshotBuilder::new("snap".into());
+        b.add_file("proc/5/maps", b"").unwrap();
+        let err = b.finish().unwrap_err();
+        assert_eq!(err.file.as_deref(), Some("snap:proc/meminfo"));
+    }
+}

@@ -1,0 +1,104 @@
+//! Collectors: every source (live `/proc`, a snapshot directory, a `.tar`/`.tar.gz`) is a
+//! stream of `(snapshot-relative path, bytes)` pairs, and one [`SnapshotBuilder`] turns that
+//! stream into the model. Files may come in any order (tar order is the capturer's choice), and
+//! each file is parsed as it arrives and then dropped, so memory follows the model, not the input.
+
+pub mod builder;
+pub mod dir;
+pub mod live;
+pub mod tar;
+
+pub use builder::SnapshotBuilder;
+
+use crate::error::{Error, Result};
+use crate::model::Snapshot;
+use std::path::Path;
+
+/// Anything that can hand over a snapshot's files.
+pub trait Source {
+    /// A name for messages and provenance (`live`, `board.tar.gz`).
+    fn origin(&self) -> String;
+
+    /// Hands every file to `sink` with its snapshot-relative path (`proc/1/maps`).
+    fn visit(&mut self, sink: &mut dyn Sink) -> Result<()>;
+}
+
+/// Where a source's files go: the model builder, or a capture archive being written.
+pub trait Sink {
+    fn file(&mut self, path: &str, bytes: &[u8]) -> Result<()>;
+    /// Something the source refused or could not read, recorded rather than fatal.
+    fn warn(&mut self, path: &str, message: String);
+    /// A process that could not be read whole; recorded, never fatal.
+    fn skip(&mut self, pid: u32, reason: String);
+}
+
+/// Maps a path inside a snapshot directory or archive to the snapshot-relative form:
+/// strips `./` and one wrapping directory (`capture-2024/proc/1/maps` → `proc/1/maps`).
+/// Absolute paths and `..` are refused: a snapshot names nothing outside itself.
+pub fn snapshot_path(raw: &str) -> std::result::Result<String, String> {
+    if raw.starts_with('/') {
+        return Err("absolute path in snapshot".into());
+    }
+    let parts: Vec<&str> = raw
+        .split('/')
+        .filter(|p| !p.is_empty() && *p != ".")
+        .collect();
+    if parts.contains(&"..") {
+        return Err("path with `..` in snapshot".into());
+    }
+    const TOP_LEVEL: [&str; 6] = ["meta", "proc", "sys", "df", "du", "dmesg"];
+    let skip = usize::from(
+        parts.len() > 1
+            && !TOP_LEVEL.contains(&parts[0])
+            && !parts[0].bytes().all(|c| c.is_ascii_digit()),
+    );
+    Ok(parts[skip..].join("/"))
+}
+
+/// Options that decide how much a live read collects.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LiveOptions {
+    /// Read `smaps` (slower, larger) as well as `maps`.
+    pub smaps: bool,
+}
+
+/// Reads a whole snapshot from any source into the model.
+pub fn collect(source: &mut dyn Source) -> Result<Snapshot> {
+    let mut builder = SnapshotBuilder::new(source.origin());
+    source.visit(&mut builder)?;
+    builder.finish()
+}
+
+/// Opens what the user named: a directory, a `.tar`/`.tar.gz`, or (no path) the live system.
+pub fn open(path: Option<&Path>, live: LiveOptions) -> Result<Box<dyn Source>> {
+    let Some(path) = path else {
+        return Ok(Box::new(live::LiveSource::new(live)));
+    };
+    let meta = std::fs::metadata(path).map_err(|e| Error::io(path.display(), &e))?;
+    if meta.is_dir() {
+        Ok(Box::new(dir::DirSource::new(path)))
+    } else {
+        Ok(Box::new(tar::TarSource::new(path)))
+    }
+}
+
+/// Convenience: open and collect in one step.
+pub fn load(path: Option<&Path>, live: LiveOptions) -> Result<Snapshot> {
+    collect(open(path, live)?.as_mut())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::snapshot_path;
+
+    #[test]
+    fn wrapping_directory_is_stripped() {
+        assert_eq!(snapshot_path("./cap/proc/1/maps").unwrap(), "proc/1/maps");
+        assert_eq!(snapshot_path("proc/1/maps").unwrap(), "proc/1/maps");
+        assert_eq!(snapshot_path("cap/meta").unwrap(), "meta");
+        assert_eq!(snapshot_path("meta").unwrap(), "meta");
+        assert_eq!(snapshot_path("123/smaps").unwrap(), "123/smaps");
+        assert!(snapshot_path("/etc/passwd").is_err());
+        assert!(snapshot_path("cap/../../etc/passwd").is_err());
+    }
+}

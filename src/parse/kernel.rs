@@ -1,0 +1,186 @@
+//! The kernel's own words about memory: the boot command line (`mem=`, `cma=`, `mmz=`) and the
+//! boot log's `Memory: ...K/...K available (...)` line, which splits the RAM the kernel saw into
+//! its image, its reservations, and what it handed to the page allocator.
+
+use crate::size::parse_size;
+use regex::Regex;
+use std::sync::OnceLock;
+
+/// `/proc/cmdline`, with the memory-related parameters picked out.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct KernelCmdline {
+    pub raw: String,
+    /// Sum of every `mem=SIZE[@START]` (some boards give several ranges).
+    pub mem: Option<u64>,
+    pub cma: Option<u64>,
+    /// HiSilicon media memory zone: `mmz=anonymous,0,0x86000000,160M` or `mmz:,27` style.
+    pub mmz: Option<String>,
+    /// Every other `name=value` parameter that names a size-like memory reservation
+    /// (`rmem=`, `ramdisk_size=`, `initrd=`, `vmalloc=`, `drvmem=`...), kept verbatim.
+    pub memory_params: Vec<(String, String)>,
+}
+
+fn leading_size(value: &str) -> Option<u64> {
+    let size = value.split(['@', ',']).next()?;
+    parse_size(size).ok()
+}
+
+pub fn parse_cmdline(bytes: &[u8]) -> KernelCmdline {
+    let raw = String::from_utf8_lossy(bytes)
+        .trim_matches(|c: char| c.is_whitespace() || c == '\0')
+        .to_string();
+    let mut cmdline = KernelCmdline {
+        raw: raw.clone(),
+        ..Default::default()
+    };
+    for token in raw.split_whitespace() {
+        let Some((key, value)) = token.split_once('=') else {
+            continue;
+        };
+        match key {
+            "mem" => {
+                if let Some(size) = leading_size(value) {
+                    cmdline.mem = Some(cmdline.mem.unwrap_or(0).saturating_add(size));
+                }
+            }
+            "cma" => cmdline.cma = leading_size(value),
+            "mmz" => cmdline.mmz = Some(value.to_string()),
+            "rmem" | "ramdisk_size" | "initrd" | "vmalloc" | "drvmem" | "memmap" | "crashkernel"
+            | "rk_dma_heap_cma" | "osmem" | "reserve" => cmdline
+                .memory_params
+                .push((key.to_string(), value.to_string())),
+            _ => {}
+        }
+    }
+    cmdline
+}
+
+/// What the boot log says about memory.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct BootMemory {
+    /// Memory the page allocator got at that point (the `X` of `X/Y available`).
+    pub available: u64,
+    /// RAM the kernel saw (the `Y`): physical RAM less `mem=` cuts and carve-outs.
+    pub total: u64,
+    /// The parenthesised breakdown (`kernel code`, `rwdata`, `reserved`, `cma-reserved`...).
+    pub breakdown: Vec<(String, u64)>,
+    /// `Freeing ... memory: NK` lines printed later (init sections, initrd) that go back to
+    /// the allocator and so into MemTotal.
+    pub freed: Vec<(String, u64)>,
+    /// The old two-line format's `Memory: 40MB = 40MB total` figure.
+    pub banks_total: Option<u64>,
+    /// 1-based line of the `available` line in the log.
+    pub line: usize,
+}
+
+impl BootMemory {
+    pub fn breakdown_value(&self, name: &str) -> Option<u64> {
+        self.breakdown
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| *v)
+    }
+
+    pub fn freed_total(&self) -> u64 {
+        self.freed.iter().map(|(_, v)| v).sum()
+    }
+}
+
+fn regexes() -> &'static (Regex, Regex, Regex, Regex) {
+    static RE: OnceLock<(Regex, Regex, Regex, Regex)> = OnceLock::new();
+    RE.get_or_init(|| {
+        (
+            Regex::new(r"Memory: (\d+)[kK]/(\d+)[kK] available(.*)").unwrap(),
+            Regex::new(r"(\d+)[kK] ([A-Za-z][A-Za-z -]*[A-Za-z])").unwrap(),
+            Regex::new(r"Freeing (.*?) ?memory: (\d+)[kK]").unwrap(),
+            Regex::new(r"Memory: (\d+)MB = (\d+)MB total").unwrap(),
+        )
+    })
+}
+
+/// Finds the memory lines in a boot log (dmesg, serial console transcript, kmsg with `<6>`
+/// prefixes). Returns `None` when the log has no `Memory: ... available` line.
+pub fn parse_boot_log(bytes: &[u8]) -> Option<BootMemory> {
+    let (available_re, pair_re, freeing_re, banks_re) = regexes();
+    let text = String::from_utf8_lossy(bytes);
+    let mut found: Option<BootMemory> = None;
+    let mut banks_total = None;
+    let mut freed = Vec::new();
+    for (index, line) in text.lines().enumerate() {
+        if let Some(c) = banks_re.captures(line) {
+            banks_total = c[2].parse::<u64>().ok().map(|mb| mb << 20);
+        }
+        if found.is_none() {
+            if let Some(c) = available_re.captures(line) {
+                let (Ok(available), Ok(total)) = (c[1].parse::<u64>(), c[2].parse::<u64>()) else {
+                    continue;
+                };
+                let breakdown = pair_re
+                    .captures_iter(&c[3])
+                    .filter_map(|p| Some((p[2].trim().to_string(), p[1].parse::<u64>().ok()? * 1024)))
+                    .collect();
+                found = Some(BootMemory {
+                    available: available * 1024,
+                    total: total * 1024,
+                    breakdown,
+                    line: index + 1,
+                    ..Default::default()
+                });
+                continue;
+            }
+        }
+        if found.is_some() {
+            if let Some(c) = freeing_re.captures(line) {
+                if let Ok(kb) = c[2].parse::<u64>() {
+                    freed.push((c[1].trim().to_string(), kb * 1024));
+                }
+            }
+        }
+    }
+    found.map(|mut m| {
+        m.freed = freed;
+        m.banks_total = banks_total;
+        m
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cmdline_memory_params() {
+        let c = parse_cmdline(b"console=ttyAMA0 mem=46M@0x0 rmem=18M@0x2e00000 cma=16M mmz=anonymous,0,0x86000000,160M\n");
+        assert_eq!(c.mem, Some(46 << 20));
+        assert_eq!(c.cma, Some(16 << 20));
+        assert_eq!(c.mmz.as_deref(), Some("anonymous,0,0x86000000,160M"));
+        assert_eq!(c.memory_params, vec![("rmem".into(), "18M@0x2e00000".into())]);
+    }
+
+    #[test]
+    fn modern_memory_line() {
+        let log = b"[    0.000000] Memory: 221692K/262144K available (11264K kernel code, 1700K rwdata, 3732K rodata, 2048K init, 377K bss, 24068K reserved, 16384K cma-reserved, 0K highmem)\n[    1.0] Freeing unused kernel memory: 2048K\n";
+        let m = parse_boot_log(log).unwrap();
+        assert_eq!(m.available, 221692 * 1024);
+        assert_eq!(m.total, 262144 * 1024);
+        assert_eq!(m.breakdown_value("cma-reserved"), Some(16384 * 1024));
+        assert_eq!(m.breakdown_value("kernel code"), Some(11264 * 1024));
+        assert_eq!(m.breakdown.len(), 8);
+        assert_eq!(m.freed_total(), 2048 * 1024);
+    }
+
+    #[test]
+    fn old_two_line_format() {
+        let log = b"<6>Memory: 40MB = 40MB total\n<5>Memory: 36616k/36616k available, 4344k reserved, 0K highmem\nFreeing init memory: 104K\n";
+        let m = parse_boot_log(log).unwrap();
+        assert_eq!(m.banks_total, Some(40 << 20));
+        assert_eq!(m.available, 36616 * 1024);
+        assert_eq!(m.breakdown_value("reserved"), Some(4344 * 1024));
+        assert_eq!(m.freed, vec![("init".to_string(), 104 * 1024)]);
+    }
+
+    #[test]
+    fn no_memory_line() {
+        assert_eq!(parse_boot_log(b"hello\nworld\n"), None);
+    }
+}

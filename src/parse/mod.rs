@@ -1,0 +1,12 @@
+//! Pure parsers over bytes: every kernel file the tool reads, testable without `/proc`.
+//! Each returns what it understood plus the lines it had to skip; none of them panics.
+
+pub mod df;
+pub mod kernel;
+pub mod kv;
+pub mod maps;
+pub mod meminfo;
+pub mod meta;
+pub mod mounts;
+pub mod smaps;
+pub mod status;

@@ -1,0 +1,144 @@
+//! `/proc/PID/smaps` and `smaps_rollup`: a maps header line followed by `Key: N kB` fields.
+//!
+//! Old kernels (2.6.18, seen on a Hikvision DM365) have no `Pss`, `Anonymous` or `Swap` fields,
+//! so those are optional: a report must say "no PSS" rather than print zero.
+
+use super::kv::{split_key_value, value_bytes};
+use super::maps::{lines, looks_like_header, parse_line, LineIssue, MapLine};
+
+/// The per-mapping figures of smaps, in bytes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct SmapsFields {
+    pub size: u64,
+    pub rss: u64,
+    pub pss: Option<u64>,
+    pub shared_clean: u64,
+    pub shared_dirty: u64,
+    pub private_clean: u64,
+    pub private_dirty: u64,
+    pub anonymous: Option<u64>,
+    pub swap: Option<u64>,
+}
+
+impl SmapsFields {
+    /// Unique set size: pages no other process maps.
+    pub fn uss(&self) -> u64 {
+        self.private_clean + self.private_dirty
+    }
+
+    pub fn add(&mut self, other: &SmapsFields) {
+        fn add_opt(a: &mut Option<u64>, b: Option<u64>) {
+            *a = match (*a, b) {
+                (Some(x), Some(y)) => Some(x + y),
+                (x, y) => x.or(y),
+            };
+        }
+        self.size += other.size;
+        self.rss += other.rss;
+        self.shared_clean += other.shared_clean;
+        self.shared_dirty += other.shared_dirty;
+        self.private_clean += other.private_clean;
+        self.private_dirty += other.private_dirty;
+        add_opt(&mut self.pss, other.pss);
+        add_opt(&mut self.anonymous, other.anonymous);
+        add_opt(&mut self.swap, other.swap);
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SmapsEntry {
+    pub map: MapLine,
+    pub fields: SmapsFields,
+}
+
+/// Parses smaps or smaps_rollup. Unknown fields (VmFlags, THPeligible, ProtectionKey...) are
+/// ignored; a malformed header or a field line before any header is an issue.
+pub fn parse_smaps(bytes: &[u8]) -> (Vec<SmapsEntry>, Vec<LineIssue>) {
+    let mut entries: Vec<SmapsEntry> = Vec::new();
+    let mut issues = Vec::new();
+    // After a bad header, its field lines belong to nothing: skip them quietly.
+    let mut in_bad_entry = false;
+    for (number, line) in lines(bytes) {
+        if looks_like_header(line) {
+            match parse_line(line) {
+                Ok(map) => {
+                    entries.push(SmapsEntry {
+                        map,
+                        fields: SmapsFields::default(),
+                    });
+                    in_bad_entry = false;
+                }
+                Err(message) => {
+                    issues.push(LineIssue {
+                        line: number,
+                        message,
+                    });
+                    in_bad_entry = true;
+                }
+            }
+            continue;
+        }
+        let Some((key, value)) = split_key_value(line) else {
+            issues.push(LineIssue {
+                line: number,
+                message: "neither a mapping header nor a `Key: value` line".into(),
+            });
+            continue;
+        };
+        if in_bad_entry {
+            continue;
+        }
+        let Some(entry) = entries.last_mut() else {
+            issues.push(LineIssue {
+                line: number,
+                message: format!("field {key} before any mapping header"),
+            });
+            continue;
+        };
+        let target: &mut u64 = match key {
+            "Size" => &mut entry.fields.size,
+            "Rss" => &mut entry.fields.rss,
+            "Shared_Clean" => &mut entry.fields.shared_clean,
+            "Shared_Dirty" => &mut entry.fields.shared_dirty,
+            "Private_Clean" => &mut entry.fields.private_clean,
+            "Private_Dirty" => &mut entry.fields.private_dirty,
+            "Pss" => entry.fields.pss.get_or_insert(0),
+            "Anonymous" => entry.fields.anonymous.get_or_insert(0),
+            "Swap" => entry.fields.swap.get_or_insert(0),
+            _ => continue,
+        };
+        match value_bytes(value) {
+            Some(v) => *target = v,
+            None => issues.push(LineIssue {
+                line: number,
+                message: format!("{key}: value {value:?} is not a size in kB"),
+            }),
+        }
+    }
+    (entries, issues)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn two_entries_with_fields() {
+        let text = b"00008000-000f0000 r-xp 00000000 1f:04 16 /bin/busybox\nSize: 928 kB\nRss: 384 kB\nPss: 41 kB\nShared_Clean: 384 kB\nVmFlags: rd ex mr mw me dw\n000f1000-00112000 rw-p 00000000 00:00 0 [heap]\nSize: 132 kB\nRss: 8 kB\nPrivate_Dirty: 8 kB\nAnonymous: 8 kB\n";
+        let (e, issues) = parse_smaps(text);
+        assert!(issues.is_empty(), "{issues:?}");
+        assert_eq!(e.len(), 2);
+        assert_eq!(e[0].fields.pss, Some(41 * 1024));
+        assert_eq!(e[0].fields.shared_clean, 384 * 1024);
+        assert_eq!(e[1].fields.uss(), 8 * 1024);
+        assert_eq!(e[1].fields.anonymous, Some(8 * 1024));
+        assert_eq!(e[1].fields.pss, None);
+    }
+
+    #[test]
+    fn fields_before_header_are_issues() {
+        let (e, issues) = parse_smaps(b"Rss: 4 kB\n");
+        assert!(e.is_empty());
+        assert_eq!(issues.len(), 1);
+    }
+}

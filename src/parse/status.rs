@@ -1,0 +1,65 @@
+//! `/proc/PID/status`: the few fields the budget needs, plus VmSize/VmRSS for cross-checks.
+
+use super::kv::{key_values, value_bytes};
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Status {
+    pub name: Option<String>,
+    pub tgid: Option<u32>,
+    pub pid: Option<u32>,
+    pub ppid: Option<u32>,
+    pub threads: Option<u32>,
+    pub vm_size: Option<u64>,
+    pub vm_rss: Option<u64>,
+}
+
+pub fn parse_status(bytes: &[u8]) -> Status {
+    let mut status = Status::default();
+    for (_, key, value) in key_values(bytes) {
+        match key {
+            "Name" => status.name = Some(value.to_string()),
+            "Tgid" => status.tgid = value.parse().ok(),
+            "Pid" => status.pid = value.parse().ok(),
+            "PPid" => status.ppid = value.parse().ok(),
+            "Threads" => status.threads = value.parse().ok(),
+            "VmSize" => status.vm_size = value_bytes(value),
+            "VmRSS" => status.vm_rss = value_bytes(value),
+            _ => {}
+        }
+    }
+    // `Name:` may legitimately hold a colon or be non-UTF-8 (then key_values skips it):
+    // fall back to a lossy read of the first line so the process still has a name.
+    if status.name.is_none() {
+        if let Some(first) = bytes.split(|&c| c == b'\n').next() {
+            if let Some(rest) = first.strip_prefix(b"Name:") {
+                status.name = Some(String::from_utf8_lossy(rest).trim().to_string());
+            }
+        }
+    }
+    status
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_the_fields() {
+        let s = parse_status(
+            b"Name:\tftpd\nState:\tS (sleeping)\nTgid:\t7231\nPid:\t7231\nPPid:\t16649\nVmSize:\t    3080 kB\nVmRSS:\t    1412 kB\nThreads:\t1\n",
+        );
+        assert_eq!(s.name.as_deref(), Some("ftpd"));
+        assert_eq!(s.tgid, Some(7231));
+        assert_eq!(s.threads, Some(1));
+        assert_eq!(s.vm_size, Some(3080 * 1024));
+        assert_eq!(s.vm_rss, Some(1412 * 1024));
+    }
+
+    #[test]
+    fn odd_names() {
+        let s = parse_status(b"Name:\tweird: name\nTgid:\t1\n");
+        assert_eq!(s.name.as_deref(), Some("weird: name"));
+        let s = parse_status(b"Name:\t\xff\xfe\nTgid:\t1\n");
+        assert_eq!(s.name.as_deref(), Some("\u{fffd}\u{fffd}"));
+    }
+}

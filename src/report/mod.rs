@@ -1,0 +1,87 @@
+//! Reports: one format per file, all behind [`Reporter`], all reading the same [`Budget`].
+//! No format computes anything: if a number is not in the budget, it is not in a report.
+
+pub mod table;
+pub mod text;
+
+use crate::budget::Budget;
+use crate::error::{Error, Result};
+use std::path::Path;
+
+/// Choices that apply to every format.
+#[derive(Debug, Clone, Copy)]
+pub struct ReportOptions {
+    /// Exact byte counts instead of human sizes (text formats).
+    pub exact_bytes: bool,
+    /// How many processes the per-process table lists.
+    pub top: usize,
+}
+
+impl Default for ReportOptions {
+    fn default() -> Self {
+        ReportOptions {
+            exact_bytes: false,
+            top: 15,
+        }
+    }
+}
+
+impl ReportOptions {
+    pub fn size(&self, bytes: u64) -> String {
+        if self.exact_bytes {
+            bytes.to_string()
+        } else {
+            crate::size::human(bytes)
+        }
+    }
+
+    pub fn size_signed(&self, bytes: i64) -> String {
+        if self.exact_bytes {
+            bytes.to_string()
+        } else {
+            crate::size::human_signed(bytes)
+        }
+    }
+}
+
+pub trait Reporter {
+    /// The full budget report for reviews.
+    fn report(&self, budget: &Budget, options: &ReportOptions) -> String;
+
+    /// What `check` prints: by default the same as the report.
+    fn check(&self, budget: &Budget, options: &ReportOptions) -> String {
+        self.report(budget, options)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Text,
+}
+
+pub fn reporter(format: Format) -> Box<dyn Reporter> {
+    match format {
+        Format::Text => Box::new(text::TextReporter),
+    }
+}
+
+/// Writes a report to `path` atomically (temporary file in the same directory, then rename),
+/// so an interrupted run never leaves half a report where a pipeline expects a whole one.
+pub fn write_atomically(path: &Path, content: &[u8]) -> Result<()> {
+    use std::io::Write;
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .ok_or_else(|| Error::in_file(path.display().to_string(), "not a file name"))?;
+    let tmp = dir.join(format!(".{}.tmp-{}", name.to_string_lossy(), std::process::id()));
+    let result = (|| {
+        let mut file = std::fs::File::create(&tmp)?;
+        file.write_all(content)?;
+        file.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    result.map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        Error::io(path.display(), &e)
+    })
+}
