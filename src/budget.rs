@@ -148,7 +148,10 @@ fn reconcile(snapshot: &Snapshot, ram: u64, carveouts: u64) -> Option<Reconcilia
             "not seen by the kernel (mem=, undeclared carve-outs)".to_string(),
             boot.total as i64 - (ram as i64 - carveouts as i64),
         ),
-        ("RAM the kernel saw (boot line)".to_string(), boot.total as i64),
+        (
+            "RAM the kernel saw (boot line)".to_string(),
+            boot.total as i64,
+        ),
         (
             "reserved at boot (kernel image, memmap...)".to_string(),
             -((boot.total - boot.available.min(boot.total)) as i64),
@@ -174,10 +177,9 @@ fn reconcile(snapshot: &Snapshot, ram: u64, carveouts: u64) -> Option<Reconcilia
 
 /// Computes the whole budget of a snapshot against a profile.
 pub fn evaluate(snapshot: &Snapshot, profile: &Profile) -> Result<Budget> {
-    let mem_total = snapshot
-        .meminfo
-        .get("MemTotal")
-        .ok_or_else(|| Error::in_file(format!("{}:proc/meminfo", snapshot.origin), "no MemTotal"))?;
+    let mem_total = snapshot.meminfo.get("MemTotal").ok_or_else(|| {
+        Error::in_file(format!("{}:proc/meminfo", snapshot.origin), "no MemTotal")
+    })?;
     let carveouts: u64 = profile.carveouts.values().map(|s| s.0).sum();
     let (ram, ram_provenance, ram_note) = match profile.ram {
         Ram::Bytes(b) => (b, Provenance::Declared, format!("declared in {}", profile.source)),
@@ -228,14 +230,22 @@ pub fn evaluate(snapshot: &Snapshot, profile: &Profile) -> Result<Budget> {
 
     let mut items = Vec::new();
     items.push(
-        LineItem::new("carveouts", "carve-outs (MMZ/CMA/framebuffer)", carveouts, Provenance::Declared, &[&profile.source])
-            .with_parts(
-                profile
-                    .carveouts
-                    .iter()
-                    .map(|(name, size)| LineItem::new(name, name, size.0, Provenance::Declared, &[&profile.source]))
-                    .collect(),
-            ),
+        LineItem::new(
+            "carveouts",
+            "carve-outs (MMZ/CMA/framebuffer)",
+            carveouts,
+            Provenance::Declared,
+            &[&profile.source],
+        )
+        .with_parts(
+            profile
+                .carveouts
+                .iter()
+                .map(|(name, size)| {
+                    LineItem::new(name, name, size.0, Provenance::Declared, &[&profile.source])
+                })
+                .collect(),
+        ),
     );
 
     let kernel_static = ram - carveouts - mem_total;
@@ -256,9 +266,27 @@ pub fn evaluate(snapshot: &Snapshot, profile: &Profile) -> Result<Budget> {
         let rest = kernel_static as i64 - unseen - image as i64;
         if unseen >= 0 && rest >= 0 {
             static_item = static_item.with_parts(vec![
-                LineItem::new("not_seen", "not seen by the kernel (mem= cut)", unseen as u64, Provenance::Derived, &["dmesg"]),
-                LineItem::new("image", "kernel image (code, data, bss)", image, Provenance::Measured, &["dmesg"]),
-                LineItem::new("reserved", "boot reservations (memmap, page tables...)", rest as u64, Provenance::Derived, &["dmesg", "proc/meminfo"]),
+                LineItem::new(
+                    "not_seen",
+                    "not seen by the kernel (mem= cut)",
+                    unseen as u64,
+                    Provenance::Derived,
+                    &["dmesg"],
+                ),
+                LineItem::new(
+                    "image",
+                    "kernel image (code, data, bss)",
+                    image,
+                    Provenance::Measured,
+                    &["dmesg"],
+                ),
+                LineItem::new(
+                    "reserved",
+                    "boot reservations (memmap, page tables...)",
+                    rest as u64,
+                    Provenance::Derived,
+                    &["dmesg", "proc/meminfo"],
+                ),
             ]);
         }
     }
@@ -267,7 +295,15 @@ pub fn evaluate(snapshot: &Snapshot, profile: &Profile) -> Result<Budget> {
     let m = &snapshot.meminfo;
     let dynamic_parts: Vec<LineItem> = ["Slab", "KernelStack", "PageTables"]
         .iter()
-        .map(|k| LineItem::new(k, k, m.get(k).unwrap_or(0), Provenance::Measured, &["proc/meminfo"]))
+        .map(|k| {
+            LineItem::new(
+                k,
+                k,
+                m.get(k).unwrap_or(0),
+                Provenance::Measured,
+                &["proc/meminfo"],
+            )
+        })
         .collect();
     items.push(
         LineItem::new(
@@ -283,14 +319,36 @@ pub fn evaluate(snapshot: &Snapshot, profile: &Profile) -> Result<Budget> {
     items.push(
         LineItem::new(
             "processes",
-            &format!("user processes ({}, shared counted once)", profile.measure.name()),
+            &format!(
+                "user processes ({}, shared counted once)",
+                profile.measure.name()
+            ),
             accounting.user_demand,
             Provenance::Measured,
-            &["proc/<pid>/maps", if accounting.processes.iter().any(|p| p.has_smaps) { "proc/<pid>/smaps" } else { "proc/<pid>/status" }],
+            &[
+                "proc/<pid>/maps",
+                if accounting.processes.iter().any(|p| p.has_smaps) {
+                    "proc/<pid>/smaps"
+                } else {
+                    "proc/<pid>/status"
+                },
+            ],
         )
         .with_parts(vec![
-            LineItem::new("private", "private (heap, stacks, data, anon)", accounting.user_private, Provenance::Measured, &["proc/<pid>/maps"]),
-            LineItem::new("shared", "shared (code, rodata, shared anon), once", accounting.user_shared, Provenance::Measured, &["proc/<pid>/maps"]),
+            LineItem::new(
+                "private",
+                "private (heap, stacks, data, anon)",
+                accounting.user_private,
+                Provenance::Measured,
+                &["proc/<pid>/maps"],
+            ),
+            LineItem::new(
+                "shared",
+                "shared (code, rodata, shared anon), once",
+                accounting.user_shared,
+                Provenance::Measured,
+                &["proc/<pid>/maps"],
+            ),
         ]),
     );
 
@@ -298,9 +356,20 @@ pub fn evaluate(snapshot: &Snapshot, profile: &Profile) -> Result<Budget> {
     let tmpfs_parts: Vec<LineItem> = snapshot
         .fs_usage
         .iter()
-        .map(|u| LineItem::new(&u.mount_point, &format!("{} {}", u.fs_type, u.mount_point), u.used, Provenance::Measured, &[&u.method]))
+        .map(|u| {
+            LineItem::new(
+                &u.mount_point,
+                &format!("{} {}", u.fs_type, u.mount_point),
+                u.used,
+                Provenance::Measured,
+                &[&u.method],
+            )
+        })
         .collect();
-    let ram_mounts_without_usage = snapshot.warnings.iter().any(|w| w.message.starts_with("no usage recorded for"));
+    let ram_mounts_without_usage = snapshot
+        .warnings
+        .iter()
+        .any(|w| w.message.starts_with("no usage recorded for"));
     let tmpfs_item = if ram_mounts_without_usage {
         let shmem = m.get("Shmem").unwrap_or(0);
         LineItem::new("tmpfs", "tmpfs / ramfs files", known.max(shmem), Provenance::Derived, &["proc/meminfo", "df"])
@@ -309,7 +378,13 @@ pub fn evaluate(snapshot: &Snapshot, profile: &Profile) -> Result<Budget> {
                 kib(shmem)
             ))
     } else {
-        LineItem::new("tmpfs", "tmpfs / ramfs files", known, Provenance::Measured, &["df", "du"])
+        LineItem::new(
+            "tmpfs",
+            "tmpfs / ramfs files",
+            known,
+            Provenance::Measured,
+            &["df", "du"],
+        )
     };
     items.push(tmpfs_item.with_parts(tmpfs_parts));
 
@@ -325,7 +400,15 @@ pub fn evaluate(snapshot: &Snapshot, profile: &Profile) -> Result<Budget> {
             snapshot
                 .ramdisks
                 .iter()
-                .map(|r| LineItem::new(&r.name, &format!("/dev/{}", r.name), r.size, Provenance::Measured, &[&format!("sys/block/{}/size", r.name)]))
+                .map(|r| {
+                    LineItem::new(
+                        &r.name,
+                        &format!("/dev/{}", r.name),
+                        r.size,
+                        Provenance::Measured,
+                        &[&format!("sys/block/{}/size", r.name)],
+                    )
+                })
                 .collect(),
         ),
     );
@@ -355,7 +438,9 @@ pub fn evaluate(snapshot: &Snapshot, profile: &Profile) -> Result<Budget> {
             profile
                 .reserves
                 .iter()
-                .map(|(name, size)| LineItem::new(name, name, size.0, Provenance::Declared, &[&profile.source]))
+                .map(|(name, size)| {
+                    LineItem::new(name, name, size.0, Provenance::Declared, &[&profile.source])
+                })
                 .collect(),
         ),
     );
@@ -368,15 +453,26 @@ pub fn evaluate(snapshot: &Snapshot, profile: &Profile) -> Result<Budget> {
     findings.push(Finding {
         rule: "ram_fit".into(),
         subject: "everything fits in RAM".into(),
-        status: if headroom >= 0 { Status::Pass } else { Status::Fail },
+        status: if headroom >= 0 {
+            Status::Pass
+        } else {
+            Status::Fail
+        },
         actual: Some(demand as i64),
         limit: Some(ram as i64),
         message: format!("demand {} of RAM {}", human(demand), human(ram)),
     });
     findings.push(Finding {
         rule: "headroom".into(),
-        subject: format!("headroom at least {}", profile.min_headroom.map_or("0".into(), |a| a.to_string())),
-        status: if headroom >= min_headroom as i64 { Status::Pass } else { Status::Fail },
+        subject: format!(
+            "headroom at least {}",
+            profile.min_headroom.map_or("0".into(), |a| a.to_string())
+        ),
+        status: if headroom >= min_headroom as i64 {
+            Status::Pass
+        } else {
+            Status::Fail
+        },
         actual: Some(headroom),
         limit: Some(min_headroom as i64),
         message: format!(
@@ -396,7 +492,11 @@ pub fn evaluate(snapshot: &Snapshot, profile: &Profile) -> Result<Budget> {
             status: if found { Status::Pass } else { Status::Fail },
             actual: None,
             limit: None,
-            message: if found { format!("{name} is running") } else { format!("{name} is not running") },
+            message: if found {
+                format!("{name} is running")
+            } else {
+                format!("{name} is not running")
+            },
         });
     }
     let reconciliation = reconcile(snapshot, ram, carveouts);
@@ -404,7 +504,11 @@ pub fn evaluate(snapshot: &Snapshot, profile: &Profile) -> Result<Budget> {
         findings.push(Finding {
             rule: "reconciliation".into(),
             subject: "boot Memory: line reconciles with MemTotal".into(),
-            status: if r.flagged { Status::Warn } else { Status::Pass },
+            status: if r.flagged {
+                Status::Warn
+            } else {
+                Status::Pass
+            },
             actual: Some(r.mem_total as i64),
             limit: Some(r.expected_mem_total as i64),
             message: format!(
@@ -497,8 +601,14 @@ fn process_findings(profile: &Profile, accounting: &Accounting, findings: &mut V
 
 fn class_findings(profile: &Profile, accounting: &Accounting, findings: &mut Vec<Finding>) {
     for (class, max) in &profile.classes {
-        let figures = accounting.class_totals.get(class).copied().unwrap_or_default();
-        let value = figures.get(accounting.measure).unwrap_or(figures.virtual_size);
+        let figures = accounting
+            .class_totals
+            .get(class)
+            .copied()
+            .unwrap_or_default();
+        let value = figures
+            .get(accounting.measure)
+            .unwrap_or(figures.virtual_size);
         let over = value > max.0;
         findings.push(Finding {
             rule: "class_limit".into(),

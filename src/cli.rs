@@ -25,13 +25,19 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Print the budget breakdown, top processes by class, and findings.
-    #[command(after_help = "Examples:\n  membudget report                                   # this machine, built-in default profile\n  membudget report board.tar.gz --profile budgets/zynq-256m.toml\n  membudget report capture-dir/ --bytes --top 30")]
+    #[command(
+        after_help = "Examples:\n  membudget report                                   # this machine, built-in default profile\n  membudget report board.tar.gz --profile budgets/zynq-256m.toml\n  membudget report capture-dir/ --bytes --top 30"
+    )]
     Report(ReportArgs),
     /// Print the verdict; exit 0 within budget, 1 over budget, 2 on bad input.
-    #[command(after_help = "Examples:\n  membudget check board.tar.gz --profile budgets/hi3518ev300-64m.toml && echo fits\n  membudget check                                    # this machine, built-in default profile")]
+    #[command(
+        after_help = "Examples:\n  membudget check board.tar.gz --profile budgets/hi3518ev300-64m.toml && echo fits\n  membudget check                                    # this machine, built-in default profile"
+    )]
     Check(ReportArgs),
     /// Write a snapshot of this machine to a .tar.gz (or .tar), atomically.
-    #[command(after_help = "Examples:\n  membudget capture -o board.tar.gz\n  membudget capture -o board.tar.gz --smaps         # include smaps (RSS/PSS figures)")]
+    #[command(
+        after_help = "Examples:\n  membudget capture -o board.tar.gz\n  membudget capture -o board.tar.gz --smaps         # include smaps (RSS/PSS figures)"
+    )]
     Capture(CaptureArgs),
 }
 
@@ -95,18 +101,35 @@ fn run_command(command: Command) -> Result<ExitCode> {
     match command {
         Command::Report(args) => {
             let budget = build_budget(&args)?;
-            let options = ReportOptions { exact_bytes: args.bytes, top: args.top };
-            emit(&reporter(args.format).report(&budget, &options), &args.output)?;
+            let options = ReportOptions {
+                exact_bytes: args.bytes,
+                top: args.top,
+            };
+            emit(
+                &reporter(args.format).report(&budget, &options),
+                &args.output,
+            )?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Check(args) => {
             let budget = build_budget(&args)?;
-            let options = ReportOptions { exact_bytes: args.bytes, top: args.top };
-            emit(&reporter(args.format).check(&budget, &options), &args.output)?;
-            Ok(if budget.within_budget { ExitCode::SUCCESS } else { ExitCode::from(1) })
+            let options = ReportOptions {
+                exact_bytes: args.bytes,
+                top: args.top,
+            };
+            emit(
+                &reporter(args.format).check(&budget, &options),
+                &args.output,
+            )?;
+            Ok(if budget.within_budget {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
         }
         Command::Capture(args) => {
-            let summary = crate::capture::capture_live(&args.output, LiveOptions { smaps: args.smaps })?;
+            let summary =
+                crate::capture::capture_live(&args.output, LiveOptions { smaps: args.smaps })?;
             for w in &summary.warnings {
                 eprintln!("membudget: warning: {w}");
             }

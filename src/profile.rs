@@ -94,7 +94,9 @@ impl<'de> Deserialize<'de> for Amount {
                             .parse()
                             .map_err(|_| E::custom(format!("{v:?} is not a percentage")))?;
                         if !(0.0..=100.0).contains(&p) {
-                            return Err(E::custom(format!("percentage {v:?} is not between 0% and 100%")));
+                            return Err(E::custom(format!(
+                                "percentage {v:?} is not between 0% and 100%"
+                            )));
                         }
                         Ok(Amount::Percent(p))
                     }
@@ -145,7 +147,10 @@ impl<'de> Deserialize<'de> for Class {
         let name = String::deserialize(d)?;
         Class::from_name(&name).ok_or_else(|| {
             let all: Vec<&str> = Class::ALL.iter().map(|c| c.name()).collect();
-            de::Error::custom(format!("unknown class {name:?}; expected one of {}", all.join(", ")))
+            de::Error::custom(format!(
+                "unknown class {name:?}; expected one of {}",
+                all.join(", ")
+            ))
         })
     }
 }
@@ -277,7 +282,10 @@ impl Profile {
             if limit.name.is_some() == limit.regex.is_some() {
                 return Err(Error::in_file(
                     source,
-                    format!("[[process]] number {}: give exactly one of `name` or `regex`", index + 1),
+                    format!(
+                        "[[process]] number {}: give exactly one of `name` or `regex`",
+                        index + 1
+                    ),
                 ));
             }
         }
@@ -318,14 +326,16 @@ mod tests {
 
     #[test]
     fn errors_have_line_and_column() {
-        let err = Profile::parse("ram = \"64MiB\"\nmin_headroom = \"lots\"\n", "p.toml").unwrap_err();
+        let err =
+            Profile::parse("ram = \"64MiB\"\nmin_headroom = \"lots\"\n", "p.toml").unwrap_err();
         assert_eq!(err.file.as_deref(), Some("p.toml"));
         assert_eq!(err.line, Some(2));
         assert_eq!(err.column, Some(16));
         let err = Profile::parse("ram = \"64MiB\"\nrma = 1\n", "p.toml").unwrap_err();
         assert_eq!(err.line, Some(2));
         assert!(err.message.contains("unknown field"), "{}", err.message);
-        let err = Profile::parse("ram = \"64MiB\"\n[classes]\nhepa = \"1M\"\n", "p.toml").unwrap_err();
+        let err =
+            Profile::parse("ram = \"64MiB\"\n[classes]\nhepa = \"1M\"\n", "p.toml").unwrap_err();
         assert_eq!(err.line, Some(3));
         assert!(err.message.contains("unknown class"), "{}", err.message);
     }

@@ -197,9 +197,8 @@ impl<'a> Classifier<'a> {
             }
         }
         if map.is_anonymous() {
-            let after_guard = previous.is_some_and(|g| {
-                g.end == map.start && g.perms.is_none() && g.is_anonymous()
-            });
+            let after_guard = previous
+                .is_some_and(|g| g.end == map.start && g.perms.is_none() && g.is_anonymous());
             if (perms.read && perms.write && !perms.shared && after_guard)
                 || self.thread_stack_size == Some(map.size())
             {
@@ -232,7 +231,10 @@ mod tests {
     fn classes(maps: &str, mounts: &str, tss: Option<u64>) -> Vec<Class> {
         let (mounts, _) = parse_mounts(mounts.as_bytes());
         let c = Classifier::new(&mounts, tss);
-        let lines: Vec<MapLine> = maps.lines().map(|l| parse_line(l.as_bytes()).unwrap()).collect();
+        let lines: Vec<MapLine> = maps
+            .lines()
+            .map(|l| parse_line(l.as_bytes()).unwrap())
+            .collect();
         c.classify_all(lines.iter())
     }
 
@@ -262,8 +264,20 @@ ffff0000-ffff1000 r-xp 00000000 00:00 0 [vectors]
         assert_eq!(
             got,
             vec![
-                Code, Data, Heap, Rodata, Device, Guard, ThreadStack, TmpfsFile, SharedAnon, Anon,
-                TmpfsFile, Stack, ThreadStack, Kernel
+                Code,
+                Data,
+                Heap,
+                Rodata,
+                Device,
+                Guard,
+                ThreadStack,
+                TmpfsFile,
+                SharedAnon,
+                Anon,
+                TmpfsFile,
+                Stack,
+                ThreadStack,
+                Kernel
             ]
         );
     }

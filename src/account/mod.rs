@@ -156,7 +156,11 @@ fn merge_max(into: &mut Figures, f: &Figures) {
     into.mappings = 1;
 }
 
-fn account_process(p: &Process, classifier: &Classifier, measure: Measure) -> (ProcessAccount, Vec<(Class, Figures, Option<SharedKey>)>) {
+fn account_process(
+    p: &Process,
+    classifier: &Classifier,
+    measure: Measure,
+) -> (ProcessAccount, Vec<(Class, Figures, Option<SharedKey>)>) {
     let classes = classifier.classify_all(p.mappings.iter().map(|m| &m.map));
     let has_smaps = p.has_smaps();
     let mut by_class: BTreeMap<Class, Figures> = BTreeMap::new();
@@ -203,7 +207,11 @@ fn account_process(p: &Process, classifier: &Classifier, measure: Measure) -> (P
 }
 
 /// Accounts every process of a snapshot.
-pub fn account(snapshot: &Snapshot, measure: Measure, thread_stack_size: Option<u64>) -> Accounting {
+pub fn account(
+    snapshot: &Snapshot,
+    measure: Measure,
+    thread_stack_size: Option<u64>,
+) -> Accounting {
     let classifier = Classifier::new(&snapshot.mounts, thread_stack_size);
     let mut processes = Vec::with_capacity(snapshot.processes.len());
     let mut class_totals: BTreeMap<Class, Figures> = BTreeMap::new();
@@ -213,7 +221,11 @@ pub fn account(snapshot: &Snapshot, measure: Measure, thread_stack_size: Option<
     let mut pss_shared = 0u64;
     for p in &snapshot.processes {
         let (acc, pieces) = account_process(p, &classifier, measure);
-        let use_measure = if acc.has_smaps { measure } else { Measure::Virtual };
+        let use_measure = if acc.has_smaps {
+            measure
+        } else {
+            Measure::Virtual
+        };
         if use_measure != measure {
             measure_fallback.push(p.pid);
         }
@@ -227,7 +239,9 @@ pub fn account(snapshot: &Snapshot, measure: Measure, thread_stack_size: Option<
                 Some(key) => {
                     // PSS already divides shared pages among their mappers: sum it as is.
                     pss_shared += value;
-                    let entry = shared_once.entry(key).or_insert((class, Figures::default(), 0));
+                    let entry = shared_once
+                        .entry(key)
+                        .or_insert((class, Figures::default(), 0));
                     merge_max(&mut entry.1, &figures);
                     entry.1.pss = add_opt(entry.1.pss, figures.pss);
                     entry.2 = entry.2.max(value);

@@ -55,8 +55,15 @@ fn temporary_name(path: &Path) -> Result<PathBuf> {
     let name = path
         .file_name()
         .ok_or_else(|| Error::in_file(path.display().to_string(), "not a file name"))?;
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    Ok(dir.join(format!(".{}.partial-{}", name.to_string_lossy(), std::process::id())))
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    Ok(dir.join(format!(
+        ".{}.partial-{}",
+        name.to_string_lossy(),
+        std::process::id()
+    )))
 }
 
 /// Whether the output name asks for gzip (`.tar.gz`, `.tgz`) or plain tar (`.tar`).
@@ -67,7 +74,10 @@ fn wants_gzip(path: &Path) -> Result<bool> {
     } else if name.ends_with(".tar") {
         Ok(false)
     } else {
-        Err(Error::in_file(name.to_string(), "capture output must end in .tar.gz, .tgz or .tar"))
+        Err(Error::in_file(
+            name.to_string(),
+            "capture output must end in .tar.gz, .tgz or .tar",
+        ))
     }
 }
 
@@ -77,7 +87,13 @@ pub fn capture_to(source: &mut dyn Source, output: &Path) -> Result<CaptureSumma
     let tmp = temporary_name(output)?;
     let top = output
         .file_name()
-        .map(|n| n.to_string_lossy().trim_end_matches(".gz").trim_end_matches(".tgz").trim_end_matches(".tar").to_string())
+        .map(|n| {
+            n.to_string_lossy()
+                .trim_end_matches(".gz")
+                .trim_end_matches(".tgz")
+                .trim_end_matches(".tar")
+                .to_string()
+        })
         .filter(|n| !n.is_empty())
         .unwrap_or_else(|| "capture".into());
     let mtime = std::time::SystemTime::now()
@@ -86,7 +102,10 @@ pub fn capture_to(source: &mut dyn Source, output: &Path) -> Result<CaptureSumma
     let result = (|| -> Result<CaptureSummary> {
         let file = File::create(&tmp).map_err(|e| Error::io(tmp.display(), &e))?;
         let writer: Box<dyn Write> = if gzip {
-            Box::new(flate2::write::GzEncoder::new(file, flate2::Compression::default()))
+            Box::new(flate2::write::GzEncoder::new(
+                file,
+                flate2::Compression::default(),
+            ))
         } else {
             Box::new(file)
         };

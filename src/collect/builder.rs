@@ -187,9 +187,7 @@ impl SnapshotBuilder {
                 self.record_issues(path, issues);
                 self.snapshot.mounts = mounts;
             }
-            FileKind::KernelCmdline => {
-                self.snapshot.kernel_cmdline = Some(parse_cmdline(bytes))
-            }
+            FileKind::KernelCmdline => self.snapshot.kernel_cmdline = Some(parse_cmdline(bytes)),
             FileKind::KernelVersion => {
                 self.snapshot.kernel_version =
                     Some(String::from_utf8_lossy(bytes).trim().to_string())
@@ -413,15 +411,18 @@ mod tests {
 
     #[test]
     fn stat_start_time_after_odd_comm() {
-        let stat = b"42 (my (odd) prog) S 1 42 42 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 123456 1000 10";
+        let stat =
+            b"42 (my (odd) prog) S 1 42 42 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 123456 1000 10";
         assert_eq!(parse_stat_start_time(stat), Some(123456));
     }
 
     #[test]
     fn order_does_not_matter() {
         let mut b = SnapshotBuilder::new("t".into());
-        b.add_file("proc/5/status", b"Name:\tx\nTgid:\t5\nThreads:\t2\n").unwrap();
-        b.add_file("proc/5/maps", b"1000-3000 rw-p 00000000 00:00 0 [heap]\n").unwrap();
+        b.add_file("proc/5/status", b"Name:\tx\nTgid:\t5\nThreads:\t2\n")
+            .unwrap();
+        b.add_file("proc/5/maps", b"1000-3000 rw-p 00000000 00:00 0 [heap]\n")
+            .unwrap();
         b.add_file("proc/meminfo", b"MemTotal: 1024 kB\n").unwrap();
         let s = b.finish().unwrap();
         assert_eq!(s.processes.len(), 1);

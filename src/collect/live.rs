@@ -42,7 +42,11 @@ fn uname() -> (String, String) {
         return (String::new(), String::new());
     }
     let field = |f: &[libc::c_char]| {
-        let bytes: Vec<u8> = f.iter().take_while(|&&c| c != 0).map(|&c| c as u8).collect();
+        let bytes: Vec<u8> = f
+            .iter()
+            .take_while(|&&c| c != 0)
+            .map(|&c| c as u8)
+            .collect();
         String::from_utf8_lossy(&bytes).into_owned()
     };
     let host = field(&u.nodename);
@@ -144,7 +148,12 @@ impl LiveSource {
     /// skipped entirely rather than recorded with half its files.
     fn visit_process(&self, pid: i32, sink: &mut dyn Sink) -> Result<Option<String>> {
         let mut files: Vec<(&str, Vec<u8>)> = Vec::new();
-        let mut wanted = vec![("maps", true), ("status", true), ("cmdline", false), ("stat", false)];
+        let mut wanted = vec![
+            ("maps", true),
+            ("status", true),
+            ("cmdline", false),
+            ("stat", false),
+        ];
         if self.options.smaps {
             wanted.push(("smaps", false));
             wanted.push(("smaps_rollup", false));
@@ -185,7 +194,7 @@ impl LiveSource {
                 continue;
             }
             let kib = |b: u64| b.div_ceil(1024);
-            let percent = if size > 0 { used * 100 / size } else { 0 };
+            let percent = (used * 100).checked_div(size).unwrap_or(0);
             df.push_str(&format!(
                 "{} {} {} {} {}% {}\n",
                 mount.source.replace(' ', "_"),

@@ -53,7 +53,9 @@ pub fn tar_reader(path: &Path) -> Result<Box<dyn Read>> {
     let mut magic = [0u8; 2];
     let got = {
         use std::io::BufRead;
-        let buf = reader.fill_buf().map_err(|e| Error::io(path.display(), &e))?;
+        let buf = reader
+            .fill_buf()
+            .map_err(|e| Error::io(path.display(), &e))?;
         let n = buf.len().min(2);
         magic[..n].copy_from_slice(&buf[..n]);
         n
@@ -77,7 +79,9 @@ impl Source for TarSource {
 
     fn visit(&mut self, sink: &mut dyn Sink) -> Result<()> {
         let origin = self.origin();
-        let fail = |e: std::io::Error| Error::in_file(origin.clone(), format!("not a readable tar archive: {e}"));
+        let fail = |e: std::io::Error| {
+            Error::in_file(origin.clone(), format!("not a readable tar archive: {e}"))
+        };
         let mut archive = tar::Archive::new(tar_reader(&self.path)?);
         let mut seen = std::collections::BTreeSet::new();
         let mut count = 0usize;
@@ -98,7 +102,10 @@ impl Source for TarSource {
             };
             if !kind.is_file() {
                 if FileKind::of(&path).is_some() {
-                    sink.warn(&raw, "not a regular file (link or device): entry ignored".into());
+                    sink.warn(
+                        &raw,
+                        "not a regular file (link or device): entry ignored".into(),
+                    );
                 }
                 continue;
             }

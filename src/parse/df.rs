@@ -65,7 +65,9 @@ pub fn parse_du(bytes: &[u8]) -> (Vec<(String, u64)>, Vec<LineIssue>) {
         let kb = parts.next().and_then(|s| s.parse::<u64>().ok());
         let path = parts.next().map(str::trim);
         match (kb.and_then(|k| k.checked_mul(1024)), path) {
-            (Some(bytes), Some(path)) if !path.is_empty() => entries.push((path.to_string(), bytes)),
+            (Some(bytes), Some(path)) if !path.is_empty() => {
+                entries.push((path.to_string(), bytes))
+            }
             _ => issues.push(LineIssue {
                 line: number,
                 message: "expected `KIB PATH` (du -sk output)".into(),

@@ -45,8 +45,8 @@ pub fn parse_cmdline(bytes: &[u8]) -> KernelCmdline {
             }
             "cma" => cmdline.cma = leading_size(value),
             "mmz" => cmdline.mmz = Some(value.to_string()),
-            "rmem" | "ramdisk_size" | "initrd" | "vmalloc" | "drvmem" | "memmap" | "crashkernel"
-            | "rk_dma_heap_cma" | "osmem" | "reserve" => cmdline
+            "rmem" | "ramdisk_size" | "initrd" | "vmalloc" | "drvmem" | "memmap"
+            | "crashkernel" | "rk_dma_heap_cma" | "osmem" | "reserve" => cmdline
                 .memory_params
                 .push((key.to_string(), value.to_string())),
             _ => {}
@@ -117,7 +117,9 @@ pub fn parse_boot_log(bytes: &[u8]) -> Option<BootMemory> {
                 };
                 let breakdown = pair_re
                     .captures_iter(&c[3])
-                    .filter_map(|p| Some((p[2].trim().to_string(), p[1].parse::<u64>().ok()? * 1024)))
+                    .filter_map(|p| {
+                        Some((p[2].trim().to_string(), p[1].parse::<u64>().ok()? * 1024))
+                    })
                     .collect();
                 found = Some(BootMemory {
                     available: available * 1024,
@@ -154,7 +156,10 @@ mod tests {
         assert_eq!(c.mem, Some(46 << 20));
         assert_eq!(c.cma, Some(16 << 20));
         assert_eq!(c.mmz.as_deref(), Some("anonymous,0,0x86000000,160M"));
-        assert_eq!(c.memory_params, vec![("rmem".into(), "18M@0x2e00000".into())]);
+        assert_eq!(
+            c.memory_params,
+            vec![("rmem".into(), "18M@0x2e00000".into())]
+        );
     }
 
     #[test]

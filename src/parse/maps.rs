@@ -222,7 +222,8 @@ mod tests {
 
     #[test]
     fn parses_file_backed_line() {
-        let m = parse_line(b"00008000-000f0000 r-xp 00000000 1f:04 16         /bin/busybox").unwrap();
+        let m =
+            parse_line(b"00008000-000f0000 r-xp 00000000 1f:04 16         /bin/busybox").unwrap();
         assert_eq!(m.size(), 0xe8000);
         assert!(m.perms.exec && !m.perms.write && !m.perms.shared);
         assert_eq!((m.dev_major, m.dev_minor, m.inode), (0x1f, 4, 16));

@@ -47,8 +47,9 @@ mod tests {
 
     #[test]
     fn reads_kb_as_bytes_and_bare_counts() {
-        let (m, issues) =
-            parse_meminfo(b"MemTotal:         252308 kB\nActive(anon):      17316 kB\nHugePages_Total:       0\n");
+        let (m, issues) = parse_meminfo(
+            b"MemTotal:         252308 kB\nActive(anon):      17316 kB\nHugePages_Total:       0\n",
+        );
         assert!(issues.is_empty());
         assert_eq!(m.get("MemTotal"), Some(252308 * 1024));
         assert_eq!(m.get("Active(anon)"), Some(17316 * 1024));

@@ -52,7 +52,13 @@ pub fn verdict_line(budget: &Budget, o: &ReportOptions) -> String {
 fn findings(budget: &Budget, out: &mut String) {
     let _ = writeln!(out, "\nFindings");
     for f in &budget.findings {
-        let _ = writeln!(out, "  {}  {:<14} {}", status_word(f.status), f.rule, f.message);
+        let _ = writeln!(
+            out,
+            "  {}  {:<14} {}",
+            status_word(f.status),
+            f.rule,
+            f.message
+        );
     }
 }
 
@@ -62,12 +68,25 @@ impl Reporter for TextReporter {
         let _ = writeln!(out, "membudget report: {}", b.origin);
         let _ = writeln!(out, "profile: {} ({})", b.profile, b.profile_source);
         if let Some(host) = b.meta.get("host") {
-            let _ = writeln!(out, "host: {host}  captured: {}", b.meta.get("time").map_or("?", |s| s.as_str()));
+            let _ = writeln!(
+                out,
+                "host: {host}  captured: {}",
+                b.meta.get("time").map_or("?", |s| s.as_str())
+            );
         }
-        let _ = writeln!(out, "RAM: {} ({:?}: {})", o.size(b.ram), b.ram_provenance, b.ram_note);
+        let _ = writeln!(
+            out,
+            "RAM: {} ({:?}: {})",
+            o.size(b.ram),
+            b.ram_provenance,
+            b.ram_note
+        );
         let _ = writeln!(out, "measure: {}\n", b.measure.name());
 
-        let mut t = Table::new(&["budget item", "size", "share", "source"], &[false, true, true, false]);
+        let mut t = Table::new(
+            &["budget item", "size", "share", "source"],
+            &[false, true, true, false],
+        );
         for item in &b.items {
             t.row(vec![
                 item.label.clone(),
@@ -84,11 +103,26 @@ impl Reporter for TextReporter {
                 ]);
             }
         }
-        t.row(vec!["total demand".into(), o.size(b.demand), share(b.demand as i64, b.ram), String::new()]);
-        t.row(vec!["headroom".into(), o.size_signed(b.headroom), share(b.headroom, b.ram), "derived".into()]);
+        t.row(vec![
+            "total demand".into(),
+            o.size(b.demand),
+            share(b.demand as i64, b.ram),
+            String::new(),
+        ]);
+        t.row(vec![
+            "headroom".into(),
+            o.size_signed(b.headroom),
+            share(b.headroom, b.ram),
+            "derived".into(),
+        ]);
         out.push_str(&t.render());
         for item in b.items.iter().filter(|i| i.note.is_some()) {
-            let _ = writeln!(out, "note ({}): {}", item.key, item.note.as_deref().unwrap_or(""));
+            let _ = writeln!(
+                out,
+                "note ({}): {}",
+                item.key,
+                item.note.as_deref().unwrap_or("")
+            );
         }
         if b.device_mapped > 0 {
             let _ = writeln!(
@@ -112,8 +146,17 @@ impl Reporter for TextReporter {
         right.extend(std::iter::repeat_n(true, PROCESS_COLUMNS.len() + 2));
         let mut t = Table::new(&headers, &right);
         for p in b.accounting.processes.iter().take(o.top) {
-            let mut row = vec![p.pid.to_string(), p.name.clone(), p.threads.to_string(), o.size(p.demand)];
-            row.extend(PROCESS_COLUMNS.iter().map(|c| o.size(p.class(*c).virtual_size)));
+            let mut row = vec![
+                p.pid.to_string(),
+                p.name.clone(),
+                p.threads.to_string(),
+                o.size(p.demand),
+            ];
+            row.extend(
+                PROCESS_COLUMNS
+                    .iter()
+                    .map(|c| o.size(p.class(*c).virtual_size)),
+            );
             let total_rss = p.private.rss.zip(p.shared.rss).map(|(a, b)| a + b);
             let total_pss = p.private.pss.zip(p.shared.pss).map(|(a, b)| a + b);
             row.push(total_rss.map_or("-".into(), |v| o.size(v)));
@@ -123,7 +166,10 @@ impl Reporter for TextReporter {
         out.push_str(&t.render());
 
         let _ = writeln!(out, "\nBy class (system-wide, shared counted once)");
-        let mut t = Table::new(&["class", "virtual", "rss", "pss", "mappings"], &[false, true, true, true, true]);
+        let mut t = Table::new(
+            &["class", "virtual", "rss", "pss", "mappings"],
+            &[false, true, true, true, true],
+        );
         for (class, f) in &b.accounting.class_totals {
             t.row(vec![
                 class.name().into(),
@@ -141,9 +187,15 @@ impl Reporter for TextReporter {
             for (label, bytes) in &r.rows {
                 t.row(vec![label.clone(), o.size_signed(*bytes)]);
             }
-            t.row(vec!["expected MemTotal".into(), o.size(r.expected_mem_total)]);
+            t.row(vec![
+                "expected MemTotal".into(),
+                o.size(r.expected_mem_total),
+            ]);
             t.row(vec!["MemTotal".into(), o.size(r.mem_total)]);
-            t.row(vec![format!("gap{}", if r.flagged { " (FLAGGED)" } else { "" }), o.size_signed(r.gap)]);
+            t.row(vec![
+                format!("gap{}", if r.flagged { " (FLAGGED)" } else { "" }),
+                o.size_signed(r.gap),
+            ]);
             out.push_str(&t.render());
         }
 
