@@ -96,6 +96,9 @@ const KERNEL_PSEUDO: [&str; 7] = [
     "[uprobes]",
 ];
 
+/// The largest guard region taken as a thread stack's guard page(s).
+pub const MAX_THREAD_GUARD: u64 = 64 * 1024;
+
 /// What classification needs beyond the line itself.
 pub struct Classifier<'a> {
     /// RAM-backed mount points, longest first, so the deepest mount wins.
@@ -197,8 +200,15 @@ impl<'a> Classifier<'a> {
             }
         }
         if map.is_anonymous() {
-            let after_guard = previous
-                .is_some_and(|g| g.end == map.start && g.perms.is_none() && g.is_anonymous());
+            // A pthread guard is one page by default (pthread_attr_setguardsize makes it a
+            // few); the inaccessible tail of a glibc malloc arena, which the next arena can
+            // follow directly, is hundreds of KiB. Only a small guard marks a thread stack.
+            let after_guard = previous.is_some_and(|g| {
+                g.end == map.start
+                    && g.perms.is_none()
+                    && g.is_anonymous()
+                    && g.size() <= MAX_THREAD_GUARD
+            });
             if (perms.read && perms.write && !perms.shared && after_guard)
                 || self.thread_stack_size == Some(map.size())
             {

@@ -150,8 +150,9 @@ fn merge_max(into: &mut Figures, f: &Figures) {
         (x, y) => x.or(y),
     };
     into.virtual_size = into.virtual_size.max(f.virtual_size);
-    into.rss = max_opt(into.rss, f.rss);
-    into.uss = max_opt(into.uss, f.uss);
+    // The part of RSS every mapper shares; each mapper's own copies are added separately.
+    into.rss = max_opt(into.rss, f.rss.map(|r| r - f.uss.unwrap_or(0)));
+    into.uss = add_opt(into.uss, f.uss);
     into.swap = max_opt(into.swap, f.swap);
     into.mappings = 1;
 }
@@ -170,7 +171,9 @@ fn account_process(
     let mut total_virtual = 0u64;
     for (mapping, class) in p.mappings.iter().zip(classes) {
         let figures = Figures::of_mapping(mapping.map.size(), mapping.smaps.as_ref());
-        total_virtual += mapping.map.size();
+        if !mapping.map.is_gate_area() {
+            total_virtual += mapping.map.size();
+        }
         by_class.entry(class).or_default().add(&figures);
         let key = match class.counting() {
             Counting::Private => {
@@ -219,6 +222,8 @@ pub fn account(
     let mut measure_fallback = Vec::new();
     let mut user_private = 0u64;
     let mut pss_shared = 0u64;
+    let mut private_in_shared = 0u64;
+    let mut own_copies: BTreeMap<Class, u64> = BTreeMap::new();
     for p in &snapshot.processes {
         let (acc, pieces) = account_process(p, &classifier, measure);
         let use_measure = if acc.has_smaps {
@@ -239,21 +244,38 @@ pub fn account(
                 Some(key) => {
                     // PSS already divides shared pages among their mappers: sum it as is.
                     pss_shared += value;
+                    // Pages of a "shared" mapping that are private to this process (RELRO
+                    // pages relocated copy-on-write, written MAP_PRIVATE data) are its own
+                    // copy: under RSS they count per process, and only the rest counts once.
+                    let own_copy = figures.uss.unwrap_or(0);
+                    if use_measure == Measure::Rss {
+                        private_in_shared += own_copy;
+                    }
+                    *own_copies.entry(class).or_default() += own_copy;
                     let entry = shared_once
                         .entry(key)
                         .or_insert((class, Figures::default(), 0));
                     merge_max(&mut entry.1, &figures);
                     entry.1.pss = add_opt(entry.1.pss, figures.pss);
-                    entry.2 = entry.2.max(value);
+                    let once = match use_measure {
+                        Measure::Rss => value - own_copy,
+                        _ => value,
+                    };
+                    entry.2 = entry.2.max(once);
                 }
             }
         }
         processes.push(acc);
     }
-    let mut user_shared = 0u64;
+    let mut user_shared = private_in_shared;
     for (class, figures, value) in shared_once.values() {
         class_totals.entry(*class).or_default().add(figures);
         user_shared += value;
+    }
+    for (class, copies) in own_copies {
+        if let Some(rss) = class_totals.get_mut(&class).and_then(|f| f.rss.as_mut()) {
+            *rss += copies;
+        }
     }
     if measure == Measure::Pss {
         user_shared = pss_shared;

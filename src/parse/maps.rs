@@ -90,6 +90,14 @@ impl MapLine {
     }
 }
 
+impl MapLine {
+    /// The x86-64 `[vsyscall]` page: listed in every process's maps, but a fixed kernel
+    /// "gate area" outside the process's memory map, so `VmSize` does not include it.
+    pub fn is_gate_area(&self) -> bool {
+        self.path.as_deref() == Some("[vsyscall]")
+    }
+}
+
 /// A line that could not be understood: kept so the report can say what was skipped.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct LineIssue {

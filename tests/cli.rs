@@ -1,0 +1,210 @@
+//! The binary's contract: exit 0 within budget, 1 over budget, 2 on bad input, with messages
+//! that name the file (and line/column) at fault.
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+use std::path::{Path, PathBuf};
+
+fn bin() -> Command {
+    Command::cargo_bin("membudget").unwrap()
+}
+
+fn repo(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
+}
+
+fn zynq() -> PathBuf {
+    repo("../shared/fixtures/real/innosilicon-t2-zynq-snapshot")
+}
+
+#[test]
+fn check_within_budget_exits_0() {
+    bin()
+        .args(["check"])
+        .arg(zynq())
+        .arg("--profile")
+        .arg(repo("budgets/zynq-innosilicon-t2-256m.toml"))
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("WITHIN BUDGET"));
+}
+
+#[test]
+fn check_over_budget_exits_1_and_names_the_process() {
+    bin()
+        .args(["check"])
+        .arg(repo("tests/fixtures/hisi-chacon-64m"))
+        .arg("-p")
+        .arg(repo("budgets/hi3518ev300-64m.toml"))
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("OVER BUDGET"))
+        .stdout(predicate::str::contains(
+            "FAIL  process_limit  Sofia private",
+        ));
+}
+
+#[test]
+fn tighter_profile_flips_the_verdict() {
+    let dir = tempfile::tempdir().unwrap();
+    let profile = dir.path().join("tight.toml");
+    let check = |text: &str| {
+        std::fs::write(&profile, text).unwrap();
+        bin()
+            .arg("check")
+            .arg(zynq())
+            .arg("-p")
+            .arg(&profile)
+            .assert()
+    };
+    // Headroom = MemTotal 252308 kB - dynamic 14516 - processes 179592 - tmpfs 5108 - reserves.
+    // With 30 MiB of reserves: 22372 kB left.
+    check("ram = \"256MiB\"\n[reserves]\ndisk_cache = \"30MiB\"\n").code(0);
+    // 52 MiB of reserves leaves 22372 - 22528 = -156 kB: over.
+    check("ram = \"256MiB\"\n[reserves]\ndisk_cache = \"52MiB\"\n")
+        .code(1)
+        .stdout(predicate::str::contains("FAIL  ram_fit"));
+    // A headroom promise of 22 MiB (22528 kB) is just missed with 30 MiB of reserves.
+    check("ram = \"256MiB\"\nmin_headroom = \"22MiB\"\n[reserves]\ndisk_cache = \"30MiB\"\n")
+        .code(1)
+        .stdout(predicate::str::contains("FAIL  headroom"));
+    // 240 MiB is below MemTotal (246.4 MiB): the profile cannot be for this board.
+    check("ram = \"240MiB\"\n")
+        .code(2)
+        .stderr(predicate::str::contains(
+            "smaller than the snapshot's MemTotal",
+        ));
+}
+
+#[test]
+fn profile_syntax_error_has_line_and_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let profile = dir.path().join("bad.toml");
+    std::fs::write(&profile, "ram = \"64MiB\"\nmin_headroom = \"10 parsecs\"\n").unwrap();
+    let expected = format!("{}:2:16:", profile.display());
+    bin()
+        .arg("check")
+        .arg(zynq())
+        .arg("-p")
+        .arg(&profile)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(expected))
+        .stderr(predicate::str::contains("unknown size unit"));
+    std::fs::write(&profile, "ram = \"64MiB\"\n[carveouts\nmmz = 1\n").unwrap();
+    bin()
+        .arg("check")
+        .arg(zynq())
+        .arg("-p")
+        .arg(&profile)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(format!(
+            "{}:2:",
+            profile.display()
+        )));
+}
+
+#[test]
+fn missing_snapshot_and_profile_exit_2_naming_them() {
+    bin()
+        .args(["report", "/nonexistent/board.tar.gz"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("/nonexistent/board.tar.gz"));
+    bin()
+        .arg("report")
+        .arg(zynq())
+        .args(["--profile", "/nonexistent/profile.toml"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("/nonexistent/profile.toml"));
+}
+
+#[test]
+fn not_a_snapshot_exits_2() {
+    let dir = tempfile::tempdir().unwrap();
+    bin()
+        .arg("report")
+        .arg(dir.path())
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("not a snapshot"));
+    let junk = dir.path().join("junk.tar.gz");
+    std::fs::write(&junk, b"\x1f\x8b this is not gzip").unwrap();
+    bin()
+        .arg("report")
+        .arg(&junk)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("junk.tar.gz"));
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    bin().args(["report", "--no-such-flag"]).assert().code(2);
+    bin().assert().code(2);
+    let dir = tempfile::tempdir().unwrap();
+    bin()
+        .args(["capture", "-o"])
+        .arg(dir.path().join("x.zip"))
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(".tar.gz"));
+}
+
+#[test]
+fn bytes_flag_prints_exact_numbers() {
+    bin()
+        .arg("report")
+        .arg(zynq())
+        .arg("-p")
+        .arg(repo("budgets/zynq-innosilicon-t2-256m.toml"))
+        .arg("--bytes")
+        .assert()
+        .code(0)
+        // Σ user processes: 179592 KiB
+        .stdout(predicate::str::contains("183902208"));
+}
+
+#[test]
+fn report_to_file_is_written_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("report.txt");
+    bin()
+        .arg("report")
+        .arg(zynq())
+        .arg("-o")
+        .arg(&out)
+        .assert()
+        .code(0)
+        .stdout(predicate::str::is_empty());
+    let text = std::fs::read_to_string(&out).unwrap();
+    assert!(text.contains("membudget report"));
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+    assert_eq!(leftovers.len(), 1, "no temporary file left behind");
+}
+
+#[test]
+fn help_has_an_example_per_command() {
+    for command in ["report", "check", "capture"] {
+        bin()
+            .args([command, "--help"])
+            .assert()
+            .code(0)
+            .stdout(predicate::str::contains("Examples:"))
+            .stdout(predicate::str::contains(format!("membudget {command}")));
+    }
+}
+
+#[test]
+fn live_report_runs_with_no_flags() {
+    bin()
+        .arg("report")
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("user processes"))
+        .stdout(
+            predicate::str::contains("WITHIN BUDGET").or(predicate::str::contains("OVER BUDGET")),
+        );
+}

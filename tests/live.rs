@@ -1,0 +1,205 @@
+//! The live system against the kernel's own counters, and a capture against the live read.
+
+use membudget::account::{account, Measure};
+use membudget::collect::{load, LiveOptions};
+use membudget::parse::maps::parse_maps;
+use membudget::parse::smaps::parse_smaps;
+use membudget::parse::status::parse_status;
+use std::process::{Child, Command};
+
+/// A process that holds still while the test looks at it, killed however the test ends.
+struct Still(Child);
+
+impl Still {
+    /// Starts `sleep` and waits until it sleeps with its memory settled (two equal reads of
+    /// smaps_rollup), so that a read now and a read later see the same pages.
+    fn start() -> Self {
+        let still = Still(
+            Command::new("sleep")
+                .arg("1000")
+                .spawn()
+                .expect("spawn sleep"),
+        );
+        let rollup = || std::fs::read(format!("/proc/{}/smaps_rollup", still.pid())).ok();
+        let mut previous = None;
+        for _ in 0..100 {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            let stat = std::fs::read_to_string(format!("/proc/{}/stat", still.pid())).unwrap();
+            let sleeping = stat
+                .rsplit(')')
+                .next()
+                .unwrap()
+                .trim_start()
+                .starts_with('S');
+            let now = rollup();
+            if sleeping && now.is_some() && now == previous {
+                break;
+            }
+            previous = now;
+        }
+        still
+    }
+    fn pid(&self) -> u32 {
+        self.0.id()
+    }
+}
+
+impl Drop for Still {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn live_pids() -> Vec<u32> {
+    let mut pids: Vec<u32> = std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .collect();
+    pids.sort_unstable();
+    pids
+}
+
+/// Reads the same file twice around a check: if a comparison fails, it is accepted only when
+/// the process was seen changing (its maps differ between two reads) — a busy compiler next
+/// door is not a bug, but a still process that disagrees with the kernel is.
+fn consistent_or_changing(pid: u32, check: impl Fn() -> Option<bool>) -> Result<(), String> {
+    for _ in 0..5 {
+        match check() {
+            None => return Ok(()), // vanished or unreadable
+            Some(true) => return Ok(()),
+            Some(false) => {}
+        }
+    }
+    let a = std::fs::read(format!("/proc/{pid}/maps")).ok();
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    let b = std::fs::read(format!("/proc/{pid}/maps")).ok();
+    if a != b || a.is_none() {
+        Ok(())
+    } else {
+        Err(format!(
+            "pid {pid}: still process disagrees with the kernel 5 times"
+        ))
+    }
+}
+
+#[test]
+fn every_process_maps_sum_equals_vmsize() {
+    let _still = Still::start();
+    let mut checked = 0;
+    for pid in live_pids() {
+        let result = consistent_or_changing(pid, || {
+            let maps = std::fs::read(format!("/proc/{pid}/maps")).ok()?;
+            let status = std::fs::read(format!("/proc/{pid}/status")).ok()?;
+            let vm_size = parse_status(&status).vm_size?; // kernel threads have none
+            let (maps, issues) = parse_maps(&maps);
+            assert!(issues.is_empty(), "pid {pid}: {issues:?}");
+            let total: u64 = maps
+                .iter()
+                .filter(|m| !m.is_gate_area())
+                .map(|m| m.size())
+                .sum();
+            Some(total == vm_size)
+        });
+        result.unwrap();
+        checked += 1;
+    }
+    assert!(checked > 3, "only {checked} processes readable");
+}
+
+#[test]
+fn every_process_smaps_rss_equals_rollup() {
+    let _still = Still::start();
+    for pid in live_pids() {
+        consistent_or_changing(pid, || {
+            let smaps = std::fs::read(format!("/proc/{pid}/smaps")).ok()?;
+            let rollup = std::fs::read(format!("/proc/{pid}/smaps_rollup")).ok()?;
+            let (entries, issues) = parse_smaps(&smaps);
+            assert!(issues.is_empty(), "pid {pid}: {issues:?}");
+            let (rollup, _) = parse_smaps(&rollup);
+            let rollup = rollup.first()?.fields;
+            let rss: u64 = entries.iter().map(|e| e.fields.rss).sum();
+            let pss: u64 = entries.iter().map(|e| e.fields.pss.unwrap_or(0)).sum();
+            // Pss is rounded per mapping in smaps but summed exactly in the rollup.
+            let pss_close = pss.abs_diff(rollup.pss.unwrap_or(0)) <= entries.len() as u64 * 1024;
+            Some(rss == rollup.rss && pss_close)
+        })
+        .unwrap();
+    }
+}
+
+/// The still process seen through the library's live source, with smaps.
+#[test]
+fn live_collector_agrees_with_the_kernel_for_a_still_process() {
+    let still = Still::start();
+    let snapshot = load(None, LiveOptions { smaps: true }).unwrap();
+    let process = snapshot
+        .processes
+        .iter()
+        .find(|p| p.pid == still.pid())
+        .expect("the still process is in the live snapshot");
+    assert_eq!(process.name, "sleep");
+    assert_eq!(process.cmdline, "sleep 1000");
+    let total: u64 = process
+        .mappings
+        .iter()
+        .filter(|m| !m.map.is_gate_area())
+        .map(|m| m.map.size())
+        .sum();
+    assert_eq!(Some(total), process.vm_size);
+    let rss: u64 = process.mappings.iter().map(|m| m.smaps.unwrap().rss).sum();
+    assert_eq!(Some(rss), process.rollup.map(|r| r.rss));
+    assert!(process.start_time.is_some());
+    // The test process itself is the measuring tool: never part of the board's workload.
+    assert!(!snapshot
+        .processes
+        .iter()
+        .any(|p| p.pid == std::process::id()));
+}
+
+/// `capture` then `report` on the capture gives the same figures as the live read, for a
+/// process that did not change in between, and the same system-wide kernel-side items.
+#[test]
+fn capture_analyses_like_the_live_system() {
+    let still = Still::start();
+    let dir = tempfile::tempdir().unwrap();
+    let archive = dir.path().join("board.tar.gz");
+    let live = load(None, LiveOptions { smaps: true }).unwrap();
+    let summary = membudget::capture::capture_live(&archive, LiveOptions { smaps: true }).unwrap();
+    assert!(summary.files > 10);
+    let captured = load(Some(&archive), LiveOptions::default()).unwrap();
+    assert_eq!(captured.meta.get("format"), Some("1"));
+    for measure in [Measure::Virtual, Measure::Rss] {
+        let a = account(&live, measure, None);
+        let b = account(&captured, measure, None);
+        let pa = a.processes.iter().find(|p| p.pid == still.pid()).unwrap();
+        let pb = b.processes.iter().find(|p| p.pid == still.pid()).unwrap();
+        // PSS depends on how many processes share a page at that moment (other tests run
+        // beside this one); every other figure of a still process is its own.
+        let without_pss = |p: &membudget::account::ProcessAccount| {
+            p.classes
+                .iter()
+                .map(|(c, f)| (*c, membudget::account::Figures { pss: None, ..*f }))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(without_pss(pa), without_pss(pb), "{measure:?}");
+        assert_eq!(pa.demand, pb.demand);
+    }
+    assert_eq!(live.mounts, captured.mounts);
+    assert_eq!(live.min_free, captured.min_free);
+    assert_eq!(live.ramdisks, captured.ramdisks);
+    assert_eq!(live.boot_memory, captured.boot_memory);
+    let mount_points = |s: &membudget::model::Snapshot| {
+        s.fs_usage
+            .iter()
+            .map(|u| u.mount_point.clone())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(mount_points(&live), mount_points(&captured));
+    assert_eq!(
+        live.meminfo.get("MemTotal"),
+        captured.meminfo.get("MemTotal")
+    );
+    // No temporary file left next to the archive.
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+}
