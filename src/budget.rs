@@ -366,11 +366,7 @@ pub fn evaluate(snapshot: &Snapshot, profile: &Profile) -> Result<Budget> {
             )
         })
         .collect();
-    let ram_mounts_without_usage = snapshot
-        .warnings
-        .iter()
-        .any(|w| w.message.starts_with("no usage recorded for"));
-    let tmpfs_item = if ram_mounts_without_usage {
+    let tmpfs_item = if !snapshot.unmeasured_mounts.is_empty() {
         let shmem = m.get("Shmem").unwrap_or(0);
         LineItem::new("tmpfs", "tmpfs / ramfs files", known.max(shmem), Provenance::Derived, &["proc/meminfo", "df"])
             .with_note(format!(

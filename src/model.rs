@@ -24,6 +24,8 @@ pub struct Snapshot {
     pub min_free: Option<u64>,
     pub ramdisks: Vec<Ramdisk>,
     pub fs_usage: Vec<FsUsage>,
+    /// RAM-backed mount points the snapshot has no usage figure for (no `df`/`du` line).
+    pub unmeasured_mounts: Vec<String>,
     pub processes: Vec<Process>,
     pub skipped: Vec<Skipped>,
     pub warnings: Vec<Warning>,

@@ -391,6 +391,9 @@ impl SnapshotBuilder {
             match usage {
                 Some(u) => self.snapshot.fs_usage.push(u),
                 None => {
+                    self.snapshot
+                        .unmeasured_mounts
+                        .push(mount.mount_point.clone());
                     let what = if mount.is_ramfs() { "du" } else { "df" };
                     self.warn(
                         what,

@@ -1,0 +1,58 @@
+#!/bin/bash
+# Boots the emulated ARM board with membudget's capture script and extracts its capture.
+# Usage: run-board.sh CAPTURE_SCRIPT OUT_DIR [armhf|arm64]
+# Writes OUT_DIR/board.tar.gz (the capture), OUT_DIR/console.log, OUT_DIR/timing.txt.
+# Environment: MEMBUDGET_QEMU_CACHE (download cache, default ~/.cache/membudget-qemu),
+#              MEM (MiB, default 256), APPEND (extra kernel arguments, default cma=24M).
+set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+SCRIPT=$1
+OUT=$2
+ARCH=${3:-armhf}
+CACHE=${MEMBUDGET_QEMU_CACHE:-$HOME/.cache/membudget-qemu}
+MEM=${MEM:-256}
+APPEND=${APPEND:-cma=24M}
+mkdir -p "$OUT"
+mapfile -t fetched < <("$HERE/fetch-debs.sh" "$CACHE" "$ARCH" | tail -3)
+kernel=${fetched[0]}
+modules=${fetched[1]}
+busybox=${fetched[2]}
+
+# initramfs: static busybox, our init, the capture script under test, the brd module.
+stage=$(mktemp -d)
+trap 'rm -rf "$stage"' EXIT
+mkdir -p "$stage/bin" "$stage/lib/modules" "$stage/dev" "$stage/proc" "$stage/sys" "$stage/tmp"
+cp "$busybox" "$stage/bin/busybox"
+ln -s busybox "$stage/bin/sh"
+cp "$HERE/init" "$stage/init"
+cp "$SCRIPT" "$stage/membudget-capture.sh"
+chmod 755 "$stage/init" "$stage/membudget-capture.sh"
+brd=$(find "$modules" -name 'brd.ko*' | head -1)
+case $brd in
+  *.ko) cp "$brd" "$stage/lib/modules/brd.ko" ;;
+  *.ko.xz) xz -dc "$brd" > "$stage/lib/modules/brd.ko" ;;
+  *) echo "run-board.sh: no brd module under $modules" >&2; exit 1 ;;
+esac
+(cd "$stage" && find . | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet | gzip -1) > "$OUT/initramfs.cpio.gz"
+
+case $ARCH in
+  armhf) qemu=(qemu-system-arm -M virt -cpu cortex-a15) ;;
+  arm64) qemu=(qemu-system-aarch64 -M virt -cpu cortex-a53) ;;
+esac
+qemu+=(-kernel "$kernel" -initrd "$OUT/initramfs.cpio.gz" -m "$MEM" -smp 1 -nographic
+       -no-reboot -nic none -append "console=ttyAMA0 panic=-1 $APPEND")
+start=$(date +%s.%N)
+timeout "${TIMEOUT:-240}" "${qemu[@]}" < /dev/null > "$OUT/console.log" 2>&1 || {
+  echo "run-board.sh: qemu failed or timed out (exit $?); console log: $OUT/console.log" >&2
+  exit 1
+}
+end=$(date +%s.%N)
+awk -v a="$start" -v b="$end" 'BEGIN { printf "wall_seconds=%.1f\n", b - a }' > "$OUT/timing.txt"
+tr -d '\r' < "$OUT/console.log" \
+  | sed -n '/^=====CAPTURE-BEGIN=====$/,/^=====CAPTURE-END=====$/p' \
+  | grep -v '^=====' | base64 -d > "$OUT/board.tar.gz"
+if [ ! -s "$OUT/board.tar.gz" ]; then
+  echo "run-board.sh: no capture in the console log: $OUT/console.log" >&2
+  exit 1
+fi
+cat "$OUT/timing.txt"
