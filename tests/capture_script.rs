@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{capture_script, require_tool, HeldProcess};
+use common::{capture_script, live_proc_bytes, require_tool, vsyscall_bytes, HeldProcess};
 use membudget::account::{account, Measure};
 use membudget::collect::{load, LiveOptions};
 use membudget::model::Snapshot;
@@ -115,25 +115,21 @@ fn busybox_capture_analyses_like_a_native_capture() {
     assert_eq!(script_classes, held_process_classes(&native, held.pid()));
     // Independent truth: the classes' virtual sizes add up to the kernel's VmSize (status, read
     // live here), plus x86-64's [vsyscall] page, which maps lists but VmSize leaves out.
-    let status = std::fs::read_to_string(format!("/proc/{}/status", held.pid())).unwrap();
-    let vm_size_kib: u64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmSize:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap();
-    let vsyscall: u64 = script
-        .processes
-        .iter()
-        .find(|p| p.pid == held.pid())
-        .unwrap()
-        .mappings
-        .iter()
-        .filter(|m| m.map.path.as_deref() == Some("[vsyscall]"))
-        .map(|m| m.map.size())
-        .sum();
+    let vsyscall = vsyscall_bytes(
+        script
+            .processes
+            .iter()
+            .find(|p| p.pid == held.pid())
+            .unwrap(),
+    );
     let total_virtual: u64 = script_classes.values().map(|f| f.virtual_size).sum();
-    assert_eq!(total_virtual, vm_size_kib * 1024 + vsyscall);
-    assert!(script_classes.values().any(|f| f.rss.is_some_and(|r| r > 0)));
+    assert_eq!(
+        total_virtual,
+        live_proc_bytes(held.pid(), "status", "VmSize") + vsyscall
+    );
+    assert!(script_classes
+        .values()
+        .any(|f| f.rss.is_some_and(|r| r > 0)));
 
     let meta = &script.meta;
     assert_eq!(meta.get("format"), Some("1"));

@@ -46,7 +46,11 @@ fn three_samples_a_second_apart_read_back_in_order() {
         .success();
     assert_eq!(
         entries(&series),
-        ["sample-0001.tar.gz", "sample-0002.tar.gz", "sample-0003.tar.gz"]
+        [
+            "sample-0001.tar.gz",
+            "sample-0002.tar.gz",
+            "sample-0003.tar.gz"
+        ]
     );
     let times = sample_times(&series);
     assert_eq!(times.len(), 3);
@@ -68,7 +72,10 @@ fn ctrl_c_keeps_the_samples_taken_and_no_partial_file() {
     let deadline = Instant::now() + Duration::from_secs(120);
     while !series.join("sample-0002.tar.gz").exists() {
         assert!(Instant::now() < deadline, "no second sample after 120 s");
-        assert!(child.try_wait().unwrap().is_none(), "series ended by itself");
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "series ended by itself"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     // SAFETY: kill(2) on our own child's pid.

@@ -3,30 +3,24 @@
 
 mod common;
 
-use common::{require_tool, HeldProcess};
+use common::{live_proc_bytes, require_tool, vsyscall_bytes, HeldProcess};
 use membudget::account::{account, Measure};
 use membudget::collect::{load, LiveOptions};
 use membudget::model::Snapshot;
 use std::io::Read;
-use std::path::Path;
+use std::path::PathBuf;
 use std::process::Command;
 
-fn smemcap(output: &Path) {
+/// A process held still, and a real smemcap capture (`DIR/smem.tar`) that includes it.
+fn smemcap_of_held_process() -> (HeldProcess, tempfile::TempDir, PathBuf) {
     let smemcap = require_tool("smemcap");
-    let file = std::fs::File::create(output).unwrap();
+    let held = HeldProcess::sleep();
+    let dir = tempfile::tempdir().unwrap();
+    let archive = dir.path().join("smem.tar");
+    let file = std::fs::File::create(&archive).unwrap();
     let status = Command::new(smemcap).stdout(file).status().unwrap();
     assert!(status.success(), "smemcap failed");
-}
-
-/// `Rss:` of smaps_rollup, in bytes, read live: the kernel's own total for the process.
-fn live_rss(pid: u32) -> u64 {
-    let rollup = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).unwrap();
-    rollup
-        .lines()
-        .find_map(|l| l.strip_prefix("Rss:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        .unwrap()
-        * 1024
+    (held, dir, archive)
 }
 
 fn assert_held_process_reported(snapshot: &Snapshot, held: &HeldProcess) {
@@ -49,18 +43,12 @@ fn assert_held_process_reported(snapshot: &Snapshot, held: &HeldProcess) {
         .unwrap();
     let rss: u64 = figures.classes.values().filter_map(|f| f.rss).sum();
     let pss: u64 = figures.classes.values().filter_map(|f| f.pss).sum();
-    assert_eq!(rss, live_rss(held.pid()));
+    assert_eq!(rss, live_proc_bytes(held.pid(), "smaps_rollup", "Rss"));
     assert!(pss > 0 && pss <= rss, "pss {pss} rss {rss}");
     // The smaps headers stand in for maps: their sizes add up to the kernel's VmSize (stat's
     // vsize), plus x86-64's [vsyscall] page, which VmSize leaves out.
-    let vsyscall: u64 = process
-        .mappings
-        .iter()
-        .filter(|m| m.map.path.as_deref() == Some("[vsyscall]"))
-        .map(|m| m.map.size())
-        .sum();
     let total: u64 = figures.classes.values().map(|f| f.virtual_size).sum();
-    assert_eq!(Some(total - vsyscall), process.vm_size);
+    assert_eq!(Some(total - vsyscall_bytes(process)), process.vm_size);
 
     assert!(
         snapshot
@@ -74,10 +62,7 @@ fn assert_held_process_reported(snapshot: &Snapshot, held: &HeldProcess) {
 
 #[test]
 fn a_real_smemcap_capture_is_read_and_reported() {
-    let held = HeldProcess::sleep();
-    let dir = tempfile::tempdir().unwrap();
-    let archive = dir.path().join("smem.tar");
-    smemcap(&archive);
+    let (held, _dir, archive) = smemcap_of_held_process();
     let snapshot = load(Some(&archive), LiveOptions::default()).unwrap();
     assert!(snapshot.meminfo.get("MemTotal").is_some());
     assert!(snapshot.kernel_version.is_some());
@@ -100,10 +85,7 @@ fn a_real_smemcap_capture_is_read_and_reported() {
 
 #[test]
 fn smems_directory_form_is_read_too() {
-    let held = HeldProcess::sleep();
-    let dir = tempfile::tempdir().unwrap();
-    let archive = dir.path().join("smem.tar");
-    smemcap(&archive);
+    let (held, dir, archive) = smemcap_of_held_process();
     // Unpack with our own reader of entries (smemcap's modes are read-only, owners garbage).
     let unpacked = dir.path().join("smem-dir");
     let mut tar = tar::Archive::new(std::fs::File::open(&archive).unwrap());

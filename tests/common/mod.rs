@@ -56,3 +56,26 @@ pub fn require_tool(name: &str) -> PathBuf {
 pub fn capture_script() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("src/capture/membudget-capture.sh")
 }
+
+/// A `Key: N kB` figure of a live /proc file, in bytes (the kernel's own count, read
+/// independently of membudget's parsers).
+pub fn live_proc_bytes(pid: u32, file: &str, key: &str) -> u64 {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/{file}")).unwrap();
+    let kib: u64 = text
+        .lines()
+        .find_map(|l| l.strip_prefix(key)?.strip_prefix(':'))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {key} in /proc/{pid}/{file}"));
+    kib * 1024
+}
+
+/// Bytes of x86-64's `[vsyscall]` page in a process's maps: listed by maps, left out of
+/// VmSize (0 on other architectures).
+pub fn vsyscall_bytes(process: &membudget::model::Process) -> u64 {
+    process
+        .mappings
+        .iter()
+        .filter(|m| m.map.path.as_deref() == Some("[vsyscall]"))
+        .map(|m| m.map.size())
+        .sum()
+}
