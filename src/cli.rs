@@ -36,9 +36,14 @@ pub enum Command {
     Check(ReportArgs),
     /// Write a snapshot of this machine to a .tar.gz (or .tar), atomically.
     #[command(
-        after_help = "Examples:\n  membudget capture -o board.tar.gz\n  membudget capture -o board.tar.gz --smaps         # include smaps (RSS/PSS figures)"
+        after_help = "Examples:\n  membudget capture -o board.tar.gz\n  membudget capture -o board.tar.gz --smaps         # include smaps (RSS/PSS figures)\n  membudget capture -o leak-run --every 10s --count 60   # series: leak-run/sample-0001.tar.gz ..."
     )]
     Capture(CaptureArgs),
+    /// Print the busybox capture script, for boards that cannot run membudget itself.
+    #[command(
+        after_help = "Examples:\n  membudget capture-script > membudget-capture.sh    # copy it to the board, then there:\n  sh membudget-capture.sh -o /tmp/board.tar.gz --smaps"
+    )]
+    CaptureScript,
 }
 
 #[derive(Args, Debug)]
@@ -67,12 +72,18 @@ pub struct ReportArgs {
 
 #[derive(Args, Debug)]
 pub struct CaptureArgs {
-    /// Output archive: NAME.tar.gz, NAME.tgz or NAME.tar.
+    /// Output archive: NAME.tar.gz, NAME.tgz or NAME.tar (a directory with --every).
     #[arg(short, long, value_name = "FILE")]
     pub output: PathBuf,
     /// Include each process's smaps (bigger capture; enables RSS/PSS figures).
     #[arg(long)]
     pub smaps: bool,
+    /// Take a series into the directory OUTPUT: one sample-NNNN.tar.gz every DURATION (500ms, 1s, 2m).
+    #[arg(long, value_name = "DURATION", value_parser = crate::capture::series::parse_interval)]
+    pub every: Option<std::time::Duration>,
+    /// How many samples the series takes (omitted: until Ctrl-C).
+    #[arg(long, value_name = "N", requires = "every", value_parser = clap::value_parser!(u32).range(1..))]
+    pub count: Option<u32>,
 }
 
 fn build_budget(args: &ReportArgs) -> Result<Budget> {
@@ -127,7 +138,22 @@ fn run_command(command: Command) -> Result<ExitCode> {
                 ExitCode::from(1)
             })
         }
+        Command::CaptureScript => {
+            emit(crate::capture::script::CAPTURE_SCRIPT, &None)?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Capture(args) => {
+            if let Some(every) = args.every {
+                let plan = crate::capture::series::SeriesPlan {
+                    every,
+                    count: args.count,
+                    options: LiveOptions { smaps: args.smaps },
+                };
+                return Ok(ExitCode::from(crate::capture::series::run_series(
+                    &args.output,
+                    plan,
+                )?));
+            }
             let summary =
                 crate::capture::capture_live(&args.output, LiveOptions { smaps: args.smaps })?;
             for w in &summary.warnings {

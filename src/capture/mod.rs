@@ -1,6 +1,9 @@
 //! Native capture: the live system's snapshot files written to a `.tar.gz` (or `.tar`), under a
 //! temporary name renamed into place only when whole.
 
+pub mod script;
+pub mod series;
+
 use crate::collect::{LiveOptions, Sink, Source};
 use crate::error::{Error, Result};
 use std::fs::File;

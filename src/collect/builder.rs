@@ -9,6 +9,7 @@ use crate::parse::meminfo::parse_meminfo;
 use crate::parse::meta::parse_meta;
 use crate::parse::mounts::parse_mounts;
 use crate::parse::smaps::{parse_smaps, SmapsEntry, SmapsFields};
+use crate::parse::stat::{parse_stat, Stat};
 use crate::parse::status::{parse_status, Status};
 use std::collections::BTreeMap;
 
@@ -81,7 +82,7 @@ struct PartialProcess {
     rollup: Option<SmapsFields>,
     status: Option<Status>,
     cmdline: Option<String>,
-    start_time: Option<u64>,
+    stat: Option<Stat>,
 }
 
 pub struct SnapshotBuilder {
@@ -91,14 +92,6 @@ pub struct SnapshotBuilder {
     processes: BTreeMap<u32, PartialProcess>,
     df: Option<Vec<DfEntry>>,
     du: Option<Vec<(String, u64)>>,
-}
-
-/// Reads `stat` field 22 (starttime). The command name (field 2) may hold spaces and
-/// parentheses, so fields are counted after the last `)`.
-fn parse_stat_start_time(bytes: &[u8]) -> Option<u64> {
-    let text = String::from_utf8_lossy(bytes);
-    let after = &text[text.rfind(')')? + 1..];
-    after.split_whitespace().nth(19)?.parse().ok()
 }
 
 fn cmdline_text(bytes: &[u8]) -> String {
@@ -249,7 +242,7 @@ impl SnapshotBuilder {
                     Vec::new()
                 }
                 ProcessFile::Stat => {
-                    entry.start_time = parse_stat_start_time(bytes);
+                    entry.stat = Some(parse_stat(bytes));
                     Vec::new()
                 }
             }
@@ -289,6 +282,12 @@ impl SnapshotBuilder {
                 });
             }
         }
+        if self.snapshot.mounts.is_empty() {
+            self.warn(
+                "proc/mounts",
+                "missing (smem captures have none): files on tmpfs/ramfs are recognised by path only (/dev/shm, memfd:, SYSV)",
+            );
+        }
         self.attach_fs_usage();
         self.snapshot.ramdisks.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(self.snapshot)
@@ -296,13 +295,19 @@ impl SnapshotBuilder {
 
     fn finish_process(&mut self, pid: u32, partial: PartialProcess) {
         let base = format!("proc/{pid}");
-        let Some(status) = partial.status else {
-            self.snapshot.skipped.push(Skipped {
-                pid,
-                reason: "no status file".into(),
-            });
-            return;
-        };
+        // smem's captures have no status: stat (or the command line) names the process then.
+        let status = partial.status.unwrap_or_else(|| {
+            let stat = partial.stat.clone().unwrap_or_default();
+            Status {
+                name: stat.name.or_else(|| {
+                    let argv0 = partial.cmdline.as_deref()?.split(' ').next()?;
+                    Some(argv0.rsplit('/').next()?.to_string()).filter(|n| !n.is_empty())
+                }),
+                threads: stat.threads,
+                vm_size: stat.vm_size,
+                ..Status::default()
+            }
+        });
         if status.tgid.is_some_and(|tgid| tgid != pid) {
             // A thread's directory: its address space is its thread group's, read once there.
             return;
@@ -349,7 +354,7 @@ impl SnapshotBuilder {
             threads: status.threads.unwrap_or(1),
             vm_size: status.vm_size,
             vm_rss: status.vm_rss,
-            start_time: partial.start_time,
+            start_time: partial.stat.and_then(|s| s.start_time),
             mappings,
             rollup: partial.rollup,
         });
@@ -411,13 +416,6 @@ impl SnapshotBuilder {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn stat_start_time_after_odd_comm() {
-        let stat =
-            b"42 (my (odd) prog) S 1 42 42 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 123456 1000 10";
-        assert_eq!(parse_stat_start_time(stat), Some(123456));
-    }
 
     #[test]
     fn order_does_not_matter() {

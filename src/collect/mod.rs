@@ -6,6 +6,7 @@
 pub mod builder;
 pub mod dir;
 pub mod live;
+pub mod smem;
 pub mod tar;
 
 pub use builder::SnapshotBuilder;
@@ -34,7 +35,8 @@ pub trait Sink {
 
 /// Maps a path inside a snapshot directory or archive to the snapshot-relative form:
 /// strips `./` and one wrapping directory (`capture-2024/proc/1/maps` → `proc/1/maps`).
-/// Absolute paths and `..` are refused: a snapshot names nothing outside itself.
+/// Absolute paths and `..` are refused: a snapshot names nothing outside itself. Files in
+/// smem's capture layout (`meminfo`, `PID/smaps`) are mapped to ours (see [`smem`]).
 pub fn snapshot_path(raw: &str) -> std::result::Result<String, String> {
     if raw.starts_with('/') {
         return Err("absolute path in snapshot".into());
@@ -52,7 +54,8 @@ pub fn snapshot_path(raw: &str) -> std::result::Result<String, String> {
             && !TOP_LEVEL.contains(&parts[0])
             && !parts[0].bytes().all(|c| c.is_ascii_digit()),
     );
-    Ok(parts[skip..].join("/"))
+    let path = parts[skip..].join("/");
+    Ok(smem::snapshot_path_of(&path).unwrap_or(path))
 }
 
 /// Options that decide how much a live read collects.
@@ -97,7 +100,8 @@ mod tests {
         assert_eq!(snapshot_path("proc/1/maps").unwrap(), "proc/1/maps");
         assert_eq!(snapshot_path("cap/meta").unwrap(), "meta");
         assert_eq!(snapshot_path("meta").unwrap(), "meta");
-        assert_eq!(snapshot_path("123/smaps").unwrap(), "123/smaps");
+        assert_eq!(snapshot_path("123/smaps").unwrap(), "proc/123/smaps");
+        assert_eq!(snapshot_path("smemcap/meminfo").unwrap(), "proc/meminfo");
         assert!(snapshot_path("/etc/passwd").is_err());
         assert!(snapshot_path("cap/../../etc/passwd").is_err());
     }

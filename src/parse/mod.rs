@@ -9,4 +9,5 @@ pub mod meminfo;
 pub mod meta;
 pub mod mounts;
 pub mod smaps;
+pub mod stat;
 pub mod status;

@@ -1,0 +1,81 @@
+//! Helpers shared by the capture tests.
+#![allow(dead_code)] // each test binary uses its own subset
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command};
+
+/// A process that holds still while captures are taken (`sleep`, blocked in nanosleep, touches
+/// no memory), killed when the test ends, however it ends.
+pub struct HeldProcess {
+    child: Child,
+}
+
+impl HeldProcess {
+    pub fn sleep() -> HeldProcess {
+        let child = Command::new("sleep")
+            .arg("1000")
+            .spawn()
+            .expect("spawn `sleep 1000`");
+        let held = HeldProcess { child };
+        // Until exec is done, /proc/PID/maps is the test binary's: wait for sleep's own.
+        let exe = format!("/proc/{}/exe", held.pid());
+        for _ in 0..500 {
+            if std::fs::read_link(&exe).is_ok_and(|p| p.to_string_lossy().contains("sleep")) {
+                return held;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        panic!("`sleep` never exec'd");
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for HeldProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The path of a tool a test needs. A missing tool fails the test loudly: CI installs it
+/// (.ci/run), so absence is a broken setup, not a reason to skip.
+pub fn require_tool(name: &str) -> PathBuf {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(name))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| {
+            panic!("`{name}` is not installed: .ci/run installs it (apt-get install); install it to run this test")
+        })
+}
+
+/// The capture script as it sits in the repository (the same bytes the binary embeds).
+pub fn capture_script() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("src/capture/membudget-capture.sh")
+}
+
+/// A `Key: N kB` figure of a live /proc file, in bytes (the kernel's own count, read
+/// independently of membudget's parsers).
+pub fn live_proc_bytes(pid: u32, file: &str, key: &str) -> u64 {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/{file}")).unwrap();
+    let kib: u64 = text
+        .lines()
+        .find_map(|l| l.strip_prefix(key)?.strip_prefix(':'))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {key} in /proc/{pid}/{file}"));
+    kib * 1024
+}
+
+/// Bytes of x86-64's `[vsyscall]` page in a process's maps: listed by maps, left out of
+/// VmSize (0 on other architectures).
+pub fn vsyscall_bytes(process: &membudget::model::Process) -> u64 {
+    process
+        .mappings
+        .iter()
+        .filter(|m| m.map.path.as_deref() == Some("[vsyscall]"))
+        .map(|m| m.map.size())
+        .sum()
+}
