@@ -31,6 +31,21 @@ pub struct Snapshot {
     pub warnings: Vec<Warning>,
 }
 
+impl Snapshot {
+    /// The kernel release, from `proc/version` or the capture's `uname`.
+    pub fn kernel_release(&self) -> Option<(u32, u32, u32)> {
+        let from_version = self
+            .kernel_version
+            .as_deref()
+            .and_then(crate::parse::kernel::parse_release);
+        from_version.or_else(|| {
+            self.meta
+                .get("uname")
+                .and_then(crate::parse::kernel::parse_release)
+        })
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Ramdisk {
     pub name: String,

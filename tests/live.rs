@@ -60,10 +60,15 @@ fn live_pids() -> Vec<u32> {
     pids
 }
 
-/// Reads the same file twice around a check: if a comparison fails, it is accepted only when
-/// the process was seen changing (its maps differ between two reads) — a busy compiler next
-/// door is not a bug, but a still process that disagrees with the kernel is.
-fn consistent_or_changing(pid: u32, check: impl Fn() -> Option<bool>) -> Result<(), String> {
+/// Runs a comparison with the kernel; if it keeps failing, it is accepted only when the
+/// process was seen changing (`witness`, a file whose content follows what is compared, differs
+/// between two reads): a busy compiler next door is not a bug, but a still process that
+/// disagrees with the kernel is.
+fn consistent_or_changing(
+    pid: u32,
+    witness: &str,
+    check: impl Fn() -> Option<bool>,
+) -> Result<(), String> {
     for _ in 0..5 {
         match check() {
             None => return Ok(()), // vanished or unreadable
@@ -71,9 +76,10 @@ fn consistent_or_changing(pid: u32, check: impl Fn() -> Option<bool>) -> Result<
             Some(false) => {}
         }
     }
-    let a = std::fs::read(format!("/proc/{pid}/maps")).ok();
+    let read = || std::fs::read(format!("/proc/{pid}/{witness}")).ok();
+    let a = read();
     std::thread::sleep(std::time::Duration::from_millis(20));
-    let b = std::fs::read(format!("/proc/{pid}/maps")).ok();
+    let b = read();
     if a != b || a.is_none() {
         Ok(())
     } else {
@@ -88,7 +94,7 @@ fn every_process_maps_sum_equals_vmsize() {
     let _still = Still::start();
     let mut checked = 0;
     for pid in live_pids() {
-        let result = consistent_or_changing(pid, || {
+        let result = consistent_or_changing(pid, "status", || {
             let maps = std::fs::read(format!("/proc/{pid}/maps")).ok()?;
             let status = std::fs::read(format!("/proc/{pid}/status")).ok()?;
             let vm_size = parse_status(&status).vm_size?; // kernel threads have none
@@ -111,7 +117,7 @@ fn every_process_maps_sum_equals_vmsize() {
 fn every_process_smaps_rss_equals_rollup() {
     let _still = Still::start();
     for pid in live_pids() {
-        consistent_or_changing(pid, || {
+        consistent_or_changing(pid, "smaps_rollup", || {
             let smaps = std::fs::read(format!("/proc/{pid}/smaps")).ok()?;
             let rollup = std::fs::read(format!("/proc/{pid}/smaps_rollup")).ok()?;
             let (entries, issues) = parse_smaps(&smaps);

@@ -157,10 +157,12 @@ fn merge_max(into: &mut Figures, f: &Figures) {
     into.mappings = 1;
 }
 
+/// `hidden_stack_guard`: the kernel's maps omit the stack guard page that `VmSize` counts.
 fn account_process(
     p: &Process,
     classifier: &Classifier,
     measure: Measure,
+    hidden_stack_guard: bool,
 ) -> (ProcessAccount, Vec<(Class, Figures, Option<SharedKey>)>) {
     let classes = classifier.classify_all(p.mappings.iter().map(|m| &m.map));
     let has_smaps = p.has_smaps();
@@ -168,11 +170,16 @@ fn account_process(
     let mut private = Figures::default();
     let mut shared = Figures::default();
     let mut pieces = Vec::with_capacity(classes.len());
-    let mut total_virtual = 0u64;
+    let mut kernel_vm_size = 0u64;
     for (mapping, class) in p.mappings.iter().zip(classes) {
         let figures = Figures::of_mapping(mapping.map.size(), mapping.smaps.as_ref());
         if !mapping.map.is_gate_area() {
-            total_virtual += mapping.map.size();
+            kernel_vm_size += mapping.map.size();
+        }
+        if hidden_stack_guard && mapping.map.path.as_deref() == Some("[stack]") {
+            // smaps `Size` shows the whole VMA; without smaps, one 4 KiB page.
+            let vma = mapping.smaps.map_or(mapping.map.size() + 4096, |s| s.size);
+            kernel_vm_size += vma.saturating_sub(mapping.map.size());
         }
         by_class.entry(class).or_default().add(&figures);
         let key = match class.counting() {
@@ -203,7 +210,7 @@ fn account_process(
         shared,
         demand,
         vm_size: p.vm_size,
-        vm_size_matches: p.vm_size.map(|v| v == total_virtual),
+        vm_size_matches: p.vm_size.map(|v| v == kernel_vm_size),
         has_smaps,
     };
     (account, pieces)
@@ -216,6 +223,9 @@ pub fn account(
     thread_stack_size: Option<u64>,
 ) -> Accounting {
     let classifier = Classifier::new(&snapshot.mounts, thread_stack_size);
+    let hidden_stack_guard = snapshot
+        .kernel_release()
+        .is_some_and(crate::parse::kernel::maps_hides_stack_guard);
     let mut processes = Vec::with_capacity(snapshot.processes.len());
     let mut class_totals: BTreeMap<Class, Figures> = BTreeMap::new();
     let mut shared_once: HashMap<SharedKey, (Class, Figures, u64)> = HashMap::new();
@@ -225,7 +235,7 @@ pub fn account(
     let mut private_in_shared = 0u64;
     let mut own_copies: BTreeMap<Class, u64> = BTreeMap::new();
     for p in &snapshot.processes {
-        let (acc, pieces) = account_process(p, &classifier, measure);
+        let (acc, pieces) = account_process(p, &classifier, measure, hidden_stack_guard);
         let use_measure = if acc.has_smaps {
             measure
         } else {

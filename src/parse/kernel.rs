@@ -55,6 +55,25 @@ pub fn parse_cmdline(bytes: &[u8]) -> KernelCmdline {
     cmdline
 }
 
+/// The kernel release (major, minor, patch) from `/proc/version` ("Linux version 4.4.0-xilinx
+/// ...") or a uname line ("Linux 6.1.0-50-armmp ...").
+pub fn parse_release(text: &str) -> Option<(u32, u32, u32)> {
+    let release = text
+        .split_whitespace()
+        .find(|w| w.chars().next().is_some_and(|c| c.is_ascii_digit()) && w.contains('.'))?;
+    let mut parts = release.split(|c: char| !c.is_ascii_digit());
+    let major = parts.next()?.parse().ok()?;
+    let minor = parts.next()?.parse().ok()?;
+    let patch = parts.next().and_then(|p| p.parse().ok()).unwrap_or(0);
+    Some((major, minor, patch))
+}
+
+/// From 2.6.36 to 4.11 a growing-down stack VMA held a guard page at its low end, and maps
+/// printed the VMA without it while `VmSize` counted it (4.12 moved the gap outside the VMA).
+pub fn maps_hides_stack_guard(release: (u32, u32, u32)) -> bool {
+    (2, 6, 36) <= release && release < (4, 12, 0)
+}
+
 /// What the boot log says about memory.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct BootMemory {
@@ -182,6 +201,23 @@ mod tests {
         assert_eq!(m.available, 36616 * 1024);
         assert_eq!(m.breakdown_value("reserved"), Some(4344 * 1024));
         assert_eq!(m.freed, vec![("init".to_string(), 104 * 1024)]);
+    }
+
+    #[test]
+    fn releases() {
+        assert_eq!(
+            parse_release("Linux version 4.4.0-xilinx (gcc) #1 SMP"),
+            Some((4, 4, 0))
+        );
+        assert_eq!(
+            parse_release("Linux 6.1.0-50-armmp #1 SMP armv7l"),
+            Some((6, 1, 0))
+        );
+        assert!(maps_hides_stack_guard((4, 4, 0)));
+        assert!(maps_hides_stack_guard((2, 6, 36)));
+        assert!(!maps_hides_stack_guard((2, 6, 18)));
+        assert!(!maps_hides_stack_guard((4, 12, 0)));
+        assert!(!maps_hides_stack_guard((6, 1, 0)));
     }
 
     #[test]

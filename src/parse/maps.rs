@@ -91,10 +91,11 @@ impl MapLine {
 }
 
 impl MapLine {
-    /// The x86-64 `[vsyscall]` page: listed in every process's maps, but a fixed kernel
-    /// "gate area" outside the process's memory map, so `VmSize` does not include it.
+    /// A "gate area": a fixed kernel page every process sees in its maps (x86-64
+    /// `[vsyscall]`, 32-bit ARM `[vectors]`) that lives outside the process's memory map, so
+    /// `VmSize` does not count it.
     pub fn is_gate_area(&self) -> bool {
-        self.path.as_deref() == Some("[vsyscall]")
+        matches!(self.path.as_deref(), Some("[vsyscall]") | Some("[vectors]"))
     }
 }
 
