@@ -71,7 +71,7 @@ pub fn parse_release(text: &str) -> Option<(u32, u32, u32)> {
 /// From 2.6.36 to 4.11 a growing-down stack VMA held a guard page at its low end, and maps
 /// printed the VMA without it while `VmSize` counted it (4.12 moved the gap outside the VMA).
 pub fn maps_hides_stack_guard(release: (u32, u32, u32)) -> bool {
-    (2, 6, 36) <= release && release < (4, 12, 0)
+    ((2, 6, 36)..(4, 12, 0)).contains(&release)
 }
 
 /// What the boot log says about memory.
