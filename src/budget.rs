@@ -141,6 +141,14 @@ fn reconcile(snapshot: &Snapshot, ram: u64, carveouts: u64) -> Option<Reconcilia
     let boot = snapshot.boot_memory.as_ref()?;
     let mem_total = snapshot.meminfo.get("MemTotal")?;
     let cma = boot.breakdown_value("cma-reserved").unwrap_or(0);
+    let held_back = boot.total.saturating_sub(boot.available);
+    let reserved = boot
+        .breakdown_value("reserved")
+        .unwrap_or(held_back.saturating_sub(cma));
+    // With deferred struct page init (arm64 and x86 distribution kernels) most pages are not
+    // yet initialised when the line is printed: they are neither available nor reserved nor
+    // CMA, and join the allocator moments later ("deferred pages initialised").
+    let deferred = held_back.saturating_sub(reserved).saturating_sub(cma);
     let mut rows = vec![
         ("physical RAM".to_string(), ram as i64),
         ("carve-outs (profile)".to_string(), -(carveouts as i64)),
@@ -154,17 +162,29 @@ fn reconcile(snapshot: &Snapshot, ram: u64, carveouts: u64) -> Option<Reconcilia
         ),
         (
             "reserved at boot (kernel image, memmap...)".to_string(),
-            -((boot.total - boot.available.min(boot.total)) as i64),
+            -(reserved as i64),
         ),
-        ("available at boot".to_string(), boot.available as i64),
     ];
+    if cma > 0 {
+        rows.push(("CMA reserved at boot".to_string(), -(cma as i64)));
+    }
+    if deferred > 0 {
+        rows.push((
+            "not yet initialised (deferred struct pages)".to_string(),
+            -(deferred as i64),
+        ));
+    }
+    rows.push(("available at boot".to_string(), boot.available as i64));
     for (what, bytes) in &boot.freed {
         rows.push((format!("freed later: {what}"), *bytes as i64));
     }
     if cma > 0 {
         rows.push(("CMA handed to the allocator".to_string(), cma as i64));
     }
-    let expected = boot.available + boot.freed_total() + cma;
+    if deferred > 0 {
+        rows.push(("deferred pages initialised".to_string(), deferred as i64));
+    }
+    let expected = boot.available + boot.freed_total() + cma + deferred;
     let gap = mem_total as i64 - expected as i64;
     Some(Reconciliation {
         rows,

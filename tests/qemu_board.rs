@@ -1,4 +1,4 @@
-//! End to end on a real 32-bit ARM board: Debian's armhf kernel and static busybox booted under
+//! End to end on real ARM boards: Debian's armhf (and arm64) kernel and static busybox booted under
 //! qemu-system-arm with a known memory configuration (tests/qemu/init), captured by our own
 //! capture script (the one `membudget capture-script` prints), analysed here.
 //! Needs qemu-system-arm, cpio and Debian's archive (packages cached under
@@ -63,8 +63,19 @@ fn boot_board(work: &Path, arch: &str) -> PathBuf {
 
 #[test]
 fn armhf_board_end_to_end() {
+    board_end_to_end("armhf");
+}
+
+/// The 64-bit variant: Debian's arm64 kernel (deferred struct page init, which the
+/// reconciliation must account for) on qemu-system-aarch64 -M virt.
+#[test]
+fn arm64_board_end_to_end() {
+    board_end_to_end("arm64");
+}
+
+fn board_end_to_end(arch: &str) {
     let work = tempfile::tempdir().unwrap();
-    let capture = boot_board(work.path(), "armhf");
+    let capture = boot_board(work.path(), arch);
     let snapshot = load(Some(&capture), LiveOptions::default()).unwrap();
     // The board's `while :; do sleep 1; done` loop starts a process every second: one may
     // exit while the capture reads it, which the capture records rather than fails on.
