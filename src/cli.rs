@@ -44,6 +44,11 @@ pub enum Command {
         after_help = "Examples:\n  membudget capture-script > membudget-capture.sh    # copy it to the board, then there:\n  sh membudget-capture.sh -o /tmp/board.tar.gz --smaps"
     )]
     CaptureScript,
+    /// Find leaks over a series of snapshots: growth rates, suspects, time to exhaustion.
+    #[command(
+        after_help = "Examples:\n  membudget trend series/                            # a directory of sample-NNNN.tar.gz\n  membudget trend a.tar.gz b.tar.gz c.tar.gz d.tar.gz --profile budgets/board.toml\n  membudget trend series/ --format markdown -o leaks.md --fail-on-leak\n\nExit status: 0, or 1 with --fail-on-leak when a leak suspect is found; 2 on bad input."
+    )]
+    Trend(TrendArgs),
 }
 
 #[derive(Args, Debug)]
@@ -84,6 +89,32 @@ pub struct CaptureArgs {
     /// How many samples the series takes (omitted: until Ctrl-C).
     #[arg(long, value_name = "N", requires = "every", value_parser = clap::value_parser!(u32).range(1..))]
     pub count: Option<u32>,
+}
+
+#[derive(Args, Debug)]
+pub struct TrendArgs {
+    /// Snapshots (.tar.gz, .tar, directories), or directories holding a series; ordered by
+    /// their `meta` capture time.
+    #[arg(required = true, num_args = 1..)]
+    pub snapshots: Vec<PathBuf>,
+    /// Board profile (TOML): its `[leak]` thresholds and headroom; omitted = built-in default.
+    #[arg(short, long)]
+    pub profile: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: crate::trend::render::TrendFormat,
+    /// Exact byte counts instead of human sizes.
+    #[arg(long)]
+    pub bytes: bool,
+    /// How many processes the overview lists (suspects are always detailed).
+    #[arg(long, default_value_t = 20)]
+    pub top: usize,
+    /// Write the output to FILE (atomically) instead of standard output.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Exit 1 when a leak suspect is found.
+    #[arg(long)]
+    pub fail_on_leak: bool,
 }
 
 fn build_budget(args: &ReportArgs) -> Result<Budget> {
@@ -166,6 +197,23 @@ fn run_command(command: Command) -> Result<ExitCode> {
                 summary.skipped
             );
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Trend(args) => {
+            let profile = Profile::load_or_default(args.profile.as_deref())?;
+            let trend = crate::trend::analyze(&args.snapshots, &profile)?;
+            let options = crate::trend::render::TrendOptions {
+                exact_bytes: args.bytes,
+                top: args.top,
+            };
+            emit(
+                &crate::trend::render::render(&trend, args.format, &options),
+                &args.output,
+            )?;
+            Ok(if args.fail_on_leak && trend.has_suspect() {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            })
         }
     }
 }

@@ -15,3 +15,4 @@ pub mod parse;
 pub mod profile;
 pub mod report;
 pub mod size;
+pub mod trend;

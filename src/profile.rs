@@ -224,6 +224,13 @@ pub struct LeakSettings {
     pub min_samples: Option<u32>,
     /// A series shorter than this many seconds cannot show a trend.
     pub min_span_seconds: Option<u64>,
+    /// The fitted line must explain at least this share of the variation (R², 0..=1):
+    /// growth that jumps about is not the steady climb of a leak.
+    pub min_fit: Option<f64>,
+    /// At least this share of sample-to-sample steps must not shrink (0..=1).
+    pub min_steady_share: Option<f64>,
+    /// At least this many steps must grow: one allocation between two samples is not a leak.
+    pub min_growth_steps: Option<u32>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -1,0 +1,399 @@
+//! Trend output: text for the terminal, Markdown for a review, JSON for tools. Text and
+//! Markdown are two layouts of the same sections, so they never say different things.
+
+use super::attribution::{Attribution, BlockMethod};
+use super::series::Metric;
+use super::{MetricTrend, ProcessTrend, Trend, Verdict};
+use crate::report::table::Table;
+use crate::size::{human, human_signed};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum TrendFormat {
+    Text,
+    Markdown,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct TrendOptions {
+    /// Exact byte counts instead of human sizes.
+    pub exact_bytes: bool,
+    /// How many processes the overview table lists (every suspect and growing process is
+    /// detailed regardless).
+    pub top: usize,
+}
+
+pub fn render(trend: &Trend, format: TrendFormat, options: &TrendOptions) -> String {
+    match format {
+        TrendFormat::Text => text(trend, options),
+        TrendFormat::Markdown => markdown(trend, options),
+        TrendFormat::Json => json(trend),
+    }
+}
+
+pub fn json(trend: &Trend) -> String {
+    let mut out = serde_json::to_string_pretty(trend).unwrap_or_else(|e| {
+        // Plain structs of numbers and strings do not fail to serialize; should a future field
+        // (a map with non-string keys) make it fail, say so in JSON rather than panic.
+        format!("{{\"error\": \"cannot serialize the trend: {e}\"}}")
+    });
+    out.push('\n');
+    out
+}
+
+struct Section {
+    title: String,
+    paragraphs: Vec<String>,
+    headers: Vec<&'static str>,
+    right: Vec<bool>,
+    rows: Vec<Vec<String>>,
+}
+
+impl Section {
+    fn new(title: impl Into<String>) -> Self {
+        Section {
+            title: title.into(),
+            paragraphs: Vec::new(),
+            headers: Vec::new(),
+            right: Vec::new(),
+            rows: Vec::new(),
+        }
+    }
+
+    fn table(mut self, headers: &[&'static str], right: &[bool]) -> Self {
+        self.headers = headers.to_vec();
+        self.right = right.to_vec();
+        self
+    }
+}
+
+struct Fmt(TrendOptions);
+
+impl Fmt {
+    fn size(&self, bytes: u64) -> String {
+        if self.0.exact_bytes {
+            bytes.to_string()
+        } else {
+            human(bytes)
+        }
+    }
+
+    fn size_signed(&self, bytes: i64) -> String {
+        if self.0.exact_bytes {
+            bytes.to_string()
+        } else {
+            human_signed(bytes)
+        }
+    }
+
+    fn rate(&self, per_hour: f64) -> String {
+        let bytes = per_hour.round() as i64;
+        if self.0.exact_bytes {
+            format!("{bytes}/h")
+        } else {
+            format!("{}/h", human_signed(bytes))
+        }
+    }
+}
+
+fn duration(seconds: f64) -> String {
+    if seconds < 120.0 {
+        format!("{seconds:.1} s")
+    } else if seconds < 2.0 * 3600.0 {
+        format!("{:.1} min", seconds / 60.0)
+    } else if seconds < 3.0 * 86400.0 {
+        format!("{:.1} h", seconds / 3600.0)
+    } else {
+        format!("{:.1} days", seconds / 86400.0)
+    }
+}
+
+fn metric_cells(f: &Fmt, m: &MetricTrend) -> Vec<String> {
+    let (r2, steady, growth) = match &m.fit {
+        Some(fit) => (
+            format!("{:.2}", fit.r_squared),
+            format!("{:.0}%", fit.non_decreasing_share * 100.0),
+            format!("{}/{} (run {})", fit.growth_steps, fit.steps, fit.longest_growth_run),
+        ),
+        None => ("-".into(), "-".into(), "-".into()),
+    };
+    vec![
+        f.size(m.first),
+        f.size(m.last),
+        f.rate(m.rate_per_hour),
+        r2,
+        steady,
+        growth,
+        m.verdict.label().into(),
+    ]
+}
+
+const METRIC_HEADERS: [&str; 7] = [
+    "first",
+    "last",
+    "rate",
+    "R²",
+    "non-decreasing",
+    "growing steps",
+    "verdict",
+];
+const METRIC_RIGHT: [bool; 7] = [true, true, true, true, true, true, false];
+
+fn attribution_lines(f: &Fmt, a: &Attribution) -> Vec<String> {
+    let mut lines = Vec::new();
+    if let Some(block) = &a.block_size {
+        let how = match block.method {
+            BlockMethod::NewSegments => "from new anonymous segments of that size",
+            BlockMethod::GrowthSteps => {
+                "from the growth steps of a merged anonymous region (their greatest common divisor)"
+            }
+        };
+        lines.push(format!(
+            "Leaking block size: {} ({how}); look for allocations of about this size minus malloc's header, rounded to pages.",
+            f.size(block.bytes)
+        ));
+    }
+    if !a.new_segments.is_empty() {
+        let groups: Vec<String> = a
+            .new_segments
+            .iter()
+            .take(5)
+            .map(|g| {
+                let plural = if g.count == 1 { "" } else { "s" };
+                format!("{} new segment{plural} of {}", g.count, f.size(g.size))
+            })
+            .collect();
+        lines.push(format!(
+            "New anonymous segments since the first sample: {}.",
+            groups.join(", ")
+        ));
+    }
+    if let Some(g) = &a.growing_region {
+        let steps: Vec<String> = g.steps.iter().take(8).map(|s| f.size(*s)).collect();
+        lines.push(format!(
+            "Anonymous region {:x}-{:x} grew by {} in {} steps ({}{}); greatest common divisor {}.",
+            g.start,
+            g.end,
+            f.size(g.growth),
+            g.steps.len(),
+            steps.join(", "),
+            if g.steps.len() > 8 { ", ..." } else { "" },
+            f.size(g.steps_gcd)
+        ));
+    }
+    lines
+}
+
+fn process_section(f: &Fmt, p: &ProcessTrend) -> Section {
+    let mut section = Section::new(format!(
+        "{} (pid {}): {}, private memory {}",
+        p.name,
+        p.pid,
+        p.verdict.label(),
+        f.rate(p.rate_per_hour)
+    ));
+    if !p.cmdline.is_empty() {
+        section.paragraphs.push(format!("Command: {}", p.cmdline));
+    }
+    section.paragraphs.extend(attribution_lines(f, &p.attribution));
+    let mut headers = vec!["class"];
+    headers.extend(METRIC_HEADERS);
+    let mut right = vec![false];
+    right.extend(METRIC_RIGHT);
+    section = section.table(&headers, &right);
+    for (metric, m) in &p.metrics {
+        let mut row = vec![metric.name().to_string()];
+        row.extend(metric_cells(f, m));
+        section.rows.push(row);
+    }
+    section
+}
+
+fn sections(trend: &Trend, options: &TrendOptions) -> Vec<Section> {
+    let f = Fmt(*options);
+    let t = &trend.thresholds;
+    let mut out = Vec::new();
+
+    let mut summary = Section::new("Memory trend");
+    summary.paragraphs.push(format!(
+        "{} samples over {}, profile {}.",
+        trend.samples.len(),
+        duration(trend.span_seconds),
+        trend.profile
+    ));
+    summary.paragraphs.push(format!(
+        "A leak suspect grows at least {}, over at least {} samples and {} s, with R² >= {}, at least {:.0}% of steps not shrinking and at least {} steps growing.",
+        f.rate(t.min_rate_per_hour as f64),
+        t.min_samples,
+        t.min_span_seconds,
+        t.min_fit,
+        t.min_steady_share * 100.0,
+        t.min_growth_steps
+    ));
+    let suspects: Vec<String> = trend
+        .suspects()
+        .map(|p| format!("{} (pid {}, {})", p.name, p.pid, f.rate(p.rate_per_hour)))
+        .collect();
+    summary.paragraphs.push(if suspects.is_empty() {
+        "No leak suspect among the processes.".into()
+    } else {
+        format!("Leak suspects: {}.", suspects.join(", "))
+    });
+    out.push(summary);
+
+    let mut overview = Section::new("Processes (private memory, by virtual size)").table(
+        &["pid", "name", "samples", "first", "last", "rate", "R²", "verdict"],
+        &[true, false, true, true, true, true, true, false],
+    );
+    for p in trend.processes.iter().take(options.top) {
+        let Some(m) = p.metrics.get(&Metric::Private) else {
+            continue;
+        };
+        let cells = metric_cells(&f, m);
+        overview.rows.push(vec![
+            p.pid.to_string(),
+            p.name.clone(),
+            m.samples.to_string(),
+            cells[0].clone(),
+            cells[1].clone(),
+            cells[2].clone(),
+            cells[3].clone(),
+            p.verdict.label().into(),
+        ]);
+    }
+    if trend.processes.len() > options.top {
+        overview.paragraphs.push(format!(
+            "{} more processes not listed (--top).",
+            trend.processes.len() - options.top
+        ));
+    }
+    out.push(overview);
+
+    for p in trend
+        .processes
+        .iter()
+        .filter(|p| matches!(p.verdict, Verdict::LeakSuspect | Verdict::Growing))
+    {
+        out.push(process_section(&f, p));
+    }
+
+    if !trend.restarts.is_empty() {
+        let mut restarts = Section::new("Restarts").table(
+            &["name", "old pid", "last seen", "new pid", "first seen"],
+            &[false, true, true, true, true],
+        );
+        let t0 = trend.samples.first().map_or(0.0, |s| s.1);
+        for r in &trend.restarts {
+            restarts.rows.push(vec![
+                r.name.clone(),
+                r.old_pid.to_string(),
+                format!("+{}", duration(r.last_seen_old - t0)),
+                r.new_pid.to_string(),
+                format!("+{}", duration(r.first_seen_new - t0)),
+            ]);
+        }
+        out.push(restarts);
+    }
+
+    let mut headers = vec!["figure"];
+    headers.extend(METRIC_HEADERS);
+    let mut right = vec![false];
+    right.extend(METRIC_RIGHT);
+    let mut system = Section::new("System (meminfo, RAM filesystems)").table(&headers, &right);
+    for (name, m) in &trend.system {
+        let mut row = vec![name.clone()];
+        row.extend(metric_cells(&f, m));
+        system.rows.push(row);
+    }
+    out.push(system);
+
+    let e = &trend.exhaustion;
+    let mut exhaustion = Section::new("Time to exhaustion");
+    exhaustion.paragraphs.push(format!(
+        "Headroom in the last sample: {} (the profile promises at least {}).",
+        f.size_signed(e.headroom),
+        f.size(e.min_headroom)
+    ));
+    exhaustion.paragraphs.push(if e.contributors.is_empty() {
+        "Nothing leaks: no projection.".into()
+    } else {
+        format!(
+            "Summed leak rate {} ({}).",
+            f.rate(e.leak_rate_per_hour),
+            e.contributors.join(", ")
+        )
+    });
+    let when = |hours: Option<f64>, what: &str| match hours {
+        Some(h) if h == 0.0 => format!("The headroom is already below {what}."),
+        Some(h) => format!("{what} is reached in {}.", duration(h * 3600.0)),
+        None => String::new(),
+    };
+    for line in [
+        when(e.hours_to_min_headroom, "The promised minimum headroom"),
+        when(e.hours_to_zero, "Zero headroom"),
+    ] {
+        if !line.is_empty() {
+            exhaustion.paragraphs.push(line);
+        }
+    }
+    out.push(exhaustion);
+    out
+}
+
+pub fn text(trend: &Trend, options: &TrendOptions) -> String {
+    let mut out = String::new();
+    for section in sections(trend, options) {
+        out.push_str(&section.title);
+        out.push('\n');
+        out.push_str(&"=".repeat(section.title.chars().count()));
+        out.push('\n');
+        for p in &section.paragraphs {
+            out.push_str(p);
+            out.push('\n');
+        }
+        if !section.headers.is_empty() {
+            let mut table = Table::new(&section.headers, &section.right);
+            for row in section.rows {
+                table.row(row);
+            }
+            out.push_str(&table.render());
+        }
+        out.push('\n');
+    }
+    out
+}
+
+fn markdown_cell(text: &str) -> String {
+    text.replace('|', "\\|")
+}
+
+pub fn markdown(trend: &Trend, options: &TrendOptions) -> String {
+    let mut out = String::new();
+    for (index, section) in sections(trend, options).into_iter().enumerate() {
+        let level = if index == 0 { "#" } else { "##" };
+        out.push_str(&format!("{level} {}\n\n", markdown_cell(&section.title)));
+        for p in &section.paragraphs {
+            out.push_str(&markdown_cell(p));
+            out.push_str("\n\n");
+        }
+        if !section.headers.is_empty() {
+            let cells = |row: &[String]| {
+                let escaped: Vec<String> = row.iter().map(|c| markdown_cell(c)).collect();
+                format!("| {} |\n", escaped.join(" | "))
+            };
+            let headers: Vec<String> = section.headers.iter().map(|h| h.to_string()).collect();
+            out.push_str(&cells(&headers));
+            let rule: Vec<&str> = section
+                .right
+                .iter()
+                .map(|&r| if r { "---:" } else { "---" })
+                .collect();
+            out.push_str(&format!("| {} |\n", rule.join(" | ")));
+            for row in &section.rows {
+                out.push_str(&cells(row));
+            }
+            out.push('\n');
+        }
+    }
+    out
+}

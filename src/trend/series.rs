@@ -1,0 +1,248 @@
+//! Reading a series: which paths are snapshots, loading each one, and keeping only the figures
+//! a trend needs (a few numbers per process and its anonymous regions), so a long series costs
+//! memory per sample, not per snapshot file.
+
+use crate::account::classify::{Class, Classifier};
+use crate::account::{account, Measure};
+use crate::collect::{load, LiveOptions};
+use crate::error::{Error, Result};
+use crate::model::Snapshot;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// A figure followed per process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Metric {
+    /// Private memory by virtual size (heap, stacks, data, anon): the article's measure.
+    Private,
+    Heap,
+    Anon,
+    ThreadStack,
+    /// Resident private memory, from smaps (absent without smaps).
+    PrivateRss,
+    /// Proportional private memory, from smaps (absent without smaps).
+    PrivatePss,
+}
+
+impl Metric {
+    pub const ALL: [Metric; 6] = [
+        Metric::Private,
+        Metric::Heap,
+        Metric::Anon,
+        Metric::ThreadStack,
+        Metric::PrivateRss,
+        Metric::PrivatePss,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Metric::Private => "private",
+            Metric::Heap => "heap",
+            Metric::Anon => "anon",
+            Metric::ThreadStack => "thread_stack",
+            Metric::PrivateRss => "private_rss",
+            Metric::PrivatePss => "private_pss",
+        }
+    }
+}
+
+/// meminfo fields that grow when the kernel or shared memory leaks. MemAvailable is not here:
+/// it is what every leak consumes, not a leak of its own.
+pub const MEMINFO_FIELDS: [&str; 6] = [
+    "AnonPages",
+    "Shmem",
+    "Slab",
+    "SUnreclaim",
+    "KernelStack",
+    "PageTables",
+];
+
+/// meminfo fields whose growth is kernel memory not already counted in a process or a tmpfs,
+/// so their leak rates add to the processes' and the filesystems'.
+pub const KERNEL_FIELDS: [&str; 3] = ["SUnreclaim", "KernelStack", "PageTables"];
+
+/// An anonymous private mapping (class `anon`): where mmap'd malloc blocks live.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Region {
+    pub start: u64,
+    pub end: u64,
+}
+
+impl Region {
+    pub fn size(&self) -> u64 {
+        self.end - self.start
+    }
+
+    pub fn contains(&self, other: &Region) -> bool {
+        self.start <= other.start && other.end <= self.end
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ProcessSample {
+    pub pid: u32,
+    pub start_time: Option<u64>,
+    pub name: String,
+    pub cmdline: String,
+    pub metrics: BTreeMap<Metric, u64>,
+    pub anon_regions: Vec<Region>,
+}
+
+/// One snapshot of the series, reduced to what a trend reads.
+#[derive(Debug, Clone)]
+pub struct Sample {
+    /// `meta` `time=`, unix seconds.
+    pub time: f64,
+    pub origin: String,
+    pub processes: Vec<ProcessSample>,
+    pub meminfo: BTreeMap<String, u64>,
+    /// Used bytes per RAM-backed mount point.
+    pub ram_fs: BTreeMap<String, u64>,
+}
+
+/// Whether a directory is one snapshot (rather than a directory of them).
+fn is_snapshot_dir(path: &Path) -> bool {
+    path.join("meta").is_file() || path.join("proc").is_dir()
+}
+
+fn is_archive_name(name: &str) -> bool {
+    name.ends_with(".tar.gz") || name.ends_with(".tgz") || name.ends_with(".tar")
+}
+
+/// The snapshots the user named: files and snapshot directories as they are, and for a
+/// directory that is not itself a snapshot, its snapshot archives and snapshot directories
+/// (hidden entries, such as a capture's `.name.partial-PID`, are not samples).
+pub fn expand(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    for path in paths {
+        let meta = std::fs::metadata(path).map_err(|e| Error::io(path.display(), &e))?;
+        if !meta.is_dir() || is_snapshot_dir(path) {
+            out.push(path.clone());
+            continue;
+        }
+        let entries = std::fs::read_dir(path).map_err(|e| Error::io(path.display(), &e))?;
+        let mut found = Vec::new();
+        for entry in entries {
+            let entry = entry.map_err(|e| Error::io(path.display(), &e))?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let child = entry.path();
+            if name.starts_with('.') {
+                continue;
+            }
+            if (child.is_file() && is_archive_name(&name))
+                || (child.is_dir() && is_snapshot_dir(&child))
+            {
+                found.push(child);
+            }
+        }
+        if found.is_empty() {
+            return Err(Error::in_file(
+                path.display().to_string(),
+                "neither a snapshot nor a directory holding snapshots (.tar.gz, .tar or snapshot directories)",
+            ));
+        }
+        found.sort();
+        out.extend(found);
+    }
+    Ok(out)
+}
+
+/// Reduces one loaded snapshot to its sample.
+pub fn summarize(snapshot: &Snapshot, path: &Path, thread_stack_size: Option<u64>) -> Result<Sample> {
+    let time = snapshot.meta.time().ok_or_else(|| {
+        Error::in_file(
+            path.display().to_string(),
+            "meta has no time=<unix seconds>: a series is ordered by capture time",
+        )
+    })?;
+    let accounting = account(snapshot, Measure::Virtual, thread_stack_size);
+    let classifier = Classifier::new(&snapshot.mounts, thread_stack_size);
+    let mut processes = Vec::with_capacity(snapshot.processes.len());
+    for process in &snapshot.processes {
+        let Some(acc) = accounting.processes.iter().find(|a| a.pid == process.pid) else {
+            continue;
+        };
+        let mut metrics = BTreeMap::new();
+        metrics.insert(Metric::Private, acc.private.virtual_size);
+        metrics.insert(Metric::Heap, acc.class(Class::Heap).virtual_size);
+        metrics.insert(Metric::Anon, acc.class(Class::Anon).virtual_size);
+        metrics.insert(Metric::ThreadStack, acc.class(Class::ThreadStack).virtual_size);
+        if acc.has_smaps {
+            if let Some(rss) = acc.private.rss {
+                metrics.insert(Metric::PrivateRss, rss);
+            }
+            if let Some(pss) = acc.private.pss {
+                metrics.insert(Metric::PrivatePss, pss);
+            }
+        }
+        let classes = classifier.classify_all(process.mappings.iter().map(|m| &m.map));
+        let anon_regions = process
+            .mappings
+            .iter()
+            .zip(classes)
+            .filter(|(_, class)| *class == Class::Anon)
+            .map(|(m, _)| Region {
+                start: m.map.start,
+                end: m.map.end,
+            })
+            .collect();
+        processes.push(ProcessSample {
+            pid: process.pid,
+            start_time: process.start_time,
+            name: process.name.clone(),
+            cmdline: process.cmdline.clone(),
+            metrics,
+            anon_regions,
+        });
+    }
+    let meminfo = MEMINFO_FIELDS
+        .iter()
+        .filter_map(|&field| snapshot.meminfo.get(field).map(|v| (field.to_string(), v)))
+        .collect();
+    let ram_fs = snapshot
+        .fs_usage
+        .iter()
+        .map(|u| (u.mount_point.clone(), u.used))
+        .collect();
+    Ok(Sample {
+        time,
+        origin: path.display().to_string(),
+        processes,
+        meminfo,
+        ram_fs,
+    })
+}
+
+/// The series in capture order, and the latest snapshot whole (the budget's headroom is
+/// evaluated on it).
+pub struct Series {
+    pub samples: Vec<Sample>,
+    pub last: Snapshot,
+}
+
+/// Loads every snapshot, orders them by `meta` time. Fewer than two is bad input: a trend
+/// needs at least two points.
+pub fn load_series(paths: &[PathBuf], thread_stack_size: Option<u64>) -> Result<Series> {
+    let files = expand(paths)?;
+    if files.len() < 2 {
+        return Err(Error::msg(format!(
+            "a trend needs at least 2 snapshots, got {}",
+            files.len()
+        )));
+    }
+    let mut samples = Vec::with_capacity(files.len());
+    let mut last: Option<Snapshot> = None;
+    for file in &files {
+        let snapshot = load(Some(file), LiveOptions::default())?;
+        let sample = summarize(&snapshot, file, thread_stack_size)?;
+        if samples.iter().all(|s: &Sample| s.time <= sample.time) {
+            last = Some(snapshot);
+        }
+        samples.push(sample);
+    }
+    samples.sort_by(|a, b| a.time.total_cmp(&b.time));
+    let last = last.expect("at least two snapshots were loaded");
+    Ok(Series { samples, last })
+}
