@@ -211,14 +211,24 @@ impl Trend {
             .filter(|p| p.verdict == Verdict::LeakSuspect)
     }
 
-    /// Whether anything (a process, a filesystem, a kernel figure) is a leak suspect.
+    /// Whether anything that leaks on its own (a process, a RAM filesystem, a kernel figure)
+    /// is a leak suspect. AnonPages and Shmem are context: their growth is some process's or
+    /// some filesystem's.
     pub fn has_suspect(&self) -> bool {
         self.suspects().next().is_some()
             || self
                 .system
-                .values()
-                .any(|m| m.verdict == Verdict::LeakSuspect)
+                .iter()
+                .any(|(name, m)| leaks_on_its_own(name) && m.verdict == Verdict::LeakSuspect)
     }
+}
+
+/// A system figure whose growth no process or filesystem figure already shows.
+fn leaks_on_its_own(system_figure: &str) -> bool {
+    system_figure.starts_with("fs:")
+        || system_figure
+            .strip_prefix("meminfo:")
+            .is_some_and(|field| KERNEL_FIELDS.contains(&field))
 }
 
 /// Identity of a process across samples: pid and start time; without start times (captures
@@ -357,11 +367,7 @@ fn exhaustion(
         }
     }
     for (name, m) in system {
-        let counts = name.starts_with("fs:")
-            || KERNEL_FIELDS
-                .iter()
-                .any(|f| name.strip_prefix("meminfo:") == Some(f));
-        if counts && m.verdict == Verdict::LeakSuspect {
+        if leaks_on_its_own(name) && m.verdict == Verdict::LeakSuspect {
             rate += m.rate_per_hour;
             contributors.push(name.clone());
         }

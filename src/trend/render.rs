@@ -44,6 +44,8 @@ pub fn json(trend: &Trend) -> String {
 struct Section {
     title: String,
     paragraphs: Vec<String>,
+    /// Lines after the table.
+    notes: Vec<String>,
     headers: Vec<&'static str>,
     right: Vec<bool>,
     rows: Vec<Vec<String>>,
@@ -54,6 +56,7 @@ impl Section {
         Section {
             title: title.into(),
             paragraphs: Vec::new(),
+            notes: Vec::new(),
             headers: Vec::new(),
             right: Vec::new(),
             rows: Vec::new(),
@@ -262,7 +265,7 @@ fn sections(trend: &Trend, options: &TrendOptions) -> Vec<Section> {
         ]);
     }
     if trend.processes.len() > options.top {
-        overview.paragraphs.push(format!(
+        overview.notes.push(format!(
             "{} more processes not listed (--top).",
             trend.processes.len() - options.top
         ));
@@ -358,6 +361,10 @@ pub fn text(trend: &Trend, options: &TrendOptions) -> String {
             }
             out.push_str(&table.render());
         }
+        for note in &section.notes {
+            out.push_str(note);
+            out.push('\n');
+        }
         out.push('\n');
     }
     out
@@ -393,6 +400,10 @@ pub fn markdown(trend: &Trend, options: &TrendOptions) -> String {
                 out.push_str(&cells(row));
             }
             out.push('\n');
+        }
+        for note in &section.notes {
+            out.push_str(&markdown_cell(note));
+            out.push_str("\n\n");
         }
     }
     out
