@@ -137,10 +137,15 @@ fn names_the_leaker_its_rate_and_block_size() {
         .unwrap();
     assert_eq!(text.status.code(), Some(1));
     let text = String::from_utf8(text.stdout).unwrap();
+    let suspects = text
+        .lines()
+        .find(|l| l.starts_with("Leak suspects: "))
+        .unwrap_or_else(|| panic!("no suspects line in\n{text}"));
     assert!(
-        text.contains(&format!("Leak suspects: leaker (pid {leaker_pid}")),
-        "{text}"
+        suspects.contains(&format!("leaker (pid {leaker_pid}, ")),
+        "{suspects}"
     );
+    assert!(!suspects.contains("steady"), "{suspects}");
     assert!(text.contains("Leaking block size: 204 KiB"), "{text}");
     let markdown = membudget()
         .args(["trend", "--format", "markdown"])
