@@ -1,5 +1,5 @@
 //! `membudget trend` on synthetic series built from a real capture
-//! (fixtures/real/innosilicon-t2-zynq-snapshot): copies an hour apart in which one process's
+//! (shared/fixtures/real/innosilicon-t2-zynq-snapshot): copies an hour apart in which one process's
 //! [heap] grows by exactly 64 KiB per sample, /tmp fills by exactly 2 MiB per sample, and one
 //! daemon restarts. Every slope is known exactly.
 
@@ -9,7 +9,9 @@ use membudget::profile::Profile;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
-const FIXTURE: &str = "/work/shared/fixtures/real/innosilicon-t2-zynq-snapshot";
+fn fixture() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/real/innosilicon-t2-zynq-snapshot")
+}
 const SAMPLES: u64 = 6;
 const T0: u64 = 1_700_000_000;
 const HEAP_STEP: u64 = 64 << 10;
@@ -38,7 +40,7 @@ fn build_series(dir: &Path) -> Vec<PathBuf> {
     (0..SAMPLES)
         .map(|k| {
             let sample = dir.join(format!("sample-{:04}", k + 1));
-            copy_dir(Path::new(FIXTURE), &sample);
+            copy_dir(&fixture(), &sample);
             std::fs::write(
                 sample.join("meta"),
                 format!("format=1\ntime={}\n", T0 + k * 3600),
@@ -245,7 +247,7 @@ fn bad_input_is_exit_2_naming_the_file() {
     std::fs::write(&garbage, b"not a gzip stream").unwrap();
     fails_with(&[], &[&samples[0], &garbage], "broken.tar.gz");
     let untimed = dir.path().join("untimed");
-    copy_dir(Path::new(FIXTURE), &untimed);
+    copy_dir(&fixture(), &untimed);
     fails_with(&[], &[&samples[0], &untimed], "untimed: meta has no time=");
     let empty = dir.path().join("empty");
     std::fs::create_dir(&empty).unwrap();
