@@ -10,7 +10,8 @@ use serde_json::Value;
 use std::path::{Path, PathBuf};
 
 fn fixture() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/real/innosilicon-t2-zynq-snapshot")
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/fixtures/real/innosilicon-t2-zynq-snapshot")
 }
 const SAMPLES: u64 = 6;
 const T0: u64 = 1_700_000_000;
@@ -95,7 +96,10 @@ fn trend_json(args: &[&str], series: &Path) -> (Value, Option<i32>) {
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    (serde_json::from_slice(&output.stdout).unwrap(), output.status.code())
+    (
+        serde_json::from_slice(&output.stdout).unwrap(),
+        output.status.code(),
+    )
 }
 
 fn close(actual: &Value, expected: f64) -> bool {
@@ -134,7 +138,10 @@ fn exact_slopes_restart_and_exhaustion() {
     // 64 KiB/h: exact, and below the default 1 MiB/h threshold, so stable.
     let python = grower(&trend);
     assert_eq!(python["name"], "python3.4");
-    assert!(close(&python["metrics"]["heap"]["rate_per_hour"], HEAP_STEP as f64));
+    assert!(close(
+        &python["metrics"]["heap"]["rate_per_hour"],
+        HEAP_STEP as f64
+    ));
     assert!(close(&python["rate_per_hour"], HEAP_STEP as f64));
     assert_eq!(python["metrics"]["heap"]["first"], 0x202000);
     assert_eq!(
@@ -142,7 +149,10 @@ fn exact_slopes_restart_and_exhaustion() {
         0x202000 + (SAMPLES - 1) * HEAP_STEP
     );
     assert_eq!(python["metrics"]["heap"]["fit"]["r_squared"], 1.0);
-    assert_eq!(python["metrics"]["heap"]["fit"]["growth_steps"], SAMPLES - 1);
+    assert_eq!(
+        python["metrics"]["heap"]["fit"]["growth_steps"],
+        SAMPLES - 1
+    );
     assert_eq!(python["verdict"], "stable");
     // smaps was not edited: resident memory did not move.
     assert_eq!(python["metrics"]["private_rss"]["rate_per_hour"], 0.0);
@@ -203,7 +213,11 @@ fn profile_thresholds_make_the_slow_heap_a_suspect() {
     )
     .unwrap();
     let (trend, code) = trend_json(&["-p", profile.to_str().unwrap()], dir.path());
-    assert_eq!(code, Some(0), "no --fail-on-leak: exit 0 even with suspects");
+    assert_eq!(
+        code,
+        Some(0),
+        "no --fail-on-leak: exit 0 even with suspects"
+    );
     let python = grower(&trend);
     assert_eq!(python["verdict"], "leak_suspect");
     assert_eq!(python["metrics"]["heap"]["verdict"], "leak_suspect");
@@ -222,7 +236,10 @@ fn profile_thresholds_make_the_slow_heap_a_suspect() {
         .output()
         .unwrap();
     let text = String::from_utf8(text.stdout).unwrap();
-    assert!(text.contains("Leak suspects: python3.4 (pid 808, 64 KiB/h)"), "{text}");
+    assert!(
+        text.contains("Leak suspects: python3.4 (pid 808, 64 KiB/h)"),
+        "{text}"
+    );
     assert!(text.contains("tcpsvd"), "{text}");
 }
 
@@ -253,7 +270,11 @@ fn bad_input_is_exit_2_naming_the_file() {
     std::fs::create_dir(&empty).unwrap();
     fails_with(&[], &[&empty], "empty: neither a snapshot nor a directory");
     let profile = dir.path().join("bad.toml");
-    std::fs::write(&profile, "ram = \"64MiB\"\n[leak]\nmin_steady_share = 2.0\n").unwrap();
+    std::fs::write(
+        &profile,
+        "ram = \"64MiB\"\n[leak]\nmin_steady_share = 2.0\n",
+    )
+    .unwrap();
     fails_with(
         &["-p", profile.to_str().unwrap()],
         &[&samples[0], &samples[1]],

@@ -48,7 +48,12 @@ fn unchanged_machine_has_no_suspect() {
     let suspects: Vec<String> = processes
         .iter()
         .filter(|p| p["verdict"] == "leak_suspect")
-        .map(|p| format!("{} (pid {}, {} B/h)", p["name"], p["pid"], p["rate_per_hour"]))
+        .map(|p| {
+            format!(
+                "{} (pid {}, {} B/h)",
+                p["name"], p["pid"], p["rate_per_hour"]
+            )
+        })
         .collect();
     let system: Vec<&String> = trend["system"]
         .as_object()

@@ -55,7 +55,7 @@ fn membudget() -> Command {
     Command::cargo_bin("membudget").unwrap()
 }
 
-fn process<'a>(trend: &'a Value, pid: u32) -> &'a Value {
+fn process(trend: &Value, pid: u32) -> &Value {
     trend["processes"]
         .as_array()
         .unwrap()
@@ -72,7 +72,10 @@ fn names_the_leaker_its_rate_and_block_size() {
     let steady_binary = work.path().join("steady");
     std::fs::copy(&leaker_binary, &steady_binary).unwrap();
 
-    let leaker = spawn(&leaker_binary, &[BIG_KIB, SMALL_COUNT, SMALL_KIB, PERIOD_MS, TICKS]);
+    let leaker = spawn(
+        &leaker_binary,
+        &[BIG_KIB, SMALL_COUNT, SMALL_KIB, PERIOD_MS, TICKS],
+    );
     let steady = spawn(&steady_binary, &[0, 0, 0, PERIOD_MS, TICKS]);
     std::thread::sleep(Duration::from_millis(300));
 
@@ -80,7 +83,12 @@ fn names_the_leaker_its_rate_and_block_size() {
     std::fs::create_dir(&series).unwrap();
     for k in 1..=8 {
         let sample = series.join(format!("sample-{k:04}.tar.gz"));
-        membudget().arg("capture").arg("-o").arg(&sample).assert().success();
+        membudget()
+            .arg("capture")
+            .arg("-o")
+            .arg(&sample)
+            .assert()
+            .success();
         std::thread::sleep(Duration::from_millis(400));
     }
     let (leaker_pid, steady_pid) = (leaker.0.id(), steady.0.id());
@@ -92,7 +100,12 @@ fn names_the_leaker_its_rate_and_block_size() {
         .arg(&series)
         .output()
         .unwrap();
-    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let trend: Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(trend["samples"].as_array().unwrap().len(), 8);
 

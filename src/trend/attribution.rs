@@ -99,10 +99,7 @@ fn growing_region(samples: &[&[Region]]) -> Option<GrowingRegion> {
                 .copied()
                 .filter(|&c| region.contains(&chains[c].current))
                 .collect();
-            let Some(&largest) = inside
-                .iter()
-                .max_by_key(|&&c| chains[c].current.size())
-            else {
+            let Some(&largest) = inside.iter().max_by_key(|&&c| chains[c].current.size()) else {
                 chains.push(Chain {
                     current: *region,
                     steps: Vec::new(),
@@ -188,11 +185,26 @@ mod tests {
         }
         last.push(r(0x3000_0000, 0x3000_0000 + 8 * KIB));
         let a = attribute(&[&first, &last]);
-        assert_eq!(a.new_segments[0], SizeGroup { size: 132 * KIB, count: 37 });
-        assert_eq!(a.new_segments[1], SizeGroup { size: 8 * KIB, count: 1 });
+        assert_eq!(
+            a.new_segments[0],
+            SizeGroup {
+                size: 132 * KIB,
+                count: 37
+            }
+        );
+        assert_eq!(
+            a.new_segments[1],
+            SizeGroup {
+                size: 8 * KIB,
+                count: 1
+            }
+        );
         assert_eq!(
             a.block_size,
-            Some(BlockSize { bytes: 132 * KIB, method: BlockMethod::NewSegments })
+            Some(BlockSize {
+                bytes: 132 * KIB,
+                method: BlockMethod::NewSegments
+            })
         );
         assert!(a.growing_region.is_none());
     }
@@ -215,7 +227,10 @@ mod tests {
         assert_eq!((g.start, g.end), (end - 11 * block, end));
         assert_eq!(
             a.block_size,
-            Some(BlockSize { bytes: block, method: BlockMethod::GrowthSteps })
+            Some(BlockSize {
+                bytes: block,
+                method: BlockMethod::GrowthSteps
+            })
         );
         assert!(a.new_segments.is_empty());
     }

@@ -66,7 +66,11 @@ impl Thresholds {
             min_samples,
             min_span_seconds: leak.min_span_seconds.unwrap_or(d.min_span_seconds),
             min_fit: share("min_fit", leak.min_fit, d.min_fit)?,
-            min_steady_share: share("min_steady_share", leak.min_steady_share, d.min_steady_share)?,
+            min_steady_share: share(
+                "min_steady_share",
+                leak.min_steady_share,
+                d.min_steady_share,
+            )?,
             min_growth_steps: leak.min_growth_steps.unwrap_or(d.min_growth_steps),
         })
     }
@@ -273,8 +277,10 @@ fn process_trends(samples: &[Sample], thresholds: &Thresholds) -> Vec<ProcessTre
                 .get(&Metric::Private)
                 .map_or(0.0, |m| m.rate_per_hour);
             let (first, last) = (seen[0], seen[seen.len() - 1]);
-            let regions: Vec<&[series::Region]> =
-                seen.iter().map(|(_, p)| p.anon_regions.as_slice()).collect();
+            let regions: Vec<&[series::Region]> = seen
+                .iter()
+                .map(|(_, p)| p.anon_regions.as_slice())
+                .collect();
             ProcessTrend {
                 pid: last.1.pid,
                 start_time: last.1.start_time,
@@ -360,7 +366,10 @@ fn exhaustion(
 ) -> Exhaustion {
     let mut rate = 0.0;
     let mut contributors = Vec::new();
-    for p in processes.iter().filter(|p| p.verdict == Verdict::LeakSuspect) {
+    for p in processes
+        .iter()
+        .filter(|p| p.verdict == Verdict::LeakSuspect)
+    {
         if p.rate_per_hour > 0.0 {
             rate += p.rate_per_hour;
             contributors.push(format!("{} (pid {})", p.name, p.pid));

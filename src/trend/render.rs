@@ -116,7 +116,10 @@ fn metric_cells(f: &Fmt, m: &MetricTrend) -> Vec<String> {
         Some(fit) => (
             format!("{:.2}", fit.r_squared),
             format!("{:.0}%", fit.non_decreasing_share * 100.0),
-            format!("{}/{} (run {})", fit.growth_steps, fit.steps, fit.longest_growth_run),
+            format!(
+                "{}/{} (run {})",
+                fit.growth_steps, fit.steps, fit.longest_growth_run
+            ),
         ),
         None => ("-".into(), "-".into(), "-".into()),
     };
@@ -198,7 +201,9 @@ fn process_section(f: &Fmt, p: &ProcessTrend) -> Section {
     if !p.cmdline.is_empty() {
         section.paragraphs.push(format!("Command: {}", p.cmdline));
     }
-    section.paragraphs.extend(attribution_lines(f, &p.attribution));
+    section
+        .paragraphs
+        .extend(attribution_lines(f, &p.attribution));
     let mut headers = vec!["class"];
     headers.extend(METRIC_HEADERS);
     let mut right = vec![false];
@@ -245,7 +250,9 @@ fn sections(trend: &Trend, options: &TrendOptions) -> Vec<Section> {
     out.push(summary);
 
     let mut overview = Section::new("Processes (private memory, by virtual size)").table(
-        &["pid", "name", "samples", "first", "last", "rate", "R²", "verdict"],
+        &[
+            "pid", "name", "samples", "first", "last", "rate", "R²", "verdict",
+        ],
         &[true, false, true, true, true, true, true, false],
     );
     for p in trend.processes.iter().take(options.top) {
@@ -326,18 +333,24 @@ fn sections(trend: &Trend, options: &TrendOptions) -> Vec<Section> {
             e.contributors.join(", ")
         )
     });
-    let when = |hours: Option<f64>, what: &str| match hours {
-        Some(h) if h == 0.0 => format!("The headroom is already below {what}."),
-        Some(h) => format!("{what} is reached in {}.", duration(h * 3600.0)),
-        None => String::new(),
-    };
-    for line in [
-        when(e.hours_to_min_headroom, "The promised minimum headroom"),
-        when(e.hours_to_zero, "Zero headroom"),
-    ] {
-        if !line.is_empty() {
-            exhaustion.paragraphs.push(line);
-        }
+    match e.hours_to_min_headroom {
+        Some(h) if h > 0.0 => exhaustion.paragraphs.push(format!(
+            "The headroom falls below the promised minimum in {}.",
+            duration(h * 3600.0)
+        )),
+        Some(_) => exhaustion
+            .paragraphs
+            .push("The headroom is already below the promised minimum.".into()),
+        None => {}
+    }
+    match e.hours_to_zero {
+        Some(h) if h > 0.0 => exhaustion
+            .paragraphs
+            .push(format!("No headroom is left in {}.", duration(h * 3600.0))),
+        Some(_) => exhaustion
+            .paragraphs
+            .push("There is no headroom left.".into()),
+        None => {}
     }
     out.push(exhaustion);
     out

@@ -150,7 +150,11 @@ pub fn expand(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
 }
 
 /// Reduces one loaded snapshot to its sample.
-pub fn summarize(snapshot: &Snapshot, path: &Path, thread_stack_size: Option<u64>) -> Result<Sample> {
+pub fn summarize(
+    snapshot: &Snapshot,
+    path: &Path,
+    thread_stack_size: Option<u64>,
+) -> Result<Sample> {
     let time = snapshot.meta.time().ok_or_else(|| {
         Error::in_file(
             path.display().to_string(),
@@ -168,7 +172,10 @@ pub fn summarize(snapshot: &Snapshot, path: &Path, thread_stack_size: Option<u64
         metrics.insert(Metric::Private, acc.private.virtual_size);
         metrics.insert(Metric::Heap, acc.class(Class::Heap).virtual_size);
         metrics.insert(Metric::Anon, acc.class(Class::Anon).virtual_size);
-        metrics.insert(Metric::ThreadStack, acc.class(Class::ThreadStack).virtual_size);
+        metrics.insert(
+            Metric::ThreadStack,
+            acc.class(Class::ThreadStack).virtual_size,
+        );
         if acc.has_smaps {
             if let Some(rss) = acc.private.rss {
                 metrics.insert(Metric::PrivateRss, rss);

@@ -112,7 +112,9 @@ mod tests {
 
     #[test]
     fn exact_line() {
-        let points: Vec<(f64, u64)> = (0..5).map(|k| (100.0 + 10.0 * k as f64, 1000 + 50 * k)).collect();
+        let points: Vec<(f64, u64)> = (0..5)
+            .map(|k| (100.0 + 10.0 * k as f64, 1000 + 50 * k))
+            .collect();
         let f = fit(&points).unwrap();
         assert_eq!(f.slope_per_second, 5.0);
         assert_eq!(f.intercept, 1000.0);
@@ -125,7 +127,14 @@ mod tests {
     #[test]
     fn one_outlier_does_not_tilt_the_slope() {
         // y = 2t, except a spike at t=3.
-        let points = [(0.0, 0), (1.0, 2), (2.0, 4), (3.0, 1000), (4.0, 8), (5.0, 10)];
+        let points = [
+            (0.0, 0),
+            (1.0, 2),
+            (2.0, 4),
+            (3.0, 1000),
+            (4.0, 8),
+            (5.0, 10),
+        ];
         let f = fit(&points).unwrap();
         assert_eq!(f.slope_per_second, 2.0);
         assert_eq!(f.intercept, 0.0);
