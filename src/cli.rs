@@ -201,7 +201,7 @@ fn run_command(command: Command) -> Result<ExitCode> {
         Command::Trend(args) => {
             let profile = Profile::load_or_default(args.profile.as_deref())?;
             let trend = crate::trend::analyze(&args.snapshots, &profile)?;
-            let options = crate::trend::render::TrendOptions {
+            let options = ReportOptions {
                 exact_bytes: args.bytes,
                 top: args.top,
             };

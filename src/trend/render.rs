@@ -5,7 +5,7 @@ use super::attribution::{Attribution, BlockMethod};
 use super::series::Metric;
 use super::{MetricTrend, ProcessTrend, Trend, Verdict};
 use crate::report::table::Table;
-use crate::size::{human, human_signed};
+use crate::report::ReportOptions;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum TrendFormat {
@@ -14,16 +14,7 @@ pub enum TrendFormat {
     Json,
 }
 
-#[derive(Debug, Clone, Copy)]
-pub struct TrendOptions {
-    /// Exact byte counts instead of human sizes.
-    pub exact_bytes: bool,
-    /// How many processes the overview table lists (every suspect and growing process is
-    /// detailed regardless).
-    pub top: usize,
-}
-
-pub fn render(trend: &Trend, format: TrendFormat, options: &TrendOptions) -> String {
+pub fn render(trend: &Trend, format: TrendFormat, options: &ReportOptions) -> String {
     match format {
         TrendFormat::Text => text(trend, options),
         TrendFormat::Markdown => markdown(trend, options),
@@ -70,33 +61,9 @@ impl Section {
     }
 }
 
-struct Fmt(TrendOptions);
-
-impl Fmt {
-    fn size(&self, bytes: u64) -> String {
-        if self.0.exact_bytes {
-            bytes.to_string()
-        } else {
-            human(bytes)
-        }
-    }
-
-    fn size_signed(&self, bytes: i64) -> String {
-        if self.0.exact_bytes {
-            bytes.to_string()
-        } else {
-            human_signed(bytes)
-        }
-    }
-
-    fn rate(&self, per_hour: f64) -> String {
-        let bytes = per_hour.round() as i64;
-        if self.0.exact_bytes {
-            format!("{bytes}/h")
-        } else {
-            format!("{}/h", human_signed(bytes))
-        }
-    }
+/// Byte rates follow the report's size choice (human or exact).
+fn rate(options: &ReportOptions, per_hour: f64) -> String {
+    format!("{}/h", options.size_signed(per_hour.round() as i64))
 }
 
 fn duration(seconds: f64) -> String {
@@ -111,7 +78,7 @@ fn duration(seconds: f64) -> String {
     }
 }
 
-fn metric_cells(f: &Fmt, m: &MetricTrend) -> Vec<String> {
+fn metric_cells(f: &ReportOptions, m: &MetricTrend) -> Vec<String> {
     let (r2, steady, growth) = match &m.fit {
         Some(fit) => (
             format!("{:.2}", fit.r_squared),
@@ -126,7 +93,7 @@ fn metric_cells(f: &Fmt, m: &MetricTrend) -> Vec<String> {
     vec![
         f.size(m.first),
         f.size(m.last),
-        f.rate(m.rate_per_hour),
+        rate(f, m.rate_per_hour),
         r2,
         steady,
         growth,
@@ -145,17 +112,17 @@ const METRIC_HEADERS: [&str; 7] = [
 ];
 const METRIC_RIGHT: [bool; 7] = [true, true, true, true, true, true, false];
 
-fn attribution_lines(f: &Fmt, a: &Attribution) -> Vec<String> {
+fn attribution_lines(f: &ReportOptions, a: &Attribution) -> Vec<String> {
     let mut lines = Vec::new();
     if let Some(block) = &a.block_size {
         let how = match block.method {
-            BlockMethod::NewSegments => "from new anonymous segments of that size",
+            BlockMethod::NewSegments => "the size of most new anonymous segments",
             BlockMethod::GrowthSteps => {
-                "from the growth steps of a merged anonymous region (their greatest common divisor)"
+                "the greatest common divisor of the growth steps of a merged anonymous region"
             }
         };
         lines.push(format!(
-            "Leaking block size: {} ({how}); look for allocations of about this size minus malloc's header, rounded to pages.",
+            "Leaking block size: {}, {how}. Look for allocations of this size less malloc's 16-byte header, rounded up to pages.",
             f.size(block.bytes)
         ));
     }
@@ -177,11 +144,12 @@ fn attribution_lines(f: &Fmt, a: &Attribution) -> Vec<String> {
     if let Some(g) = &a.growing_region {
         let steps: Vec<String> = g.steps.iter().take(8).map(|s| f.size(*s)).collect();
         lines.push(format!(
-            "Anonymous region {:x}-{:x} grew by {} in {} steps ({}{}); greatest common divisor {}.",
+            "Anonymous region {:x}-{:x} grew by {} in {} step{} ({}{}); greatest common divisor {}.",
             g.start,
             g.end,
             f.size(g.growth),
             g.steps.len(),
+            if g.steps.len() == 1 { "" } else { "s" },
             steps.join(", "),
             if g.steps.len() > 8 { ", ..." } else { "" },
             f.size(g.steps_gcd)
@@ -190,16 +158,26 @@ fn attribution_lines(f: &Fmt, a: &Attribution) -> Vec<String> {
     lines
 }
 
-fn process_section(f: &Fmt, p: &ProcessTrend) -> Section {
+/// A command line cut to `max` characters: enough to recognise it, not a screenful of flags.
+fn shortened(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((cut, _)) => format!("{}...", &text[..cut]),
+        None => text.to_string(),
+    }
+}
+
+fn process_section(f: &ReportOptions, p: &ProcessTrend) -> Section {
     let mut section = Section::new(format!(
         "{} (pid {}): {}, private memory {}",
         p.name,
         p.pid,
         p.verdict.label(),
-        f.rate(p.rate_per_hour)
+        rate(f, p.rate_per_hour)
     ));
     if !p.cmdline.is_empty() {
-        section.paragraphs.push(format!("Command: {}", p.cmdline));
+        section
+            .paragraphs
+            .push(format!("Command: {}", shortened(&p.cmdline, 160)));
     }
     section
         .paragraphs
@@ -217,8 +195,8 @@ fn process_section(f: &Fmt, p: &ProcessTrend) -> Section {
     section
 }
 
-fn sections(trend: &Trend, options: &TrendOptions) -> Vec<Section> {
-    let f = Fmt(*options);
+fn sections(trend: &Trend, options: &ReportOptions) -> Vec<Section> {
+    let f = options;
     let t = &trend.thresholds;
     let mut out = Vec::new();
 
@@ -231,7 +209,7 @@ fn sections(trend: &Trend, options: &TrendOptions) -> Vec<Section> {
     ));
     summary.paragraphs.push(format!(
         "A leak suspect grows at least {}, over at least {} samples and {} s, with R² >= {}, at least {:.0}% of steps not shrinking and at least {} steps growing.",
-        f.rate(t.min_rate_per_hour as f64),
+        rate(f, t.min_rate_per_hour as f64),
         t.min_samples,
         t.min_span_seconds,
         t.min_fit,
@@ -240,7 +218,7 @@ fn sections(trend: &Trend, options: &TrendOptions) -> Vec<Section> {
     ));
     let suspects: Vec<String> = trend
         .suspects()
-        .map(|p| format!("{} (pid {}, {})", p.name, p.pid, f.rate(p.rate_per_hour)))
+        .map(|p| format!("{} (pid {}, {})", p.name, p.pid, rate(f, p.rate_per_hour)))
         .collect();
     summary.paragraphs.push(if suspects.is_empty() {
         "No leak suspect among the processes.".into()
@@ -259,7 +237,7 @@ fn sections(trend: &Trend, options: &TrendOptions) -> Vec<Section> {
         let Some(m) = p.metrics.get(&Metric::Private) else {
             continue;
         };
-        let cells = metric_cells(&f, m);
+        let cells = metric_cells(f, m);
         overview.rows.push(vec![
             p.pid.to_string(),
             p.name.clone(),
@@ -284,7 +262,7 @@ fn sections(trend: &Trend, options: &TrendOptions) -> Vec<Section> {
         .iter()
         .filter(|p| matches!(p.verdict, Verdict::LeakSuspect | Verdict::Growing))
     {
-        out.push(process_section(&f, p));
+        out.push(process_section(f, p));
     }
 
     if !trend.restarts.is_empty() {
@@ -312,9 +290,12 @@ fn sections(trend: &Trend, options: &TrendOptions) -> Vec<Section> {
     let mut system = Section::new("System (meminfo, RAM filesystems)").table(&headers, &right);
     for (name, m) in &trend.system {
         let mut row = vec![name.clone()];
-        row.extend(metric_cells(&f, m));
+        row.extend(metric_cells(f, m));
         system.rows.push(row);
     }
+    system.notes.push(
+        "AnonPages and Shmem are context: their growth is the processes' and the RAM filesystems' above, and is not counted again.".into(),
+    );
     out.push(system);
 
     let e = &trend.exhaustion;
@@ -329,7 +310,7 @@ fn sections(trend: &Trend, options: &TrendOptions) -> Vec<Section> {
     } else {
         format!(
             "Summed leak rate {} ({}).",
-            f.rate(e.leak_rate_per_hour),
+            rate(f, e.leak_rate_per_hour),
             e.contributors.join(", ")
         )
     });
@@ -356,7 +337,7 @@ fn sections(trend: &Trend, options: &TrendOptions) -> Vec<Section> {
     out
 }
 
-pub fn text(trend: &Trend, options: &TrendOptions) -> String {
+pub fn text(trend: &Trend, options: &ReportOptions) -> String {
     let mut out = String::new();
     for section in sections(trend, options) {
         out.push_str(&section.title);
@@ -387,7 +368,7 @@ fn markdown_cell(text: &str) -> String {
     text.replace('|', "\\|")
 }
 
-pub fn markdown(trend: &Trend, options: &TrendOptions) -> String {
+pub fn markdown(trend: &Trend, options: &ReportOptions) -> String {
     let mut out = String::new();
     for (index, section) in sections(trend, options).into_iter().enumerate() {
         let level = if index == 0 { "#" } else { "##" };
@@ -420,4 +401,20 @@ pub fn markdown(trend: &Trend, options: &TrendOptions) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_command_lines_are_cut_on_a_character() {
+        assert_eq!(shortened("sh -c true", 160), "sh -c true");
+        assert_eq!(shortened("ééééé", 3), "ééé...");
+    }
+
+    #[test]
+    fn markdown_escapes_pipes() {
+        assert_eq!(markdown_cell("a|b"), "a\\|b");
+    }
 }
