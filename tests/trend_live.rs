@@ -4,7 +4,6 @@
 
 use assert_cmd::Command;
 use serde_json::Value;
-use std::time::Duration;
 
 fn membudget() -> Command {
     Command::cargo_bin("membudget").unwrap()
@@ -13,17 +12,13 @@ fn membudget() -> Command {
 #[test]
 fn unchanged_machine_has_no_suspect() {
     let dir = tempfile::tempdir().unwrap();
+    // The series convention end to end: `capture --every` writes it, `trend` reads the directory.
     let series = dir.path().join("series");
-    std::fs::create_dir(&series).unwrap();
-    for k in 1..=4 {
-        membudget()
-            .arg("capture")
-            .arg("-o")
-            .arg(series.join(format!("sample-{k:04}.tar.gz")))
-            .assert()
-            .success();
-        std::thread::sleep(Duration::from_millis(250));
-    }
+    membudget()
+        .args(["capture", "--every", "250ms", "--count", "4", "-o"])
+        .arg(&series)
+        .assert()
+        .success();
     let profile = dir.path().join("eager.toml");
     std::fs::write(
         &profile,

@@ -2,10 +2,13 @@
 //! (tests/workloads/leaker.c): it must name the leaker, measure its rate within 10 % of what
 //! it allocates, find the size of its mmap'd blocks, and call its steady neighbour stable.
 
+mod common;
+
 use assert_cmd::Command;
+use common::HeldProcess;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
 const KIB: f64 = 1024.0;
@@ -17,38 +20,30 @@ const PERIOD_MS: u64 = 100;
 /// Enough ticks to outlast the captures; the process is killed when they are done.
 const TICKS: u64 = 400;
 
-/// Compiles the workload with the system C compiler. No compiler is a failure, not a skip:
-/// CI installs gcc (.ci/run).
+/// Compiles the workload with the system C compiler (CI installs it: .ci/run).
 fn compile(dir: &Path) -> PathBuf {
+    let cc = common::require_tool("cc");
     let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/workloads/leaker.c");
     let binary = dir.join("leaker");
-    let status = std::process::Command::new("cc")
+    let status = std::process::Command::new(cc)
         .args(["-O0", "-Wall", "-o"])
         .arg(&binary)
         .arg(&source)
         .status()
-        .expect("`cc` must be installed to build the leak workload (apt-get install gcc)");
+        .unwrap();
     assert!(status.success(), "compiling {} failed", source.display());
     binary
 }
 
-/// A child that is killed when the test ends, pass or fail.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn spawn(binary: &Path, args: &[u64]) -> Running {
-    let child = std::process::Command::new(binary)
-        .args(args.iter().map(u64::to_string))
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("starting the workload");
-    Running(child)
+/// Starts the workload; it is killed when the test ends, pass or fail.
+fn start(binary: &Path, args: &[u64]) -> HeldProcess {
+    let name = binary.file_name().unwrap().to_string_lossy().into_owned();
+    HeldProcess::start(
+        std::process::Command::new(binary)
+            .args(args.iter().map(u64::to_string))
+            .stdout(Stdio::null()),
+        &name,
+    )
 }
 
 fn membudget() -> Command {
@@ -72,11 +67,12 @@ fn names_the_leaker_its_rate_and_block_size() {
     let steady_binary = work.path().join("steady");
     std::fs::copy(&leaker_binary, &steady_binary).unwrap();
 
-    let leaker = spawn(
+    let leaker = start(
         &leaker_binary,
         &[BIG_KIB, SMALL_COUNT, SMALL_KIB, PERIOD_MS, TICKS],
     );
-    let steady = spawn(&steady_binary, &[0, 0, 0, PERIOD_MS, TICKS]);
+    let steady = start(&steady_binary, &[0, 0, 0, PERIOD_MS, TICKS]);
+    // Let the first ticks leak before the first capture.
     std::thread::sleep(Duration::from_millis(300));
 
     let series = work.path().join("series");
@@ -91,7 +87,7 @@ fn names_the_leaker_its_rate_and_block_size() {
             .success();
         std::thread::sleep(Duration::from_millis(400));
     }
-    let (leaker_pid, steady_pid) = (leaker.0.id(), steady.0.id());
+    let (leaker_pid, steady_pid) = (leaker.pid(), steady.pid());
     drop(leaker);
     drop(steady);
 

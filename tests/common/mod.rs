@@ -1,4 +1,4 @@
-//! Helpers shared by the capture tests.
+//! Helpers shared by the capture and trend tests.
 #![allow(dead_code)] // each test binary uses its own subset
 
 use std::path::{Path, PathBuf};
@@ -12,20 +12,24 @@ pub struct HeldProcess {
 
 impl HeldProcess {
     pub fn sleep() -> HeldProcess {
-        let child = Command::new("sleep")
-            .arg("1000")
+        HeldProcess::start(Command::new("sleep").arg("1000"), "sleep")
+    }
+
+    /// Starts `command` and returns once the child runs the program whose path contains
+    /// `program`: until exec is done, /proc/PID/maps is the test binary's.
+    pub fn start(command: &mut Command, program: &str) -> HeldProcess {
+        let child = command
             .spawn()
-            .expect("spawn `sleep 1000`");
+            .unwrap_or_else(|e| panic!("spawn `{program}`: {e}"));
         let held = HeldProcess { child };
-        // Until exec is done, /proc/PID/maps is the test binary's: wait for sleep's own.
         let exe = format!("/proc/{}/exe", held.pid());
         for _ in 0..500 {
-            if std::fs::read_link(&exe).is_ok_and(|p| p.to_string_lossy().contains("sleep")) {
+            if std::fs::read_link(&exe).is_ok_and(|p| p.to_string_lossy().contains(program)) {
                 return held;
             }
             std::thread::sleep(std::time::Duration::from_millis(10));
         }
-        panic!("`sleep` never exec'd");
+        panic!("`{program}` never exec'd");
     }
 
     pub fn pid(&self) -> u32 {
