@@ -180,12 +180,20 @@ fn capture_analyses_like_the_live_system() {
         let b = account(&captured, measure, None);
         let pa = a.processes.iter().find(|p| p.pid == still.pid()).unwrap();
         let pb = b.processes.iter().find(|p| p.pid == still.pid()).unwrap();
-        // PSS depends on how many processes share a page at that moment (other tests run
-        // beside this one); every other figure of a still process is its own.
+        // PSS and USS depend on how many processes map a page at that moment (other tests
+        // start and stop processes beside this one); every other figure of a still process is
+        // its own.
         let without_pss = |p: &membudget::account::ProcessAccount| {
             p.classes
                 .iter()
-                .map(|(c, f)| (*c, membudget::account::Figures { pss: None, ..*f }))
+                .map(|(c, f)| {
+                    let own = membudget::account::Figures {
+                        pss: None,
+                        uss: None,
+                        ..*f
+                    };
+                    (*c, own)
+                })
                 .collect::<Vec<_>>()
         };
         assert_eq!(without_pss(pa), without_pss(pb), "{measure:?}");
