@@ -114,6 +114,9 @@ pub struct Budget {
     /// size: not RAM the kernel manages, shown so it is not forgotten.
     pub device_mapped: u64,
     pub reconciliation: Option<Reconciliation>,
+    /// Memory-related kernel boot parameters (`mem=`, `cma=`, `mmz=`, `rmem=`...), verbatim:
+    /// they explain the kernel static line and the carve-outs.
+    pub kernel_memory_params: Vec<(String, String)>,
     pub warnings: Vec<Warning>,
     pub skipped: Vec<Skipped>,
 }
@@ -559,6 +562,11 @@ pub fn evaluate(snapshot: &Snapshot, profile: &Profile) -> Result<Budget> {
         accounting,
         device_mapped,
         reconciliation,
+        kernel_memory_params: snapshot
+            .kernel_cmdline
+            .as_ref()
+            .map(|c| c.memory_params())
+            .unwrap_or_default(),
         warnings,
         skipped: snapshot.skipped.clone(),
     })

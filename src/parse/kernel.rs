@@ -15,10 +15,36 @@ pub struct KernelCmdline {
     pub cma: Option<u64>,
     /// HiSilicon media memory zone: `mmz=anonymous,0,0x86000000,160M` or `mmz:,27` style.
     pub mmz: Option<String>,
-    /// Every other `name=value` parameter that names a size-like memory reservation
-    /// (`rmem=`, `ramdisk_size=`, `initrd=`, `vmalloc=`, `drvmem=`...), kept verbatim.
-    pub memory_params: Vec<(String, String)>,
 }
+
+impl KernelCmdline {
+    /// Every memory-related parameter in command-line order, `mem=`/`cma=`/`mmz=` included.
+    pub fn memory_params(&self) -> Vec<(String, String)> {
+        self.raw
+            .split_whitespace()
+            .filter_map(|t| t.split_once('='))
+            .filter(|(k, _)| MEMORY_PARAMS.contains(k))
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+}
+
+/// Boot parameters that size or reserve memory.
+const MEMORY_PARAMS: [&str; 13] = [
+    "mem",
+    "cma",
+    "mmz",
+    "rmem",
+    "ramdisk_size",
+    "initrd",
+    "vmalloc",
+    "drvmem",
+    "memmap",
+    "crashkernel",
+    "rk_dma_heap_cma",
+    "osmem",
+    "reserve",
+];
 
 fn leading_size(value: &str) -> Option<u64> {
     let size = value.split(['@', ',']).next()?;
@@ -45,10 +71,6 @@ pub fn parse_cmdline(bytes: &[u8]) -> KernelCmdline {
             }
             "cma" => cmdline.cma = leading_size(value),
             "mmz" => cmdline.mmz = Some(value.to_string()),
-            "rmem" | "ramdisk_size" | "initrd" | "vmalloc" | "drvmem" | "memmap"
-            | "crashkernel" | "rk_dma_heap_cma" | "osmem" | "reserve" => cmdline
-                .memory_params
-                .push((key.to_string(), value.to_string())),
             _ => {}
         }
     }
@@ -175,9 +197,19 @@ mod tests {
         assert_eq!(c.mem, Some(46 << 20));
         assert_eq!(c.cma, Some(16 << 20));
         assert_eq!(c.mmz.as_deref(), Some("anonymous,0,0x86000000,160M"));
+        let params: Vec<String> = c
+            .memory_params()
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
         assert_eq!(
-            c.memory_params,
-            vec![("rmem".into(), "18M@0x2e00000".into())]
+            params,
+            [
+                "mem=46M@0x0",
+                "rmem=18M@0x2e00000",
+                "cma=16M",
+                "mmz=anonymous,0,0x86000000,160M"
+            ]
         );
     }
 

@@ -81,6 +81,14 @@ impl Reporter for TextReporter {
             b.ram_provenance,
             b.ram_note
         );
+        if !b.kernel_memory_params.is_empty() {
+            let params: Vec<String> = b
+                .kernel_memory_params
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect();
+            let _ = writeln!(out, "kernel memory parameters: {}", params.join(" "));
+        }
         let _ = writeln!(out, "measure: {}\n", b.measure.name());
 
         let mut t = Table::new(
