@@ -131,6 +131,18 @@ impl Budget {
     }
 }
 
+/// Sums byte figures without overflow: hostile snapshots and profiles can hold values whose
+/// plain sum wraps (and panics in debug builds); a saturated total is plainly over budget.
+fn saturating_sum(values: impl Iterator<Item = u64>) -> u64 {
+    values.fold(0, u64::saturating_add)
+}
+
+/// A byte figure as a signed quantity for headroom and findings, saturating instead of wrapping
+/// to a negative number.
+fn signed(bytes: u64) -> i64 {
+    i64::try_from(bytes).unwrap_or(i64::MAX)
+}
+
 fn kib(bytes: u64) -> String {
     format!("{} kB", bytes / 1024)
 }
@@ -153,42 +165,46 @@ fn reconcile(snapshot: &Snapshot, ram: u64, carveouts: u64) -> Option<Reconcilia
     // CMA, and join the allocator moments later ("deferred pages initialised").
     let deferred = held_back.saturating_sub(reserved).saturating_sub(cma);
     let mut rows = vec![
-        ("physical RAM".to_string(), ram as i64),
-        ("carve-outs (profile)".to_string(), -(carveouts as i64)),
+        ("physical RAM".to_string(), signed(ram)),
+        ("carve-outs (profile)".to_string(), -signed(carveouts)),
         (
             "not seen by the kernel (mem=, undeclared carve-outs)".to_string(),
-            boot.total as i64 - (ram as i64 - carveouts as i64),
+            signed(boot.total).saturating_sub(signed(ram).saturating_sub(signed(carveouts))),
         ),
         (
             "RAM the kernel saw (boot line)".to_string(),
-            boot.total as i64,
+            signed(boot.total),
         ),
         (
             "reserved at boot (kernel image, memmap...)".to_string(),
-            -(reserved as i64),
+            -signed(reserved),
         ),
     ];
     if cma > 0 {
-        rows.push(("CMA reserved at boot".to_string(), -(cma as i64)));
+        rows.push(("CMA reserved at boot".to_string(), -signed(cma)));
     }
     if deferred > 0 {
         rows.push((
             "not yet initialised (deferred struct pages)".to_string(),
-            -(deferred as i64),
+            -signed(deferred),
         ));
     }
-    rows.push(("available at boot".to_string(), boot.available as i64));
+    rows.push(("available at boot".to_string(), signed(boot.available)));
     for (what, bytes) in &boot.freed {
-        rows.push((format!("freed later: {what}"), *bytes as i64));
+        rows.push((format!("freed later: {what}"), signed(*bytes)));
     }
     if cma > 0 {
-        rows.push(("CMA handed to the allocator".to_string(), cma as i64));
+        rows.push(("CMA handed to the allocator".to_string(), signed(cma)));
     }
     if deferred > 0 {
-        rows.push(("deferred pages initialised".to_string(), deferred as i64));
+        rows.push(("deferred pages initialised".to_string(), signed(deferred)));
     }
-    let expected = boot.available + boot.freed_total() + cma + deferred;
-    let gap = mem_total as i64 - expected as i64;
+    let expected = boot
+        .available
+        .saturating_add(boot.freed_total())
+        .saturating_add(cma)
+        .saturating_add(deferred);
+    let gap = signed(mem_total).saturating_sub(signed(expected));
     Some(Reconciliation {
         rows,
         expected_mem_total: expected,
@@ -203,23 +219,23 @@ pub fn evaluate(snapshot: &Snapshot, profile: &Profile) -> Result<Budget> {
     let mem_total = snapshot.meminfo.get("MemTotal").ok_or_else(|| {
         Error::in_file(format!("{}:proc/meminfo", snapshot.origin), "no MemTotal")
     })?;
-    let carveouts: u64 = profile.carveouts.values().map(|s| s.0).sum();
+    let carveouts = saturating_sum(profile.carveouts.values().map(|s| s.0));
     let (ram, ram_provenance, ram_note) = match profile.ram {
         Ram::Bytes(b) => (b, Provenance::Declared, format!("declared in {}", profile.source)),
         Ram::Auto => match &snapshot.boot_memory {
             Some(boot) if boot.total >= mem_total => (
-                boot.total + carveouts,
+                boot.total.saturating_add(carveouts),
                 Provenance::Derived,
                 "from the boot log's Memory: line (RAM the kernel saw) plus declared carve-outs".into(),
             ),
             _ => (
-                mem_total + carveouts,
+                mem_total.saturating_add(carveouts),
                 Provenance::Derived,
                 "from MemTotal plus declared carve-outs (no boot log: kernel static memory unknown)".into(),
             ),
         },
     };
-    if ram < mem_total + carveouts {
+    if ram < mem_total.saturating_add(carveouts) {
         return Err(Error::in_file(
             profile.source.clone(),
             format!(
@@ -271,7 +287,7 @@ pub fn evaluate(snapshot: &Snapshot, profile: &Profile) -> Result<Budget> {
         ),
     );
 
-    let kernel_static = ram - carveouts - mem_total;
+    let kernel_static = ram.saturating_sub(carveouts).saturating_sub(mem_total);
     let mut static_item = LineItem::new(
         "kernel_static",
         "kernel static (RAM - carve-outs - MemTotal)",
@@ -284,9 +300,11 @@ pub fn evaluate(snapshot: &Snapshot, profile: &Profile) -> Result<Budget> {
         let image: u64 = ["kernel code", "rwdata", "rodata", "bss", "data"]
             .iter()
             .filter_map(|k| boot.breakdown_value(k))
-            .sum();
-        let unseen = (ram - carveouts) as i64 - boot.total as i64;
-        let rest = kernel_static as i64 - unseen - image as i64;
+            .fold(0, u64::saturating_add);
+        let unseen = signed(ram.saturating_sub(carveouts)).saturating_sub(signed(boot.total));
+        let rest = signed(kernel_static)
+            .saturating_sub(unseen)
+            .saturating_sub(signed(image));
         if unseen >= 0 && rest >= 0 {
             static_item = static_item.with_parts(vec![
                 LineItem::new(
@@ -332,7 +350,7 @@ pub fn evaluate(snapshot: &Snapshot, profile: &Profile) -> Result<Budget> {
         LineItem::new(
             "kernel_dynamic",
             "kernel dynamic (Slab + KernelStack + PageTables)",
-            dynamic_parts.iter().map(|p| p.bytes).sum(),
+            saturating_sum(dynamic_parts.iter().map(|p| p.bytes)),
             Provenance::Measured,
             &["proc/meminfo"],
         )
@@ -375,7 +393,7 @@ pub fn evaluate(snapshot: &Snapshot, profile: &Profile) -> Result<Budget> {
         ]),
     );
 
-    let known: u64 = snapshot.fs_usage.iter().map(|u| u.used).sum();
+    let known = saturating_sum(snapshot.fs_usage.iter().map(|u| u.used));
     let tmpfs_parts: Vec<LineItem> = snapshot
         .fs_usage
         .iter()
@@ -411,7 +429,7 @@ pub fn evaluate(snapshot: &Snapshot, profile: &Profile) -> Result<Budget> {
         LineItem::new(
             "ramdisks",
             "ramdisks (/dev/ramN)",
-            snapshot.ramdisks.iter().map(|r| r.size).sum(),
+            saturating_sum(snapshot.ramdisks.iter().map(|r| r.size)),
             Provenance::Measured,
             &["sys/block/ram*/size"],
         )
@@ -449,7 +467,7 @@ pub fn evaluate(snapshot: &Snapshot, profile: &Profile) -> Result<Budget> {
         LineItem::new(
             "reserves",
             "reserves (disk cache, skb...)",
-            profile.reserves.values().map(|s| s.0).sum(),
+            saturating_sum(profile.reserves.values().map(|s| s.0)),
             Provenance::Declared,
             &[&profile.source],
         )
@@ -464,8 +482,8 @@ pub fn evaluate(snapshot: &Snapshot, profile: &Profile) -> Result<Budget> {
         ),
     );
 
-    let demand: u64 = items.iter().map(|i| i.bytes).sum();
-    let headroom = ram as i64 - demand as i64;
+    let demand = saturating_sum(items.iter().map(|i| i.bytes));
+    let headroom = signed(ram).saturating_sub(signed(demand));
     let min_headroom = profile.min_headroom.map_or(0, |a| a.resolve(ram));
 
     let mut findings = Vec::new();
@@ -543,7 +561,7 @@ pub fn evaluate(snapshot: &Snapshot, profile: &Profile) -> Result<Budget> {
         .processes
         .iter()
         .map(|p| p.class(Class::Device).virtual_size)
-        .sum();
+        .fold(0, u64::saturating_add);
     Ok(Budget {
         profile: profile.display_name(),
         profile_source: profile.source.clone(),
@@ -593,11 +611,12 @@ fn process_findings(profile: &Profile, accounting: &Accounting, findings: &mut V
             let value = match limit.of {
                 LimitOf::Private => p.demand,
                 LimitOf::Total => {
-                    p.demand
-                        + p.shared
+                    p.demand.saturating_add(
+                        p.shared
                             .get(accounting.measure)
                             .filter(|_| p.has_smaps)
-                            .unwrap_or(p.shared.virtual_size)
+                            .unwrap_or(p.shared.virtual_size),
+                    )
                 }
             };
             let over = value > limit.max.0;

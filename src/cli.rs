@@ -123,7 +123,20 @@ fn build_budget(args: &ReportArgs) -> Result<Budget> {
         smaps: args.smaps || profile.measure != crate::account::Measure::Virtual,
     };
     let snapshot = load(args.snapshot.as_deref(), live)?;
-    evaluate(&snapshot, &profile)
+    let budget = evaluate(&snapshot, &profile)?;
+    announce_problems(&budget);
+    Ok(budget)
+}
+
+/// Skipped input goes to stderr as well as into the report, so a CI log shows which file of a
+/// snapshot was damaged even when the report itself is written to a file.
+fn announce_problems(budget: &Budget) {
+    for w in &budget.warnings {
+        eprintln!("membudget: warning: {w}");
+    }
+    for s in &budget.skipped {
+        eprintln!("membudget: skipped pid {}: {}", s.pid, s.reason);
+    }
 }
 
 fn emit(text: &str, output: &Option<PathBuf>) -> Result<()> {

@@ -48,7 +48,7 @@ pub struct Figures {
 
 fn add_opt(a: Option<u64>, b: Option<u64>) -> Option<u64> {
     match (a, b) {
-        (Some(x), Some(y)) => Some(x + y),
+        (Some(x), Some(y)) => Some(x.saturating_add(y)),
         (x, y) => x.or(y),
     }
 }
@@ -66,12 +66,12 @@ impl Figures {
     }
 
     pub fn add(&mut self, other: &Figures) {
-        self.virtual_size += other.virtual_size;
+        self.virtual_size = self.virtual_size.saturating_add(other.virtual_size);
         self.rss = add_opt(self.rss, other.rss);
         self.pss = add_opt(self.pss, other.pss);
         self.uss = add_opt(self.uss, other.uss);
         self.swap = add_opt(self.swap, other.swap);
-        self.mappings += other.mappings;
+        self.mappings = self.mappings.saturating_add(other.mappings);
     }
 
     pub fn get(&self, measure: Measure) -> Option<u64> {
@@ -174,12 +174,12 @@ fn account_process(
     for (mapping, class) in p.mappings.iter().zip(classes) {
         let figures = Figures::of_mapping(mapping.map.size(), mapping.smaps.as_ref());
         if !mapping.map.is_gate_area() {
-            kernel_vm_size += mapping.map.size();
+            kernel_vm_size = kernel_vm_size.saturating_add(mapping.map.size());
         }
         if hidden_stack_guard && mapping.map.path.as_deref() == Some("[stack]") {
             // smaps `Size` shows the whole VMA; without smaps, one 4 KiB page.
-            let vma = mapping.smaps.map_or(mapping.map.size() + 4096, |s| s.size);
-            kernel_vm_size += vma.saturating_sub(mapping.map.size());
+            let vma = mapping.smaps.map_or(mapping.map.size().saturating_add(4096), |s| s.size);
+            kernel_vm_size = kernel_vm_size.saturating_add(vma.saturating_sub(mapping.map.size()));
         }
         by_class.entry(class).or_default().add(&figures);
         let key = match class.counting() {
@@ -244,7 +244,7 @@ pub fn account(
         if use_measure != measure {
             measure_fallback.push(p.pid);
         }
-        user_private += acc.demand;
+        user_private = user_private.saturating_add(acc.demand);
         for (class, figures, key) in pieces {
             let value = figures.get(use_measure).unwrap_or(figures.virtual_size);
             match key {
@@ -253,15 +253,16 @@ pub fn account(
                 }
                 Some(key) => {
                     // PSS already divides shared pages among their mappers: sum it as is.
-                    pss_shared += value;
+                    pss_shared = pss_shared.saturating_add(value);
                     // Pages of a "shared" mapping that are private to this process (RELRO
                     // pages relocated copy-on-write, written MAP_PRIVATE data) are its own
                     // copy: under RSS they count per process, and only the rest counts once.
                     let own_copy = figures.uss.unwrap_or(0);
                     if use_measure == Measure::Rss {
-                        private_in_shared += own_copy;
+                        private_in_shared = private_in_shared.saturating_add(own_copy);
                     }
-                    *own_copies.entry(class).or_default() += own_copy;
+                    let copies = own_copies.entry(class).or_default();
+                    *copies = copies.saturating_add(own_copy);
                     let entry = shared_once
                         .entry(key)
                         .or_insert((class, Figures::default(), 0));
@@ -280,11 +281,11 @@ pub fn account(
     let mut user_shared = private_in_shared;
     for (class, figures, value) in shared_once.values() {
         class_totals.entry(*class).or_default().add(figures);
-        user_shared += value;
+        user_shared = user_shared.saturating_add(*value);
     }
     for (class, copies) in own_copies {
         if let Some(rss) = class_totals.get_mut(&class).and_then(|f| f.rss.as_mut()) {
-            *rss += copies;
+            *rss = rss.saturating_add(copies);
         }
     }
     if measure == Measure::Pss {
@@ -295,7 +296,7 @@ pub fn account(
         measure,
         processes,
         class_totals,
-        user_demand: user_private + user_shared,
+        user_demand: user_private.saturating_add(user_shared),
         user_private,
         user_shared,
         measure_fallback,

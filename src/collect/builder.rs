@@ -14,7 +14,7 @@ use crate::parse::status::{parse_status, Status};
 use std::collections::BTreeMap;
 
 /// The files of the snapshot format, by their snapshot-relative path.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub enum FileKind {
     Meta,
     Meminfo,
@@ -29,7 +29,7 @@ pub enum FileKind {
     Process(u32, ProcessFile),
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum ProcessFile {
     Maps,
     Smaps,
@@ -78,6 +78,9 @@ impl FileKind {
 #[derive(Default)]
 struct PartialProcess {
     maps: Option<Vec<MapLine>>,
+    /// Lines of maps/smaps that did not parse: with no good line left, the process is
+    /// unreadable rather than a kernel thread.
+    bad_lines: usize,
     smaps: Option<Vec<SmapsEntry>>,
     rollup: Option<SmapsFields>,
     status: Option<Status>,
@@ -90,6 +93,9 @@ pub struct SnapshotBuilder {
     saw_meminfo: bool,
     saw_anything: bool,
     processes: BTreeMap<u32, PartialProcess>,
+    /// Every file taken so far, by what it is: a second `proc/1/maps` (say as `proc/01/maps`)
+    /// leaves the board's true copy unknowable.
+    seen: BTreeMap<FileKind, String>,
     df: Option<Vec<DfEntry>>,
     du: Option<Vec<(String, u64)>>,
 }
@@ -127,6 +133,7 @@ impl SnapshotBuilder {
             saw_meminfo: false,
             saw_anything: false,
             processes: BTreeMap::new(),
+            seen: BTreeMap::new(),
             df: None,
             du: None,
         }
@@ -164,6 +171,12 @@ impl SnapshotBuilder {
             return Ok(());
         };
         self.saw_anything = true;
+        if let Some(first) = self.seen.insert(kind.clone(), path.to_string()) {
+            return Err(Error::in_file(
+                self.display(path),
+                format!("the snapshot holds this file twice (also as {first}): which copy is the board's is unknowable"),
+            ));
+        }
         match kind {
             FileKind::Meta => {
                 self.snapshot.meta = parse_meta(bytes)
@@ -220,11 +233,13 @@ impl SnapshotBuilder {
             match file {
                 ProcessFile::Maps => {
                     let (maps, issues) = parse_maps(bytes);
+                    entry.bad_lines += issues.len();
                     entry.maps = Some(maps);
                     issues
                 }
                 ProcessFile::Smaps => {
                     let (smaps, issues) = parse_smaps(bytes);
+                    entry.bad_lines += issues.len();
                     entry.smaps = Some(smaps);
                     issues
                 }
@@ -250,25 +265,57 @@ impl SnapshotBuilder {
         self.record_issues(path, issues);
     }
 
+    /// The problems met so far, for an error that ends the run: the entry that was refused is
+    /// often why a required file is missing (`/proc/meminfo` as an absolute path).
+    fn warnings_so_far(&self) -> String {
+        let all = &self.snapshot.warnings;
+        if all.is_empty() {
+            return String::new();
+        }
+        let shown: Vec<String> = all.iter().take(5).map(|w| w.to_string()).collect();
+        let more = all.len().saturating_sub(shown.len());
+        let more = if more > 0 {
+            format!(" (and {more} more)")
+        } else {
+            String::new()
+        };
+        format!("; ignored on the way: {}{more}", shown.join("; "))
+    }
+
     /// Joins the per-pid pieces, attaches tmpfs usage, and checks the snapshot is usable.
     pub fn finish(mut self) -> Result<Snapshot> {
         if !self.saw_anything {
             return Err(Error::in_file(
                 self.snapshot.origin.clone(),
-                "not a snapshot: none of the expected files (meta, proc/meminfo, proc/<pid>/maps...) found",
+                format!(
+                    "not a snapshot: none of the expected files (meta, proc/meminfo, proc/<pid>/maps...) found{}",
+                    self.warnings_so_far()
+                ),
             ));
         }
         if !self.saw_meminfo {
             return Err(Error::in_file(
                 self.display("proc/meminfo"),
-                "missing: a snapshot needs proc/meminfo (MemTotal is the base of the budget)",
+                format!(
+                    "missing: a snapshot needs proc/meminfo (MemTotal is the base of the budget){}",
+                    self.warnings_so_far()
+                ),
             ));
         }
-        if self.snapshot.meminfo.get("MemTotal").is_none() {
-            return Err(Error::in_file(
-                self.display("proc/meminfo"),
-                "has no MemTotal line",
-            ));
+        match self.snapshot.meminfo.get("MemTotal") {
+            None => {
+                return Err(Error::in_file(
+                    self.display("proc/meminfo"),
+                    "has no (readable) MemTotal line",
+                ))
+            }
+            Some(0) => {
+                return Err(Error::in_file(
+                    self.display("proc/meminfo"),
+                    "MemTotal is 0: no running kernel reports that",
+                ))
+            }
+            Some(_) => {}
         }
         let processes = std::mem::take(&mut self.processes);
         for (pid, partial) in processes {
@@ -344,6 +391,12 @@ impl SnapshotBuilder {
             }
         };
         if mappings.is_empty() {
+            if partial.bad_lines > 0 {
+                self.snapshot.skipped.push(Skipped {
+                    pid,
+                    reason: format!("no readable line in the maps/smaps under {base}"),
+                });
+            }
             // Kernel threads have no user address space: not a user process.
             return;
         }

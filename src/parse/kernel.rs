@@ -123,7 +123,9 @@ impl BootMemory {
     }
 
     pub fn freed_total(&self) -> u64 {
-        self.freed.iter().map(|(_, v)| v).sum()
+        self.freed
+            .iter()
+            .fold(0, |sum, (_, v)| sum.saturating_add(*v))
     }
 }
 
@@ -139,6 +141,11 @@ fn regexes() -> &'static (Regex, Regex, Regex, Regex) {
     })
 }
 
+/// A decimal kB figure of the log in bytes; `None` when it does not fit (a corrupt log).
+fn kib_bytes(digits: &str) -> Option<u64> {
+    digits.parse::<u64>().ok()?.checked_mul(1024)
+}
+
 /// Finds the memory lines in a boot log (dmesg, serial console transcript, kmsg with `<6>`
 /// prefixes). Returns `None` when the log has no `Memory: ... available` line.
 pub fn parse_boot_log(bytes: &[u8]) -> Option<BootMemory> {
@@ -149,22 +156,23 @@ pub fn parse_boot_log(bytes: &[u8]) -> Option<BootMemory> {
     let mut freed = Vec::new();
     for (index, line) in text.lines().enumerate() {
         if let Some(c) = banks_re.captures(line) {
-            banks_total = c[2].parse::<u64>().ok().map(|mb| mb << 20);
+            banks_total = c[2]
+                .parse::<u64>()
+                .ok()
+                .and_then(|mb| mb.checked_mul(1 << 20));
         }
         if found.is_none() {
             if let Some(c) = available_re.captures(line) {
-                let (Ok(available), Ok(total)) = (c[1].parse::<u64>(), c[2].parse::<u64>()) else {
+                let (Some(available), Some(total)) = (kib_bytes(&c[1]), kib_bytes(&c[2])) else {
                     continue;
                 };
                 let breakdown = pair_re
                     .captures_iter(&c[3])
-                    .filter_map(|p| {
-                        Some((p[2].trim().to_string(), p[1].parse::<u64>().ok()? * 1024))
-                    })
+                    .filter_map(|p| Some((p[2].trim().to_string(), kib_bytes(&p[1])?)))
                     .collect();
                 found = Some(BootMemory {
-                    available: available * 1024,
-                    total: total * 1024,
+                    available,
+                    total,
                     breakdown,
                     line: index + 1,
                     ..Default::default()
@@ -174,8 +182,8 @@ pub fn parse_boot_log(bytes: &[u8]) -> Option<BootMemory> {
         }
         if found.is_some() {
             if let Some(c) = freeing_re.captures(line) {
-                if let Ok(kb) = c[2].parse::<u64>() {
-                    freed.push((c[1].trim().to_string(), kb * 1024));
+                if let Some(bytes) = kib_bytes(&c[2]) {
+                    freed.push((c[1].trim().to_string(), bytes));
                 }
             }
         }
