@@ -610,14 +610,12 @@ fn process_findings(profile: &Profile, accounting: &Accounting, findings: &mut V
         for p in matching {
             let value = match limit.of {
                 LimitOf::Private => p.demand,
-                LimitOf::Total => {
-                    p.demand.saturating_add(
-                        p.shared
-                            .get(accounting.measure)
-                            .filter(|_| p.has_smaps)
-                            .unwrap_or(p.shared.virtual_size),
-                    )
-                }
+                LimitOf::Total => p.demand.saturating_add(
+                    p.shared
+                        .get(accounting.measure)
+                        .filter(|_| p.has_smaps)
+                        .unwrap_or(p.shared.virtual_size),
+                ),
             };
             let over = value > limit.max.0;
             let of = match limit.of {

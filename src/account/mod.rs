@@ -178,7 +178,9 @@ fn account_process(
         }
         if hidden_stack_guard && mapping.map.path.as_deref() == Some("[stack]") {
             // smaps `Size` shows the whole VMA; without smaps, one 4 KiB page.
-            let vma = mapping.smaps.map_or(mapping.map.size().saturating_add(4096), |s| s.size);
+            let vma = mapping
+                .smaps
+                .map_or(mapping.map.size().saturating_add(4096), |s| s.size);
             kernel_vm_size = kernel_vm_size.saturating_add(vma.saturating_sub(mapping.map.size()));
         }
         by_class.entry(class).or_default().add(&figures);
