@@ -6,6 +6,7 @@ use crate::account::classify::Class;
 use crate::account::{account, Accounting, Measure};
 use crate::error::{Error, Result};
 use crate::model::{Skipped, Snapshot, Warning};
+use crate::parse::kernel::BootMemory;
 use crate::profile::{LimitOf, Profile, Ram};
 use crate::size::human;
 use serde::Serialize;
@@ -152,6 +153,37 @@ fn reconciliation_tolerance(mem_total: u64) -> u64 {
     (mem_total / 200).max(256 << 10)
 }
 
+/// Memory the kernel hands back after the `Memory:` line even when the log does not say so: a
+/// console transcript at a quiet log level lacks the `Freeing ...` lines, yet init sections are
+/// always freed (their size is in the `Memory:` line) and an `initrd=` image is freed once
+/// loaded. Each is inferred only when the log has no line of its own for it.
+fn frees_missing_from_log(snapshot: &Snapshot, boot: &BootMemory) -> Vec<(String, u64)> {
+    let logged = |word: &str| boot.freed.iter().any(|(what, _)| what.contains(word));
+    let mut inferred = Vec::new();
+    if !logged("init") && !logged("unused kernel") {
+        if let Some(init) = boot.breakdown_value("init") {
+            inferred.push((
+                "init (no Freeing line in the log: the Memory: line's init)".into(),
+                init,
+            ));
+        }
+    }
+    if !logged("initrd") {
+        if let Some(initrd) = snapshot
+            .kernel_cmdline
+            .as_ref()
+            .and_then(|c| c.initrd_freed_bytes())
+        {
+            inferred.push((
+                "initrd (no Freeing line in the log: initrd= of the command line, whole pages)"
+                    .into(),
+                initrd,
+            ));
+        }
+    }
+    inferred
+}
+
 fn reconcile(snapshot: &Snapshot, ram: u64, carveouts: u64) -> Option<Reconciliation> {
     let boot = snapshot.boot_memory.as_ref()?;
     let mem_total = snapshot.meminfo.get("MemTotal")?;
@@ -193,6 +225,10 @@ fn reconcile(snapshot: &Snapshot, ram: u64, carveouts: u64) -> Option<Reconcilia
     for (what, bytes) in &boot.freed {
         rows.push((format!("freed later: {what}"), signed(*bytes)));
     }
+    let inferred = frees_missing_from_log(snapshot, boot);
+    for (what, bytes) in &inferred {
+        rows.push((format!("freed later: {what}"), signed(*bytes)));
+    }
     if cma > 0 {
         rows.push(("CMA handed to the allocator".to_string(), signed(cma)));
     }
@@ -202,6 +238,11 @@ fn reconcile(snapshot: &Snapshot, ram: u64, carveouts: u64) -> Option<Reconcilia
     let expected = boot
         .available
         .saturating_add(boot.freed_total())
+        .saturating_add(
+            inferred
+                .iter()
+                .fold(0, |sum, (_, b)| sum.saturating_add(*b)),
+        )
         .saturating_add(cma)
         .saturating_add(deferred);
     let gap = signed(mem_total).saturating_sub(signed(expected));

@@ -27,6 +27,23 @@ impl KernelCmdline {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect()
     }
+
+    /// Bytes the kernel gives back when it frees the `initrd=START,SIZE` image: ARM and arm64
+    /// widen the range to whole pages at both ends before freeing (ARM 8167/1), so this is the
+    /// page-rounded span. `None` without a parsable `initrd=` parameter.
+    pub fn initrd_freed_bytes(&self) -> Option<u64> {
+        const PAGE: u64 = 4096;
+        let (_, value) = self
+            .memory_params()
+            .into_iter()
+            .find(|(k, _)| k == "initrd")?;
+        let (start, size) = value.split_once(',')?;
+        let start = parse_number(start)?;
+        let end = start.checked_add(parse_number(size)?)?;
+        let first = start / PAGE * PAGE;
+        let last = end.checked_next_multiple_of(PAGE)?;
+        Some(last - first)
+    }
 }
 
 /// Boot parameters that size or reserve memory.
@@ -49,6 +66,26 @@ const MEMORY_PARAMS: [&str; 13] = [
 fn leading_size(value: &str) -> Option<u64> {
     let size = value.split(['@', ',']).next()?;
     parse_size(size).ok()
+}
+
+/// A kernel command-line number: decimal, or hex with `0x`; with an optional K/M/G suffix
+/// (the kernel's memparse).
+fn parse_number(text: &str) -> Option<u64> {
+    let text = text.trim();
+    let (digits, shift) = match text.char_indices().last()? {
+        (i, 'k' | 'K') => (&text[..i], 10),
+        (i, 'm' | 'M') => (&text[..i], 20),
+        (i, 'g' | 'G') => (&text[..i], 30),
+        _ => (text, 0),
+    };
+    let value = match digits
+        .strip_prefix("0x")
+        .or_else(|| digits.strip_prefix("0X"))
+    {
+        Some(hex) => u64::from_str_radix(hex, 16).ok()?,
+        None => digits.parse().ok()?,
+    };
+    value.checked_mul(1 << shift)
 }
 
 pub fn parse_cmdline(bytes: &[u8]) -> KernelCmdline {
@@ -166,10 +203,18 @@ pub fn parse_boot_log(bytes: &[u8]) -> Option<BootMemory> {
                 let (Some(available), Some(total)) = (kib_bytes(&c[1]), kib_bytes(&c[2])) else {
                     continue;
                 };
-                let breakdown = pair_re
+                let breakdown: Vec<(String, u64)> = pair_re
                     .captures_iter(&c[3])
                     .filter_map(|p| Some((p[2].trim().to_string(), kib_bytes(&p[1])?)))
                     .collect();
+                // Kernels before 3.11 print `Memory: Xk/Yk available, Zk reserved`: Y counts
+                // free pages only and the reservation comes after, so the RAM the kernel saw
+                // is Y + Z (the `Memory: 36MB = 36MB total` line agrees).
+                let old_format = !c[3].trim_start().starts_with('(');
+                let total = match breakdown.iter().find(|(n, _)| n == "reserved") {
+                    Some((_, reserved)) if old_format => total.saturating_add(*reserved),
+                    _ => total,
+                };
                 found = Some(BootMemory {
                     available,
                     total,
@@ -238,6 +283,8 @@ mod tests {
         let log = b"<6>Memory: 40MB = 40MB total\n<5>Memory: 36616k/36616k available, 4344k reserved, 0K highmem\nFreeing init memory: 104K\n";
         let m = parse_boot_log(log).unwrap();
         assert_eq!(m.banks_total, Some(40 << 20));
+        // The old line's Y counts free pages only: the RAM seen is Y + reserved.
+        assert_eq!(m.total, 40 << 20);
         assert_eq!(m.available, 36616 * 1024);
         assert_eq!(m.breakdown_value("reserved"), Some(4344 * 1024));
         assert_eq!(m.freed, vec![("init".to_string(), 104 * 1024)]);
@@ -258,6 +305,20 @@ mod tests {
         assert!(!maps_hides_stack_guard((2, 6, 18)));
         assert!(!maps_hides_stack_guard((4, 12, 0)));
         assert!(!maps_hides_stack_guard((6, 1, 0)));
+    }
+
+    #[test]
+    fn initrd_is_freed_in_whole_pages() {
+        let c = parse_cmdline(b"root=/dev/ram0 initrd=0x0f000000,0x002e63ae mem=512M");
+        // 0x2e63ae bytes from a page boundary: 742 pages whole, one partial -> 743 pages.
+        assert_eq!(c.initrd_freed_bytes(), Some(743 * 4096));
+        let c = parse_cmdline(b"initrd=0x800,4K");
+        assert_eq!(c.initrd_freed_bytes(), Some(8192));
+        assert_eq!(parse_cmdline(b"initrd=junk").initrd_freed_bytes(), None);
+        assert_eq!(
+            parse_cmdline(b"initrd=0xffffffffffffffff,0x10").initrd_freed_bytes(),
+            None
+        );
     }
 
     #[test]
