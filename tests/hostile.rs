@@ -188,12 +188,15 @@ fn raw_tar(entries: &[Entry]) -> Vec<u8> {
     builder.into_inner().unwrap()
 }
 
-fn minimal_entries<'a>(except: &[&str]) -> Vec<Entry<'a>> {
-    MINIMAL_FILES
+/// The minimal snapshot as a tar, less the files in `replaced`, plus the hostile `extra`.
+fn minimal_tar_with(replaced: &[&str], extra: Vec<Entry>) -> Vec<u8> {
+    let mut entries: Vec<Entry> = MINIMAL_FILES
         .iter()
-        .filter(|f| !except.contains(f))
+        .filter(|f| !replaced.contains(f))
         .map(|f| Entry::File(f.as_bytes(), read(f)))
-        .collect()
+        .collect();
+    entries.extend(extra);
+    raw_tar(&entries)
 }
 
 fn gzip(bytes: &[u8]) -> Vec<u8> {
@@ -207,64 +210,56 @@ fn hostile_archives() {
     let dir = tempfile::tempdir().unwrap();
     let mut cases: Vec<(&str, Vec<u8>, i32, &str)> = Vec::new();
 
-    let mut e = minimal_entries(&[]);
-    e.push(Entry::File(b"../escape/meta", b"format=1\n".to_vec()));
-    e.push(Entry::File(
-        b"cap/../../proc/meminfo",
-        b"MemTotal: 1 kB\n".to_vec(),
-    ));
     cases.push((
         "dotdot.tar",
-        raw_tar(&e),
+        minimal_tar_with(
+            &[],
+            vec![
+                Entry::File(b"../escape/meta", b"format=1\n".to_vec()),
+                Entry::File(b"cap/../../proc/meminfo", b"MemTotal: 1 kB\n".to_vec()),
+            ],
+        ),
         0,
         "err:dotdot.tar:../escape/meta: path with `..`",
     ));
-
-    let mut e = minimal_entries(&["proc/meminfo"]);
-    e.push(Entry::File(b"/proc/meminfo", read("proc/meminfo")));
     cases.push((
         "absolute.tar",
-        raw_tar(&e),
+        minimal_tar_with(
+            &["proc/meminfo"],
+            vec![Entry::File(b"/proc/meminfo", read("proc/meminfo"))],
+        ),
         2,
         "err:absolute.tar:/proc/meminfo: absolute path",
     ));
-
-    let mut e = minimal_entries(&["proc/1/maps"]);
-    e.push(Entry::Link(
-        b"proc/1/maps",
-        tar::EntryType::Symlink,
-        "/proc/self/maps",
-    ));
+    let symlink = Entry::Link(b"proc/1/maps", tar::EntryType::Symlink, "/proc/self/maps");
     cases.push((
         "symlink-out.tar",
-        raw_tar(&e),
+        minimal_tar_with(&["proc/1/maps"], vec![symlink]),
         0,
         "err:symlink-out.tar:proc/1/maps: not a regular file",
     ));
-
-    let mut e = minimal_entries(&["proc/meminfo"]);
-    e.push(Entry::Link(
+    let hardlink = Entry::Link(
         b"proc/meminfo",
         tar::EntryType::Link,
         "../../../proc/meminfo",
-    ));
+    );
     cases.push((
         "hardlink-out.tar.gz",
-        gzip(&raw_tar(&e)),
+        gzip(&minimal_tar_with(&["proc/meminfo"], vec![hardlink])),
         2,
         "err:hardlink-out.tar.gz:proc/meminfo: not a regular file",
     ));
-
-    let mut e = minimal_entries(&[]);
-    e.push(Entry::File(b"./proc/1/maps", read("proc/1/maps")));
     cases.push((
         "duplicate.tar",
-        raw_tar(&e),
+        minimal_tar_with(
+            &[],
+            vec![Entry::File(b"./proc/1/maps", read("proc/1/maps"))],
+        ),
         2,
         "err:duplicate.tar:./proc/1/maps: the archive holds this file twice",
     ));
 
-    let whole = raw_tar(&minimal_entries(&[]));
+    let whole = minimal_tar_with(&[], Vec::new());
     cases.push((
         "truncated.tar",
         whole[..700].to_vec(),
@@ -300,7 +295,7 @@ fn hostile_archives() {
     header.set_size(1 << 40);
     header.set_entry_type(tar::EntryType::Regular);
     header.set_cksum();
-    let mut oversize = raw_tar(&minimal_entries(&[]));
+    let mut oversize = minimal_tar_with(&[], Vec::new());
     oversize.truncate(oversize.len() - 1024); // drop the end-of-archive blocks
     oversize.extend_from_slice(header.as_bytes());
     oversize.extend_from_slice(&[0u8; 4096]);
@@ -311,11 +306,12 @@ fn hostile_archives() {
         "err:oversize-entry.tar:proc/1/smaps: entry of 1099511627776 bytes",
     ));
 
-    let mut non_utf8 = minimal_entries(&[]);
-    non_utf8.push(Entry::File(b"proc/\xff\xfe/maps", read("proc/1/maps")));
     cases.push((
         "non-utf8-entry.tar",
-        raw_tar(&non_utf8),
+        minimal_tar_with(
+            &[],
+            vec![Entry::File(b"proc/\xff\xfe/maps", read("proc/1/maps"))],
+        ),
         0,
         "out:WITHIN BUDGET",
     ));

@@ -16,7 +16,9 @@ fn reconcile(board: &str) -> Reconciliation {
         .join(board);
     let snapshot = load(Some(&dir), LiveOptions::default()).unwrap();
     let budget = evaluate(&snapshot, &Profile::load_or_default(None).unwrap()).unwrap();
-    budget.reconciliation.expect("the fixture has a Memory: line")
+    budget
+        .reconciliation
+        .expect("the fixture has a Memory: line")
 }
 
 fn row(r: &Reconciliation, prefix: &str) -> i64 {
@@ -26,7 +28,12 @@ fn row(r: &Reconciliation, prefix: &str) -> i64 {
         .filter(|(name, _)| name.starts_with(prefix))
         .map(|(_, v)| *v)
         .collect();
-    assert_eq!(found.len(), 1, "one row starting {prefix:?} in {:?}", r.rows);
+    assert_eq!(
+        found.len(),
+        1,
+        "one row starting {prefix:?} in {:?}",
+        r.rows
+    );
     found[0]
 }
 
@@ -40,7 +47,10 @@ fn assert_rows_add_up(r: &Reconciliation) {
             .position(|(name, _)| name.starts_with(prefix))
             .unwrap()
     };
-    let (seen, available) = (position("RAM the kernel saw"), position("available at boot"));
+    let (seen, available) = (
+        position("RAM the kernel saw"),
+        position("available at boot"),
+    );
     let deducted: i64 = r.rows[seen..available].iter().map(|(_, v)| v).sum();
     assert_eq!(deducted, r.rows[available].1, "{:?}", r.rows);
     let expected: i64 = r.rows[available..].iter().map(|(_, v)| v).sum();
