@@ -120,7 +120,7 @@ fn rss(f: &Figures) -> u64 {
     f.rss.expect("captured with smaps")
 }
 
-fn find<'a>(acc: &'a Accounting, pid: u32) -> &'a ProcessAccount {
+fn find(acc: &Accounting, pid: u32) -> &ProcessAccount {
     acc.processes
         .iter()
         .find(|p| p.pid == pid)
