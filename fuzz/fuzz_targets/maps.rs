@@ -1,0 +1,34 @@
+//! maps lines, then the classifier and accounting over what parsed: no input may panic, and
+//! every parsed line keeps end >= start.
+#![no_main]
+use libfuzzer_sys::fuzz_target;
+use membudget::account::{account, Measure};
+use membudget::model::{Mapping, Process, Snapshot};
+
+fuzz_target!(|data: &[u8]| {
+    let (maps, issues) = membudget::parse::maps::parse_maps(data);
+    for m in &maps {
+        assert!(m.end >= m.start);
+    }
+    for issue in &issues {
+        assert!(issue.line >= 1);
+    }
+    let snapshot = Snapshot {
+        processes: vec![Process {
+            pid: 1,
+            name: "fuzz".into(),
+            cmdline: String::new(),
+            threads: 1,
+            vm_size: None,
+            vm_rss: None,
+            start_time: None,
+            mappings: maps
+                .into_iter()
+                .map(|map| Mapping { map, smaps: None })
+                .collect(),
+            rollup: None,
+        }],
+        ..Default::default()
+    };
+    let _ = account(&snapshot, Measure::Virtual, Some(8 << 20));
+});
