@@ -432,3 +432,20 @@ fn gzip_bomb_stops_at_the_inflate_cap() {
     );
     assert!(whole.is_ok(), "{whole:?}");
 }
+
+/// Found by the smaps fuzz target: smaps claiming more private than resident pages on a shared
+/// mapping underflowed the shared part of RSS. The binary runs the corpus case under the default
+/// (virtual) measure; here every measure is exercised.
+#[test]
+fn damaged_smaps_is_accounted_under_every_measure() {
+    use membudget::account::{account, Measure};
+    let snapshot = membudget::collect::load(
+        Some(&corpus().join("smaps-private-above-rss")),
+        membudget::collect::LiveOptions::default(),
+    )
+    .unwrap();
+    for measure in [Measure::Virtual, Measure::Rss, Measure::Pss] {
+        let acc = account(&snapshot, measure, None);
+        assert!(acc.user_demand > 0, "{measure:?}");
+    }
+}

@@ -151,7 +151,11 @@ fn merge_max(into: &mut Figures, f: &Figures) {
     };
     into.virtual_size = into.virtual_size.max(f.virtual_size);
     // The part of RSS every mapper shares; each mapper's own copies are added separately.
-    into.rss = max_opt(into.rss, f.rss.map(|r| r - f.uss.unwrap_or(0)));
+    // Saturating: a damaged smaps can claim more private pages than resident ones.
+    into.rss = max_opt(
+        into.rss,
+        f.rss.map(|r| r.saturating_sub(f.uss.unwrap_or(0))),
+    );
     into.uss = add_opt(into.uss, f.uss);
     into.swap = max_opt(into.swap, f.swap);
     into.mappings = 1;
@@ -271,7 +275,7 @@ pub fn account(
                     merge_max(&mut entry.1, &figures);
                     entry.1.pss = add_opt(entry.1.pss, figures.pss);
                     let once = match use_measure {
-                        Measure::Rss => value - own_copy,
+                        Measure::Rss => value.saturating_sub(own_copy),
                         _ => value,
                     };
                     entry.2 = entry.2.max(once);
