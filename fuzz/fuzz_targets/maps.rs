@@ -3,7 +3,7 @@
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 use membudget::account::{account, Measure};
-use membudget::model::{Mapping, Process, Snapshot};
+use membudget::model::Mapping;
 
 fuzz_target!(|data: &[u8]| {
     let (maps, issues) = membudget::parse::maps::parse_maps(data);
@@ -13,22 +13,13 @@ fuzz_target!(|data: &[u8]| {
     for issue in &issues {
         assert!(issue.line >= 1);
     }
-    let snapshot = Snapshot {
-        processes: vec![Process {
-            pid: 1,
-            name: "fuzz".into(),
-            cmdline: String::new(),
-            threads: 1,
-            vm_size: None,
-            vm_rss: None,
-            start_time: None,
-            mappings: maps
-                .into_iter()
-                .map(|map| Mapping { map, smaps: None })
-                .collect(),
-            rollup: None,
-        }],
-        ..Default::default()
-    };
-    let _ = account(&snapshot, Measure::Virtual, Some(8 << 20));
+    let mappings = maps
+        .into_iter()
+        .map(|map| Mapping { map, smaps: None })
+        .collect();
+    let _ = account(
+        &membudget_fuzz::snapshot_of(mappings, 1),
+        Measure::Virtual,
+        Some(8 << 20),
+    );
 });
