@@ -12,6 +12,9 @@
 //! ```text
 //! cargo run --release --example gen_snapshot -- --processes 2000 --out /tmp/snap [--format dir|tar|tar.gz|smemcap] [--fixtures DIR]...
 //! ```
+//! `--series K` writes K snapshots `OUT/sample-0001.tar.gz`... instead (the series convention),
+//! one minute apart, in which every heap grows by one more page per sample: a slow leak.
+//!
 //! `dir`, `tar` and `tar.gz` write the membudget snapshot layout (`smem -S DIR` reads the `dir`
 //! form as it is, since it mirrors `/proc`); `smemcap` writes the tar layout of smem's
 //! `smemcap` (`meminfo`, `version`, `<pid>/smaps`, `<pid>/cmdline`, `<pid>/stat`).
@@ -113,8 +116,12 @@ fn vary_smaps(smaps: &[u8], shift: u64, grow_pages: u64) -> (String, u64) {
         };
         shift_line(header, shift, out);
         let is_heap = header.trim_end().ends_with("[heap]");
-        let size = fields.iter().find_map(|l| kb_field(l).filter(|(k, _)| *k == "Size"));
-        let rss = fields.iter().find_map(|l| kb_field(l).filter(|(k, _)| *k == "Rss"));
+        let size = fields
+            .iter()
+            .find_map(|l| kb_field(l).filter(|(k, _)| *k == "Size"));
+        let rss = fields
+            .iter()
+            .find_map(|l| kb_field(l).filter(|(k, _)| *k == "Rss"));
         let grow = match (is_heap, size, rss) {
             (true, Some((_, size)), Some((_, rss))) => {
                 (grow_pages * PAGE / 1024).min(size.saturating_sub(rss))
@@ -223,6 +230,7 @@ struct Args {
     out: PathBuf,
     format: String,
     fixtures: Vec<PathBuf>,
+    series: Option<u32>,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -231,6 +239,7 @@ fn parse_args() -> Result<Args, String> {
         out: PathBuf::new(),
         format: "dir".into(),
         fixtures: Vec::new(),
+        series: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -242,6 +251,9 @@ fn parse_args() -> Result<Args, String> {
             "--out" => args.out = value()?.into(),
             "--format" => args.format = value()?,
             "--fixtures" => args.fixtures.push(value()?.into()),
+            "--series" => {
+                args.series = Some(value()?.parse().map_err(|e| format!("--series: {e}"))?)
+            }
             _ => return Err(format!("unknown argument {flag}")),
         }
     }
@@ -258,18 +270,13 @@ fn parse_args() -> Result<Args, String> {
     Ok(args)
 }
 
-fn run(args: Args) -> Result<(), String> {
-    let io = |e: std::io::Error| e.to_string();
-    let templates = load_templates(&args.fixtures).map_err(io)?;
-    if templates.is_empty() {
-        return Err("no process with maps, smaps and status under the fixtures".into());
-    }
-    let smemcap = args.format == "smemcap";
-    let mut out = match args.format.as_str() {
-        "dir" => Output::Dir(args.out.clone()),
+fn open_output(path: &Path, format: &str) -> Result<Output, String> {
+    let io = |e: std::io::Error| format!("{}: {e}", path.display());
+    Ok(match format {
+        "dir" => Output::Dir(path.to_path_buf()),
         "tar" | "tar.gz" | "smemcap" => {
-            let file = fs::File::create(&args.out).map_err(io)?;
-            let writer: Box<dyn Write> = if args.format == "tar.gz" {
+            let file = fs::File::create(path).map_err(io)?;
+            let writer: Box<dyn Write> = if format == "tar.gz" {
                 Box::new(flate2::write::GzEncoder::new(
                     std::io::BufWriter::new(file),
                     flate2::Compression::fast(),
@@ -279,60 +286,93 @@ fn run(args: Args) -> Result<(), String> {
             };
             Output::Tar(tar::Builder::new(writer))
         }
-        other => return Err(format!("unknown format {other} (dir, tar, tar.gz, smemcap)")),
-    };
+        other => {
+            return Err(format!(
+                "unknown format {other} (dir, tar, tar.gz, smemcap)"
+            ))
+        }
+    })
+}
+
+/// One snapshot: `time` goes to `meta`, `leak_pages` more heap pages in every process.
+fn write_snapshot(
+    mut out: Output,
+    args: &Args,
+    templates: &[Template],
+    time: u64,
+    leak_pages: u64,
+) -> std::io::Result<()> {
+    let smemcap = args.format == "smemcap";
     let base = &args.fixtures[0];
-    let global = |name: &str| fs::read(base.join(name)).ok();
     let prefix = if smemcap { "" } else { "proc/" };
     for name in ["meminfo", "version", "mounts", "cmdline"] {
         if smemcap && !matches!(name, "meminfo" | "version") {
             continue;
         }
-        if let Some(bytes) = global(&format!("proc/{name}")) {
-            out.file(&format!("{prefix}{name}"), &bytes).map_err(io)?;
+        if let Ok(bytes) = fs::read(base.join(format!("proc/{name}"))) {
+            out.file(&format!("{prefix}{name}"), &bytes)?;
         }
     }
     if !smemcap {
         let meta = format!(
-            "format=1\ntime=1700000000\nhost=gen-{}\nsource=gen_snapshot from {}\nsmaps=1\n",
+            "format=1\ntime={time}\nhost=gen-{}\nsource=gen_snapshot from {}\nsmaps=1\n",
             args.processes,
             base.display()
         );
-        out.file("meta", meta.as_bytes()).map_err(io)?;
+        out.file("meta", meta.as_bytes())?;
     }
     for i in 0..args.processes {
         let template = &templates[i as usize % templates.len()];
         let pid = 1000 + i;
         let shift = (u64::from(i) * 7 * PAGE) % (template.shift_room / PAGE * PAGE + PAGE);
-        let grow_pages = u64::from(i % 17);
+        let grow_pages = u64::from(i % 17) + leak_pages;
         let (smaps, grown_kb) = vary_smaps(&template.smaps, shift, grow_pages);
         let dir = format!("{prefix}{pid}");
         if smemcap {
-            out.directory(&dir).map_err(io)?;
+            out.directory(&dir)?;
         } else {
             let mut maps = String::with_capacity(template.maps.len() + 64);
             for line in String::from_utf8_lossy(&template.maps).lines() {
                 shift_line(line, shift, &mut maps);
             }
-            out.file(&format!("{dir}/maps"), maps.as_bytes())
-                .map_err(io)?;
+            out.file(&format!("{dir}/maps"), maps.as_bytes())?;
             let status = vary_status(&template.status, pid, grown_kb);
-            out.file(&format!("{dir}/status"), status.as_bytes())
-                .map_err(io)?;
+            out.file(&format!("{dir}/status"), status.as_bytes())?;
         }
-        out.file(&format!("{dir}/smaps"), smaps.as_bytes())
-            .map_err(io)?;
-        out.file(&format!("{dir}/cmdline"), &template.cmdline)
-            .map_err(io)?;
+        out.file(&format!("{dir}/smaps"), smaps.as_bytes())?;
+        out.file(&format!("{dir}/cmdline"), &template.cmdline)?;
         let stat = format!(
             "{pid} ({}) S 1 {pid} {pid} 0 -1 4194560 0 0 0 0 0 0 0 0 20 0 1 0 {} 0 0\n",
             template.name,
             1000 + u64::from(i)
         );
-        out.file(&format!("{dir}/stat"), stat.as_bytes())
-            .map_err(io)?;
+        out.file(&format!("{dir}/stat"), stat.as_bytes())?;
     }
-    out.finish().map_err(io)
+    out.finish()
+}
+
+fn run(args: Args) -> Result<(), String> {
+    let templates = load_templates(&args.fixtures).map_err(|e| e.to_string())?;
+    if templates.is_empty() {
+        return Err("no process with maps, smaps and status under the fixtures".into());
+    }
+    let io = |e: std::io::Error| format!("{}: {e}", args.out.display());
+    match args.series {
+        None => {
+            let out = open_output(&args.out, &args.format)?;
+            write_snapshot(out, &args, &templates, 1_700_000_000, 0).map_err(io)
+        }
+        Some(count) => {
+            fs::create_dir_all(&args.out).map_err(io)?;
+            for k in 0..count {
+                let path = args.out.join(format!("sample-{:04}.tar.gz", k + 1));
+                let out = open_output(&path, "tar.gz")?;
+                let time = 1_700_000_000 + 60 * u64::from(k);
+                write_snapshot(out, &args, &templates, time, u64::from(k)).map_err(io)?;
+            }
+            Ok(())
+        }
+    }
 }
 
 fn main() {
