@@ -6,6 +6,7 @@
 pub mod builder;
 pub mod dir;
 pub mod live;
+mod parallel;
 pub mod tar;
 
 pub use builder::SnapshotBuilder;
@@ -64,6 +65,9 @@ pub struct LiveOptions {
 
 /// Reads a whole snapshot from any source into the model.
 pub fn collect(source: &mut dyn Source) -> Result<Snapshot> {
+    if parallel::worthwhile() {
+        return parallel::collect(source);
+    }
     let mut builder = SnapshotBuilder::new(source.origin());
     source.visit(&mut builder)?;
     builder.finish()
