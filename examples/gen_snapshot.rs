@@ -362,6 +362,9 @@ fn run(args: Args) -> Result<(), String> {
             let out = open_output(&args.out, &args.format)?;
             write_snapshot(out, &args, &templates, 1_700_000_000, 0).map_err(io)
         }
+        Some(_) if args.format == "smemcap" => {
+            Err("--series writes membudget snapshots (.tar.gz), not smemcap tars".into())
+        }
         Some(count) => {
             fs::create_dir_all(&args.out).map_err(io)?;
             for k in 0..count {
