@@ -68,6 +68,11 @@ pub fn collect(source: &mut dyn Source) -> Result<Snapshot> {
     if parallel::worthwhile() {
         return parallel::collect(source);
     }
+    collect_on_this_thread(source)
+}
+
+/// The one-thread path: for one-core machines, and the reference for the parallel one.
+fn collect_on_this_thread(source: &mut dyn Source) -> Result<Snapshot> {
     let mut builder = SnapshotBuilder::new(source.origin());
     source.visit(&mut builder)?;
     builder.finish()

@@ -78,3 +78,45 @@ pub fn collect(source: &mut dyn Source) -> Result<Snapshot> {
     visited?;
     builder.finish()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::{collect_on_this_thread, dir::DirSource};
+    use std::path::{Path, PathBuf};
+
+    fn both_ways(root: &Path) -> (String, String) {
+        let one = collect_on_this_thread(&mut DirSource::new(root));
+        let two = super::collect(&mut DirSource::new(root));
+        (format!("{one:?}"), format!("{two:?}"))
+    }
+
+    /// Every figure, warning and skipped pid of a real snapshot, in the same order.
+    #[test]
+    fn same_snapshot_as_one_thread() {
+        let zynq = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../shared/fixtures/real/innosilicon-t2-zynq-snapshot");
+        let (one, two) = both_ways(&zynq);
+        assert!(
+            one.starts_with("Ok(") && one.contains("innominer_T2"),
+            "{one}"
+        );
+        assert_eq!(one, two);
+    }
+
+    /// A file that stops the parser (a newer format) stops the reader with the parser's error.
+    #[test]
+    fn parse_error_is_the_one_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("meta"), "format=99\n").unwrap();
+        std::fs::create_dir_all(dir.path().join("proc/1")).unwrap();
+        std::fs::write(dir.path().join("proc/meminfo"), "MemTotal: 1024 kB\n").unwrap();
+        std::fs::write(
+            dir.path().join("proc/1/maps"),
+            "1000-2000 r-xp 0 1f:04 16 /a\n",
+        )
+        .unwrap();
+        let (one, two) = both_ways(dir.path());
+        assert!(one.starts_with("Err(") && one.contains("newer"), "{one}");
+        assert_eq!(one, two);
+    }
+}
