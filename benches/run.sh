@@ -18,8 +18,8 @@ SERIES_PROCESSES=${SERIES_PROCESSES:-200}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-target}
 mkdir -p "$WORK"
 
-for tool in /usr/bin/time smem; do
-  command -v "$tool" >/dev/null || { echo "missing $tool (apt-get install time smem)" >&2; exit 2; }
+for tool in /usr/bin/time smem bc; do
+  command -v "$tool" >/dev/null || { echo "missing $tool (apt-get install time smem bc)" >&2; exit 2; }
 done
 
 cargo build --release -q --bin membudget --example gen_snapshot --example load_series
