@@ -82,10 +82,39 @@ struct PartialProcess {
     /// unreadable rather than a kernel thread.
     bad_lines: usize,
     smaps: Option<Vec<SmapsEntry>>,
+    /// `maps` and `smaps` joined as soon as both are in: every pid waits here until the last
+    /// file of the snapshot (archives come in any order), and holding both lists meant two
+    /// copies of every mapping header; joined, the duplicate goes at once.
+    mappings: Option<Vec<Mapping>>,
     rollup: Option<SmapsFields>,
     status: Option<Status>,
     cmdline: Option<String>,
     stat: Option<Stat>,
+}
+
+/// Pairs each maps line with the smaps entry of the same start address; maps is the authority
+/// on which mappings exist.
+fn join(maps: Vec<MapLine>, smaps: Vec<SmapsEntry>) -> Vec<Mapping> {
+    let mut by_start: BTreeMap<u64, SmapsFields> =
+        smaps.into_iter().map(|e| (e.map.start, e.fields)).collect();
+    maps.into_iter()
+        .map(|map| {
+            let smaps = by_start.remove(&map.start);
+            Mapping { map, smaps }
+        })
+        .collect()
+}
+
+impl PartialProcess {
+    fn join_when_whole(&mut self) {
+        match (self.maps.take(), self.smaps.take()) {
+            (Some(maps), Some(smaps)) => self.mappings = Some(join(maps, smaps)),
+            (maps, smaps) => {
+                self.maps = maps;
+                self.smaps = smaps;
+            }
+        }
+    }
 }
 
 pub struct SnapshotBuilder {
@@ -232,15 +261,19 @@ impl SnapshotBuilder {
             let entry = self.processes.entry(pid).or_default();
             match file {
                 ProcessFile::Maps => {
-                    let (maps, issues) = parse_maps(bytes);
+                    let (mut maps, issues) = parse_maps(bytes);
+                    maps.shrink_to_fit(); // it may wait for the end of the snapshot
                     entry.bad_lines += issues.len();
                     entry.maps = Some(maps);
+                    entry.join_when_whole();
                     issues
                 }
                 ProcessFile::Smaps => {
-                    let (smaps, issues) = parse_smaps(bytes);
+                    let (mut smaps, issues) = parse_smaps(bytes);
+                    smaps.shrink_to_fit();
                     entry.bad_lines += issues.len();
                     entry.smaps = Some(smaps);
+                    entry.join_when_whole();
                     issues
                 }
                 ProcessFile::SmapsRollup => {
@@ -359,30 +392,22 @@ impl SnapshotBuilder {
             // A thread's directory: its address space is its thread group's, read once there.
             return;
         }
-        let mappings: Vec<Mapping> = match (partial.maps, partial.smaps) {
-            (Some(maps), Some(smaps)) => {
-                let mut by_start: BTreeMap<u64, SmapsFields> =
-                    smaps.into_iter().map(|e| (e.map.start, e.fields)).collect();
-                maps.into_iter()
-                    .map(|map| {
-                        let smaps = by_start.remove(&map.start);
-                        Mapping { map, smaps }
-                    })
-                    .collect()
-            }
-            (Some(maps), None) => maps
+        let mappings: Vec<Mapping> = match (partial.mappings, partial.maps, partial.smaps) {
+            (Some(mappings), _, _) => mappings,
+            (None, Some(maps), Some(smaps)) => join(maps, smaps),
+            (None, Some(maps), None) => maps
                 .into_iter()
                 .map(|map| Mapping { map, smaps: None })
                 .collect(),
             // smem's captures carry smaps only: its headers are the maps.
-            (None, Some(smaps)) => smaps
+            (None, None, Some(smaps)) => smaps
                 .into_iter()
                 .map(|e| Mapping {
                     map: e.map,
                     smaps: Some(e.fields),
                 })
                 .collect(),
-            (None, None) => {
+            (None, None, None) => {
                 self.snapshot.skipped.push(Skipped {
                     pid,
                     reason: format!("no maps or smaps file under {base}"),

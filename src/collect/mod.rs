@@ -6,6 +6,7 @@
 pub mod builder;
 pub mod dir;
 pub mod live;
+mod parallel;
 pub mod smem;
 pub mod tar;
 
@@ -67,6 +68,14 @@ pub struct LiveOptions {
 
 /// Reads a whole snapshot from any source into the model.
 pub fn collect(source: &mut dyn Source) -> Result<Snapshot> {
+    if parallel::worthwhile() {
+        return parallel::collect(source);
+    }
+    collect_on_this_thread(source)
+}
+
+/// The one-thread path: for one-core machines, and the reference for the parallel one.
+fn collect_on_this_thread(source: &mut dyn Source) -> Result<Snapshot> {
     let mut builder = SnapshotBuilder::new(source.origin());
     source.visit(&mut builder)?;
     builder.finish()

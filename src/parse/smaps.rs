@@ -135,6 +135,31 @@ mod tests {
         assert_eq!(e[1].fields.pss, None);
     }
 
+    /// Odd field lines (non-ASCII or unusual whitespace, bad values, keys with `-` or spaces)
+    /// keep the meaning they had before the ASCII fast paths of `kv`.
+    #[test]
+    fn odd_field_lines_keep_their_meaning() {
+        let text = "00008000-000f0000 r-xp 00000000 1f:04 16 /bin/busybox\nSize:\u{a0}928 kB\nRss:\t 8 kB \nPss: 4 MB\nSwap:\nShared_Clean:\u{b}12 kB\nPrivate-Dirty: 4 kB\nKey:value-x\nAnon ymous: 4 kB\n";
+        let (e, issues) = parse_smaps(text.as_bytes());
+        assert_eq!(e.len(), 1);
+        assert_eq!(e[0].fields.size, 928 * 1024);
+        assert_eq!(e[0].fields.rss, 8 * 1024);
+        assert_eq!(e[0].fields.shared_clean, 12 * 1024);
+        let lines: Vec<(usize, &str)> = issues
+            .iter()
+            .map(|i| (i.line, i.message.as_str()))
+            .collect();
+        assert_eq!(
+            lines,
+            [
+                (4, "Pss: value \"4 MB\" is not a size in kB"),
+                (5, "Swap: value \"\" is not a size in kB"),
+                (8, "bad start address"),
+                (9, "neither a mapping header nor a `Key: value` line"),
+            ]
+        );
+    }
+
     #[test]
     fn fields_before_header_are_issues() {
         let (e, issues) = parse_smaps(b"Rss: 4 kB\n");

@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# Performance figures of issue #7, each against a reference measured in the same run.
+#
+# Every figure and its reference run alternately (ref, figure, ref, figure...) REPS times, so
+# load from other jobs on the machine hits both alike; the table shows medians, the ratio of
+# the medians, and the figure's peak RSS (/usr/bin/time). Generated snapshots are cached in
+# BENCH_DIR (delete it after changing the generator).
+#
+#   benches/run.sh                       # all figures
+#   REPS=9 BIG_PROCESSES=21000 benches/run.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+REPS=${REPS:-5}
+WORK=${BENCH_DIR:-/tmp/membudget-bench}
+BIG_PROCESSES=${BIG_PROCESSES:-21000}   # about 500 MB of maps+smaps+status
+SERIES=${SERIES:-500}
+SERIES_PROCESSES=${SERIES_PROCESSES:-200}
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-target}
+mkdir -p "$WORK"
+
+for tool in /usr/bin/time smem bc; do
+  command -v "$tool" >/dev/null || { echo "missing $tool (apt-get install time smem bc)" >&2; exit 2; }
+done
+
+cargo build --release -q --bin membudget --example gen_snapshot --example load_series
+BIN=$CARGO_TARGET_DIR/release
+MB=$BIN/membudget
+GEN=$BIN/examples/gen_snapshot
+
+gen() { # gen OUT ARGS... : generate once
+  local out=$1; shift
+  [ -e "$out" ] || "$GEN" --out "$out" "$@"
+}
+gen "$WORK/s2000" --processes 2000 --format dir
+gen "$WORK/s2000.tar.gz" --processes 2000 --format tar.gz
+gen "$WORK/big.tar" --processes "$BIG_PROCESSES" --format tar
+gen "$WORK/series" --processes "$SERIES_PROCESSES" --series "$SERIES"
+
+# run CMD: wall microseconds and peak RSS (kB) of a shell command; exit 0 or 1 is success
+# (report/check say "over budget" with 1).
+run() {
+  local t0 t1 rc
+  t0=$(date +%s%N)
+  set +e
+  /usr/bin/time -f %M -o "$WORK/.rss" bash -c "$1" >/dev/null 2>"$WORK/.err"
+  rc=$?
+  set -e
+  t1=$(date +%s%N)
+  if [ $rc -gt 1 ]; then
+    echo "failed ($rc): $1" >&2; cat "$WORK/.err" >&2; exit 1
+  fi
+  echo "$(( (t1 - t0) / 1000 )) $(tail -n1 "$WORK/.rss")"
+}
+
+median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+
+# compare NAME TARGET REF_CMD FIG_CMD: alternate, then print one table row.
+compare() {
+  local name=$1 target=$2 ref=$3 fig=$4 i
+  : >"$WORK/.ref"; : >"$WORK/.fig"; : >"$WORK/.figrss"
+  run "$ref" >/dev/null; run "$fig" >/dev/null   # warm the page cache for both
+  for ((i = 0; i < REPS; i++)); do
+    run "$ref" | awk '{print $1}' >>"$WORK/.ref"
+    run "$fig" | tee >(awk '{print $2}' >>"$WORK/.figrss") | awk '{print $1}' >>"$WORK/.fig"
+  done
+  sleep 0.1
+  local r f rss
+  r=$(median <"$WORK/.ref"); f=$(median <"$WORK/.fig"); rss=$(median <"$WORK/.figrss")
+  printf '%-44s %10.1f %10.1f %8.2f %9.1f  %s\n' "$name" "$(echo "$f/1000" | bc -l)" \
+    "$(echo "$r/1000" | bc -l)" "$(echo "$f/$r" | bc -l)" "$(echo "$rss/1024" | bc -l)" "$target"
+}
+
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), load $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "snapshots: s2000 $(du -s --apparent-size -m "$WORK/s2000" | cut -f1) MB in $(find "$WORK/s2000" -type f | wc -l) files;" \
+  "big.tar $(du -m --apparent-size "$WORK/big.tar" | cut -f1) MB ($BIG_PROCESSES processes); series $SERIES x $SERIES_PROCESSES processes"
+echo "REPS=$REPS; times are medians in ms; ratio = figure / reference"
+printf '%-44s %10s %10s %8s %9s  %s\n' figure fig_ms ref_ms ratio peak_MiB target
+PSS="-p benches/pss.toml"
+
+compare "analyse 2000 procs, dir  vs cat of its files" "<= 2" \
+  "find $WORK/s2000 -type f -exec cat {} + >/dev/null" \
+  "$MB report $WORK/s2000 $PSS"
+compare "analyse 2000 procs, .tar.gz vs tar -xzO" "<= 2" \
+  "tar -xzOf $WORK/s2000.tar.gz >/dev/null" \
+  "$MB report $WORK/s2000.tar.gz $PSS"
+compare "analyse big.tar vs cat big.tar" "RSS <= 64 MiB" \
+  "cat $WORK/big.tar >/dev/null" \
+  "$MB report $WORK/big.tar $PSS"
+compare "smem PSS table vs membudget (ratio = speedup)" ">= 100" \
+  "$MB report $WORK/s2000 $PSS --top 100000" \
+  "smem -S $WORK/s2000"
+compare "smem PSS table vs cat (ceiling for the above)" "" \
+  "find $WORK/s2000 -type f -exec cat {} + >/dev/null" \
+  "smem -S $WORK/s2000"
+compare "live capture --smaps (.tar) vs cat same files" "<= 1.2" \
+  "cat /proc/meminfo /proc/mounts /proc/cmdline /proc/version /proc/sys/vm/min_free_kbytes /proc/[0-9]*/{maps,status,cmdline,stat,smaps,smaps_rollup} >$WORK/live.cat 2>/dev/null; true" \
+  "$MB capture -o $WORK/live.tar --smaps"
+compare "load+account $SERIES x $SERIES_PROCESSES vs zcat" "seconds" \
+  "cat $WORK/series/*.tar.gz | gzip -dc >/dev/null" \
+  "$BIN/examples/load_series $WORK/series"

@@ -1,0 +1,122 @@
+//! Reading and parsing on two threads. A source spends its time in system calls (a directory,
+//! the live `/proc`) or in inflating (`.tar.gz`), the builder in parsing; on two cores the two
+//! overlap. The source runs on the calling thread and hands each file over a bounded channel
+//! to the builder on a second thread, in order, so the model (and the order of its warnings)
+//! is exactly what the one-thread path builds.
+
+use super::{Sink, SnapshotBuilder, Source};
+use crate::error::{Error, Result};
+use crate::model::Snapshot;
+use std::sync::mpsc::{sync_channel, SyncSender};
+
+/// Files in flight between reader and parser. Bounded, so a fast reader cannot pile the input
+/// up in memory: peak memory stays the model plus this many file texts.
+const IN_FLIGHT: usize = 16;
+
+enum Event {
+    File(String, Vec<u8>),
+    Warn(String, String),
+    Skip(u32, String),
+}
+
+/// The reader's side: forwards everything to the parser thread.
+struct Forward {
+    to_parser: SyncSender<Event>,
+}
+
+/// The parser thread ended early (it failed on a file); its own error is what gets reported.
+fn parser_gone() -> Error {
+    Error::msg("snapshot parser stopped")
+}
+
+impl Sink for Forward {
+    fn file(&mut self, path: &str, bytes: &[u8]) -> Result<()> {
+        self.to_parser
+            .send(Event::File(path.to_string(), bytes.to_vec()))
+            .map_err(|_| parser_gone())
+    }
+
+    fn warn(&mut self, path: &str, message: String) {
+        // A send fails only when the parser already failed; its error wins anyway.
+        let _ = self.to_parser.send(Event::Warn(path.to_string(), message));
+    }
+
+    fn skip(&mut self, pid: u32, reason: String) {
+        let _ = self.to_parser.send(Event::Skip(pid, reason));
+    }
+}
+
+/// Whether a second thread can run at the same time: not on a one-core board, where the
+/// hand-over would only add work.
+pub fn worthwhile() -> bool {
+    std::thread::available_parallelism().is_ok_and(|n| n.get() > 1)
+}
+
+/// Reads `source` on this thread while a second thread parses, and builds the snapshot.
+pub fn collect(source: &mut dyn Source) -> Result<Snapshot> {
+    let mut builder = SnapshotBuilder::new(source.origin());
+    let (to_parser, from_reader) = sync_channel(IN_FLIGHT);
+    let (visited, parsed) = std::thread::scope(|scope| {
+        let parser = scope.spawn(move || -> Result<SnapshotBuilder> {
+            for event in from_reader {
+                match event {
+                    Event::File(path, bytes) => builder.add_file(&path, &bytes)?,
+                    Event::Warn(path, message) => Sink::warn(&mut builder, &path, message),
+                    Event::Skip(pid, reason) => Sink::skip(&mut builder, pid, reason),
+                }
+            }
+            Ok(builder)
+        });
+        let visited = source.visit(&mut Forward { to_parser });
+        let parsed = parser
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (visited, parsed)
+    });
+    // A parse error is the cause when both failed (the reader then only saw the parser go).
+    let builder = parsed?;
+    visited?;
+    builder.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{collect_on_this_thread, dir::DirSource};
+    use std::path::{Path, PathBuf};
+
+    fn both_ways(root: &Path) -> (String, String) {
+        let one = collect_on_this_thread(&mut DirSource::new(root));
+        let two = super::collect(&mut DirSource::new(root));
+        (format!("{one:?}"), format!("{two:?}"))
+    }
+
+    /// Every figure, warning and skipped pid of a real snapshot, in the same order.
+    #[test]
+    fn same_snapshot_as_one_thread() {
+        let zynq = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../shared/fixtures/real/innosilicon-t2-zynq-snapshot");
+        let (one, two) = both_ways(&zynq);
+        assert!(
+            one.starts_with("Ok(") && one.contains("innominer_T2"),
+            "{one}"
+        );
+        assert_eq!(one, two);
+    }
+
+    /// A file that stops the parser (a newer format) stops the reader with the parser's error.
+    #[test]
+    fn parse_error_is_the_one_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("meta"), "format=99\n").unwrap();
+        std::fs::create_dir_all(dir.path().join("proc/1")).unwrap();
+        std::fs::write(dir.path().join("proc/meminfo"), "MemTotal: 1024 kB\n").unwrap();
+        std::fs::write(
+            dir.path().join("proc/1/maps"),
+            "1000-2000 r-xp 0 1f:04 16 /a\n",
+        )
+        .unwrap();
+        let (one, two) = both_ways(dir.path());
+        assert!(one.starts_with("Err(") && one.contains("newer"), "{one}");
+        assert_eq!(one, two);
+    }
+}
