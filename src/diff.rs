@@ -177,12 +177,14 @@ fn process_delta(old: Option<&ProcessAccount>, new: Option<&ProcessAccount>) -> 
     }
 }
 
+/// The processes of one (name, command line) on the old and on the new side.
+type Pairing<'a> = (Vec<&'a ProcessAccount>, Vec<&'a ProcessAccount>);
+
 /// Pairs the processes of both sides by (name, command line); several with the same key are
 /// paired in order of size (the accounting lists processes largest first), the surplus
 /// appeared or went away.
 fn match_processes(old: &[ProcessAccount], new: &[ProcessAccount]) -> Vec<ProcessDelta> {
-    let mut groups: BTreeMap<(&str, &str), (Vec<&ProcessAccount>, Vec<&ProcessAccount>)> =
-        BTreeMap::new();
+    let mut groups: BTreeMap<(&str, &str), Pairing> = BTreeMap::new();
     for p in old {
         groups.entry((&p.name, &p.cmdline)).or_default().0.push(p);
     }

@@ -15,7 +15,8 @@ const GONE_PRIVATE: i64 = 315_392;
 const MIB: i64 = 1 << 20;
 
 fn zynq() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/real/innosilicon-t2-zynq-snapshot")
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/fixtures/real/innosilicon-t2-zynq-snapshot")
 }
 
 fn copy_dir(from: &Path, to: &Path) {
@@ -114,11 +115,17 @@ fn diff_reports_exactly_the_heap_growth_and_the_gone_process() {
     assert_eq!(gone[0]["old_pid"], GONE_PID);
     assert_eq!(gone[0]["new_pid"], serde_json::Value::Null);
     assert_eq!(gone[0]["delta"], -GONE_PRIVATE);
-    assert_eq!(processes[1]["old_pid"], GONE_PID, "sorted by absolute delta");
+    assert_eq!(
+        processes[1]["old_pid"], GONE_PID,
+        "sorted by absolute delta"
+    );
     assert!(processes.iter().all(|p| p["change"] != "appeared"));
     // The other fourteen, the two remaining vi included, paired and unchanged.
     assert_eq!(
-        processes.iter().filter(|p| p["change"] == "unchanged").count(),
+        processes
+            .iter()
+            .filter(|p| p["change"] == "unchanged")
+            .count(),
         14
     );
 

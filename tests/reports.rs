@@ -89,8 +89,7 @@ fn schema_validator() -> jsonschema::Validator {
 fn json_validates_against_the_schema_with_every_figure_in_bytes() {
     let validator = schema_validator();
     for budget in [zynq(), hisi()] {
-        let json: serde_json::Value =
-            serde_json::from_str(&render(&budget, Format::Json)).unwrap();
+        let json: serde_json::Value = serde_json::from_str(&render(&budget, Format::Json)).unwrap();
         let errors: Vec<String> = validator
             .iter_errors(&json)
             .map(|e| format!("{} at {}", e, e.instance_path()))
@@ -125,8 +124,7 @@ fn json_validates_against_the_schema_with_every_figure_in_bytes() {
 
 #[test]
 fn a_broken_report_fails_the_schema() {
-    let mut json: serde_json::Value =
-        serde_json::from_str(&render(&hisi(), Format::Json)).unwrap();
+    let mut json: serde_json::Value = serde_json::from_str(&render(&hisi(), Format::Json)).unwrap();
     json["items"][0]["bytes"] = serde_json::json!("27 MiB");
     assert!(!schema_validator().is_valid(&json));
 }
@@ -151,7 +149,10 @@ fn junit_counts(xml: &str) -> JunitCounts {
         .descendants()
         .find(|n| n.has_tag_name("testsuite"))
         .unwrap();
-    assert_eq!(suite.attribute("tests"), Some(cases.len().to_string().as_str()));
+    assert_eq!(
+        suite.attribute("tests"),
+        Some(cases.len().to_string().as_str())
+    );
     assert_eq!(
         suite.attribute("failures"),
         Some(failed.len().to_string().as_str())
@@ -190,7 +191,11 @@ fn junit_has_one_testcase_per_rule_and_fails_the_three_broken_ones() {
 fn hostile(mut budget: Budget) -> Budget {
     let name = "<b>&\"x'</b>\u{1}";
     budget.accounting.processes[0].name = name.into();
-    for f in budget.findings.iter_mut().filter(|f| f.rule == "process_limit") {
+    for f in budget
+        .findings
+        .iter_mut()
+        .filter(|f| f.rule == "process_limit")
+    {
         f.subject = name.into();
         f.message = format!("{name} exceeds");
     }
@@ -248,9 +253,8 @@ fn colours(png_path: &PathBuf) -> (u32, u32, usize) {
     let info = reader.next_frame(&mut buf).unwrap();
     let channels = info.color_type.samples();
     assert_eq!(info.bit_depth, png::BitDepth::Eight);
-    let distinct: std::collections::HashSet<&[u8]> = buf[..info.buffer_size()]
-        .chunks(channels)
-        .collect();
+    let distinct: std::collections::HashSet<&[u8]> =
+        buf[..info.buffer_size()].chunks(channels).collect();
     (info.width, info.height, distinct.len())
 }
 
@@ -296,6 +300,9 @@ fn html_renders_in_headless_chromium_with_the_headline_figures() {
         let (width, height, distinct) = colours(&png);
         assert_eq!((width, height), (1200, 2000));
         // Text, table rules and the chart colours: far more than a blank page's one colour.
-        assert!(distinct > 50, "{name}: {distinct} colours in the screenshot");
+        assert!(
+            distinct > 50,
+            "{name}: {distinct} colours in the screenshot"
+        );
     }
 }
