@@ -2,7 +2,10 @@
 //! and a copy of it where innominer_T2's heap grew by exactly 1 MiB and one of the three `vi`
 //! processes went away.
 
+mod common;
+
 use assert_cmd::Command;
+use common::copy_dir;
 use std::path::{Path, PathBuf};
 
 const PROFILE: &str = "budgets/zynq-innosilicon-t2-256m.toml";
@@ -17,19 +20,6 @@ const MIB: i64 = 1 << 20;
 fn zynq() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../shared/fixtures/real/innosilicon-t2-zynq-snapshot")
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
-    }
 }
 
 /// Moves the end of the `[heap]` line 1 MiB up in `maps` and `smaps`, and VmSize with it.

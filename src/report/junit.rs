@@ -16,23 +16,19 @@ pub struct Case {
     pub skipped: Option<String>,
 }
 
-/// Text for XML content and attributes. Characters XML 1.0 cannot carry at all (most
-/// control characters, which a process name can hold) become U+FFFD.
+/// Text for XML content and attributes: the HTML escapes (valid XML too), and characters
+/// XML 1.0 cannot carry at all (most control characters, which a process name can hold)
+/// replaced by U+FFFD.
 pub fn xml_escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            '\t' | '\n' | '\r' => out.push(c),
-            c if (c as u32) < 0x20 || c == '\u{FFFE}' || c == '\u{FFFF}' => out.push('\u{FFFD}'),
-            c => out.push(c),
-        }
-    }
-    out
+    let allowed: String = text
+        .chars()
+        .map(|c| match c {
+            '\t' | '\n' | '\r' => c,
+            c if (c as u32) < 0x20 || c == '\u{FFFE}' || c == '\u{FFFF}' => '\u{FFFD}',
+            c => c,
+        })
+        .collect();
+    super::document::html_escape(&allowed)
 }
 
 /// `<testsuites>` holding one `<testsuite>` of `cases`.
@@ -136,7 +132,7 @@ mod tests {
     fn control_characters_cannot_break_the_xml() {
         assert_eq!(
             xml_escape("a<b>&\"'\u{1}"),
-            "a&lt;b&gt;&amp;&quot;&apos;\u{FFFD}"
+            "a&lt;b&gt;&amp;&quot;&#39;\u{FFFD}"
         );
     }
 }

@@ -5,7 +5,7 @@ use super::document::Section;
 use super::ReportOptions;
 use crate::account::classify::Class;
 use crate::budget::{Budget, Finding, Status};
-use crate::diff::{Change, Diff};
+use crate::diff::{Change, Delta, Diff};
 
 /// Classes shown as columns of the process table, in order.
 pub const PROCESS_COLUMNS: [Class; 6] = [
@@ -302,6 +302,21 @@ fn pid(p: Option<u32>) -> String {
     p.map_or("-".into(), |p| p.to_string())
 }
 
+/// A table of figures on both sides: label, old, new, delta.
+fn delta_section(title: &str, what: &str, deltas: &[Delta], o: &ReportOptions) -> Section {
+    let mut s =
+        Section::new(title).table(&[what, "old", "new", "delta"], &[false, true, true, true]);
+    for d in deltas {
+        s.rows.push(vec![
+            d.label.clone(),
+            o.size(d.old),
+            o.size(d.new),
+            o.size_signed(d.delta),
+        ]);
+    }
+    s
+}
+
 /// The diff as sections: summary, budget items, processes (largest change first), classes.
 pub fn diff_sections(d: &Diff, o: &ReportOptions) -> Vec<Section> {
     let mut summary = Section::new(format!(
@@ -320,18 +335,7 @@ pub fn diff_sections(d: &Diff, o: &ReportOptions) -> Vec<Section> {
     ));
     let mut out = vec![summary];
 
-    let mut items = Section::new("Budget items").table(
-        &["budget item", "old", "new", "delta"],
-        &[false, true, true, true],
-    );
-    for i in &d.items {
-        items.rows.push(vec![
-            i.label.clone(),
-            o.size(i.old),
-            o.size(i.new),
-            o.size_signed(i.delta),
-        ]);
-    }
+    let mut items = delta_section("Budget items", "budget item", &d.items, o);
     items.rows.push(vec![
         "total demand".into(),
         o.size(d.old.demand),
@@ -390,18 +394,11 @@ pub fn diff_sections(d: &Diff, o: &ReportOptions) -> Vec<Section> {
     ));
     out.push(processes);
 
-    let mut classes = Section::new("Classes (system-wide virtual, shared counted once)").table(
-        &["class", "old", "new", "delta"],
-        &[false, true, true, true],
-    );
-    for c in &d.classes {
-        classes.rows.push(vec![
-            c.label.clone(),
-            o.size(c.old),
-            o.size(c.new),
-            o.size_signed(c.delta),
-        ]);
-    }
-    out.push(classes);
+    out.push(delta_section(
+        "Classes (system-wide virtual, shared counted once)",
+        "class",
+        &d.classes,
+        o,
+    ));
     out
 }
