@@ -231,6 +231,35 @@ fn profile_thresholds_make_the_slow_heap_a_suspect() {
         "{text}"
     );
     assert!(text.contains("tcpsvd"), "{text}");
+
+    // JUnit: one test case per process, the suspect the one failure; HTML: the same sections.
+    let format = |format: &str| {
+        let out = membudget()
+            .args(["trend", "-p", profile.to_str().unwrap(), "--format", format])
+            .arg(dir.path())
+            .output()
+            .unwrap();
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let xml = format("junit");
+    let doc = roxmltree::Document::parse(&xml).unwrap();
+    let cases: Vec<_> = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("testcase"))
+        .collect();
+    assert_eq!(cases.len(), processes(&trend).len());
+    let failed: Vec<&str> = cases
+        .iter()
+        .filter(|c| c.children().any(|n| n.has_tag_name("failure")))
+        .map(|c| c.attribute("name").unwrap())
+        .collect();
+    assert_eq!(failed, ["python3.4 (pid 808) does not leak"]);
+    let html = format("html");
+    assert!(html.starts_with("<!DOCTYPE html>"));
+    assert!(
+        html.contains("<p>Leak suspects: python3.4 (pid 808, 64 KiB/h).</p>"),
+        "{html}"
+    );
 }
 
 fn fails_with(args: &[&str], paths: &[&Path], message: &str) {
