@@ -11,7 +11,7 @@ pub struct MarkdownReporter;
 
 impl Reporter for MarkdownReporter {
     fn report(&self, b: &Budget, o: &ReportOptions) -> String {
-        // Markdown collapses leading spaces in a cell, so parts are marked with a arrow.
+        // Markdown collapses leading spaces in a cell, so parts are marked with an arrow.
         document::markdown(&sections::report_sections(b, o, "↳ "))
     }
 
