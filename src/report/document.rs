@@ -179,7 +179,7 @@ h2 { font-size: 1.2em; margin-top: 1.5em; border-bottom: 1px solid #ccc; }
 table { border-collapse: collapse; margin: 0.5em 0; }
 th, td { padding: 2px 10px; border-bottom: 1px solid #eee; text-align: left; }
 th { background: #f3f3f3; }
-td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
+td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 p.note { color: #555; font-size: 0.9em; }
 .verdict { font-size: 1.2em; font-weight: bold; padding: 0.5em; }
 .pass { background: #e3f6e3; color: #145214; }
