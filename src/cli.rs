@@ -49,6 +49,11 @@ pub enum Command {
         after_help = "Examples:\n  membudget trend series/                            # a directory of sample-NNNN.tar.gz\n  membudget trend a.tar.gz b.tar.gz c.tar.gz d.tar.gz --profile budgets/board.toml\n  membudget trend series/ --format markdown -o leaks.md --fail-on-leak\n\nExit status: 0, or 1 with --fail-on-leak when a leak suspect is found; 2 on bad input."
     )]
     Trend(TrendArgs),
+    /// What changed between two snapshots (e.g. two releases): per process, per class, total.
+    #[command(
+        after_help = "Examples:\n  membudget diff release-1.2.tar.gz release-1.3.tar.gz -p budgets/board.toml\n  membudget diff old.tar.gz new.tar.gz --fail-above 2MiB --format markdown -o diff.md\n  membudget diff old.tar.gz new.tar.gz --fail-above 5%   # of the old demand\n\nExit status: 0, or 1 when demand grew more than --fail-above; 2 on bad input."
+    )]
+    Diff(DiffArgs),
 }
 
 #[derive(Args, Debug)]
@@ -102,7 +107,7 @@ pub struct TrendArgs {
     pub profile: Option<PathBuf>,
     /// Output format.
     #[arg(long, value_enum, default_value = "text")]
-    pub format: crate::trend::render::TrendFormat,
+    pub format: Format,
     /// Exact byte counts instead of human sizes.
     #[arg(long)]
     pub bytes: bool,
@@ -115,6 +120,32 @@ pub struct TrendArgs {
     /// Exit 1 when a leak suspect is found.
     #[arg(long)]
     pub fail_on_leak: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct DiffArgs {
+    /// The older snapshot (directory, .tar or .tar.gz).
+    pub old: PathBuf,
+    /// The newer snapshot.
+    pub new: PathBuf,
+    /// Board profile (TOML) both snapshots are measured against; omitted = built-in default.
+    #[arg(short, long)]
+    pub profile: Option<PathBuf>,
+    /// Exit 1 when total demand grew by more than SIZE (1MiB) or a percentage of the old demand (5%).
+    #[arg(long, value_name = "SIZE|PCT", value_parser = crate::diff::GrowthLimit::parse)]
+    pub fail_above: Option<crate::diff::GrowthLimit>,
+    /// Exact byte counts instead of human sizes.
+    #[arg(long)]
+    pub bytes: bool,
+    /// How many changed processes to list.
+    #[arg(long, default_value_t = 15)]
+    pub top: usize,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: Format,
+    /// Write the output to FILE (atomically) instead of standard output.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
 }
 
 fn build_budget(args: &ReportArgs) -> Result<Budget> {
@@ -180,6 +211,23 @@ fn run_command(command: Command) -> Result<ExitCode> {
                 ExitCode::SUCCESS
             } else {
                 ExitCode::from(1)
+            })
+        }
+        Command::Diff(args) => {
+            let profile = Profile::load_or_default(args.profile.as_deref())?;
+            let live = LiveOptions { smaps: false };
+            let old = evaluate(&load(Some(&args.old), live)?, &profile)?;
+            let new = evaluate(&load(Some(&args.new), live)?, &profile)?;
+            let diff = crate::diff::compare(&old, &new, args.fail_above)?;
+            let options = ReportOptions {
+                exact_bytes: args.bytes,
+                top: args.top,
+            };
+            emit(&reporter(args.format).diff(&diff, &options), &args.output)?;
+            Ok(if diff.exceeded {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
             })
         }
         Command::CaptureScript => {

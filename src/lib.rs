@@ -9,6 +9,7 @@ pub mod budget;
 pub mod capture;
 pub mod cli;
 pub mod collect;
+pub mod diff;
 pub mod error;
 pub mod model;
 pub mod parse;

@@ -3,7 +3,10 @@
 //! [heap] grows by exactly 64 KiB per sample, /tmp fills by exactly 2 MiB per sample, and one
 //! daemon restarts. Every slope is known exactly.
 
+mod common;
+
 use assert_cmd::Command;
+use common::copy_dir;
 use membudget::collect::{load, LiveOptions};
 use membudget::profile::Profile;
 use serde_json::Value;
@@ -22,19 +25,6 @@ const GROWER: u32 = 808;
 const HEAP_LINE: &str = "00011000-00213000 rw-p 00000000 00:00 0          [heap]";
 /// tcpsvd: restarted (same pid, new start time) from the fourth sample on.
 const RESTARTER: u32 = 16649;
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
-    }
-}
 
 /// Writes the series under `dir` (one snapshot directory per sample) and returns the paths.
 fn build_series(dir: &Path) -> Vec<PathBuf> {
@@ -241,6 +231,35 @@ fn profile_thresholds_make_the_slow_heap_a_suspect() {
         "{text}"
     );
     assert!(text.contains("tcpsvd"), "{text}");
+
+    // JUnit: one test case per process, the suspect the one failure; HTML: the same sections.
+    let format = |format: &str| {
+        let out = membudget()
+            .args(["trend", "-p", profile.to_str().unwrap(), "--format", format])
+            .arg(dir.path())
+            .output()
+            .unwrap();
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let xml = format("junit");
+    let doc = roxmltree::Document::parse(&xml).unwrap();
+    let cases: Vec<_> = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("testcase"))
+        .collect();
+    assert_eq!(cases.len(), processes(&trend).len());
+    let failed: Vec<&str> = cases
+        .iter()
+        .filter(|c| c.children().any(|n| n.has_tag_name("failure")))
+        .map(|c| c.attribute("name").unwrap())
+        .collect();
+    assert_eq!(failed, ["python3.4 (pid 808) does not leak"]);
+    let html = format("html");
+    assert!(html.starts_with("<!DOCTYPE html>"));
+    assert!(
+        html.contains("<p>Leak suspects: python3.4 (pid 808, 64 KiB/h).</p>"),
+        "{html}"
+    );
 }
 
 fn fails_with(args: &[&str], paths: &[&Path], message: &str) {

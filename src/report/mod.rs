@@ -1,10 +1,17 @@
 //! Reports: one format per file, all behind [`Reporter`], all reading the same [`Budget`].
 //! No format computes anything: if a number is not in the budget, it is not in a report.
 
+pub mod document;
+pub mod html;
+pub mod json;
+pub mod junit;
+pub mod markdown;
+pub mod sections;
 pub mod table;
 pub mod text;
 
 use crate::budget::Budget;
+use crate::diff::Diff;
 use crate::error::{Error, Result};
 use std::path::Path;
 
@@ -52,16 +59,27 @@ pub trait Reporter {
     fn check(&self, budget: &Budget, options: &ReportOptions) -> String {
         self.report(budget, options)
     }
+
+    /// What `diff` prints: the changes between two budgets of one board.
+    fn diff(&self, diff: &Diff, options: &ReportOptions) -> String;
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
     Text,
+    Markdown,
+    Json,
+    Junit,
+    Html,
 }
 
 pub fn reporter(format: Format) -> Box<dyn Reporter> {
     match format {
         Format::Text => Box::new(text::TextReporter),
+        Format::Markdown => Box::new(markdown::MarkdownReporter),
+        Format::Json => Box::new(json::JsonReporter),
+        Format::Junit => Box::new(junit::JunitReporter),
+        Format::Html => Box::new(html::HtmlReporter),
     }
 }
 

@@ -4,21 +4,18 @@
 use super::attribution::{Attribution, BlockMethod};
 use super::series::Metric;
 use super::{MetricTrend, ProcessTrend, Trend, Verdict};
-use crate::report::table::Table;
-use crate::report::ReportOptions;
+use crate::report::document::{self, Section};
+use crate::report::{junit, Format, ReportOptions};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum TrendFormat {
-    Text,
-    Markdown,
-    Json,
-}
-
-pub fn render(trend: &Trend, format: TrendFormat, options: &ReportOptions) -> String {
+/// Trend output in a report format: the text, Markdown and HTML layouts of the same sections,
+/// JSON for tools, JUnit (one test case per process: "does not leak") for pipelines.
+pub fn render(trend: &Trend, format: Format, options: &ReportOptions) -> String {
     match format {
-        TrendFormat::Text => text(trend, options),
-        TrendFormat::Markdown => markdown(trend, options),
-        TrendFormat::Json => json(trend),
+        Format::Text => text(trend, options),
+        Format::Markdown => markdown(trend, options),
+        Format::Json => json(trend),
+        Format::Junit => junit(trend),
+        Format::Html => html(trend, options),
     }
 }
 
@@ -30,35 +27,6 @@ pub fn json(trend: &Trend) -> String {
     });
     out.push('\n');
     out
-}
-
-struct Section {
-    title: String,
-    paragraphs: Vec<String>,
-    /// Lines after the table.
-    notes: Vec<String>,
-    headers: Vec<&'static str>,
-    right: Vec<bool>,
-    rows: Vec<Vec<String>>,
-}
-
-impl Section {
-    fn new(title: impl Into<String>) -> Self {
-        Section {
-            title: title.into(),
-            paragraphs: Vec::new(),
-            notes: Vec::new(),
-            headers: Vec::new(),
-            right: Vec::new(),
-            rows: Vec::new(),
-        }
-    }
-
-    fn table(mut self, headers: &[&'static str], right: &[bool]) -> Self {
-        self.headers = headers.to_vec();
-        self.right = right.to_vec();
-        self
-    }
 }
 
 /// Byte rates follow the report's size choice (human or exact).
@@ -338,69 +306,39 @@ fn sections(trend: &Trend, options: &ReportOptions) -> Vec<Section> {
 }
 
 pub fn text(trend: &Trend, options: &ReportOptions) -> String {
-    let mut out = String::new();
-    for section in sections(trend, options) {
-        out.push_str(&section.title);
-        out.push('\n');
-        out.push_str(&"=".repeat(section.title.chars().count()));
-        out.push('\n');
-        for p in &section.paragraphs {
-            out.push_str(p);
-            out.push('\n');
-        }
-        if !section.headers.is_empty() {
-            let mut table = Table::new(&section.headers, &section.right);
-            for row in section.rows {
-                table.row(row);
-            }
-            out.push_str(&table.render());
-        }
-        for note in &section.notes {
-            out.push_str(note);
-            out.push('\n');
-        }
-        out.push('\n');
-    }
-    out
-}
-
-fn markdown_cell(text: &str) -> String {
-    text.replace('|', "\\|")
+    document::text(&sections(trend, options))
 }
 
 pub fn markdown(trend: &Trend, options: &ReportOptions) -> String {
-    let mut out = String::new();
-    for (index, section) in sections(trend, options).into_iter().enumerate() {
-        let level = if index == 0 { "#" } else { "##" };
-        out.push_str(&format!("{level} {}\n\n", markdown_cell(&section.title)));
-        for p in &section.paragraphs {
-            out.push_str(&markdown_cell(p));
-            out.push_str("\n\n");
-        }
-        if !section.headers.is_empty() {
-            let cells = |row: &[String]| {
-                let escaped: Vec<String> = row.iter().map(|c| markdown_cell(c)).collect();
-                format!("| {} |\n", escaped.join(" | "))
-            };
-            let headers: Vec<String> = section.headers.iter().map(|h| h.to_string()).collect();
-            out.push_str(&cells(&headers));
-            let rule: Vec<&str> = section
-                .right
-                .iter()
-                .map(|&r| if r { "---:" } else { "---" })
-                .collect();
-            out.push_str(&format!("| {} |\n", rule.join(" | ")));
-            for row in &section.rows {
-                out.push_str(&cells(row));
-            }
-            out.push('\n');
-        }
-        for note in &section.notes {
-            out.push_str(&markdown_cell(note));
-            out.push_str("\n\n");
-        }
-    }
-    out
+    document::markdown(&sections(trend, options))
+}
+
+pub fn html(trend: &Trend, options: &ReportOptions) -> String {
+    let body: String = sections(trend, options)
+        .iter()
+        .map(|s| document::html_section(s, ""))
+        .collect();
+    document::html_page("membudget trend", &body)
+}
+
+/// One test case per process: it passes unless the process is a leak suspect.
+pub fn junit(trend: &Trend) -> String {
+    let cases: Vec<junit::Case> = trend
+        .processes
+        .iter()
+        .map(|p| junit::Case {
+            class: "membudget.trend.leak".into(),
+            name: format!("{} (pid {}) does not leak", p.name, p.pid),
+            failure: (p.verdict == Verdict::LeakSuspect).then(|| {
+                format!(
+                    "{} (pid {}) is a leak suspect: private memory grows {:.0} bytes/h",
+                    p.name, p.pid, p.rate_per_hour
+                )
+            }),
+            skipped: None,
+        })
+        .collect();
+    junit::suites("membudget trend", &cases)
 }
 
 #[cfg(test)]
@@ -411,10 +349,5 @@ mod tests {
     fn long_command_lines_are_cut_on_a_character() {
         assert_eq!(shortened("sh -c true", 160), "sh -c true");
         assert_eq!(shortened("ééééé", 3), "ééé...");
-    }
-
-    #[test]
-    fn markdown_escapes_pipes() {
-        assert_eq!(markdown_cell("a|b"), "a\\|b");
     }
 }

@@ -83,3 +83,17 @@ pub fn vsyscall_bytes(process: &membudget::model::Process) -> u64 {
         .map(|m| m.map.size())
         .sum()
 }
+
+/// Copies a snapshot directory, to alter the copy.
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}

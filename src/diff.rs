@@ -1,0 +1,285 @@
+//! What changed between two snapshots of one board (two releases): the budget line items,
+//! each process and each class, processes that appeared or went away, total demand and
+//! headroom. Both sides are budgets against the same profile, so the deltas are differences
+//! of figures the reports already show, never a second way of counting.
+
+use crate::account::classify::Class;
+use crate::account::ProcessAccount;
+use crate::budget::Budget;
+use crate::error::{Error, Result};
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// One figure on both sides.
+#[derive(Debug, Clone, Serialize)]
+pub struct Delta {
+    pub key: String,
+    pub label: String,
+    pub old: u64,
+    pub new: u64,
+    pub delta: i64,
+}
+
+impl Delta {
+    fn new(key: &str, label: &str, old: u64, new: u64) -> Delta {
+        Delta {
+            key: key.into(),
+            label: label.into(),
+            old,
+            new,
+            delta: new as i64 - old as i64,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Change {
+    Changed,
+    Unchanged,
+    Appeared,
+    Gone,
+}
+
+/// One process matched across the two snapshots by name and command line (pids differ
+/// between releases).
+#[derive(Debug, Clone, Serialize)]
+pub struct ProcessDelta {
+    pub name: String,
+    pub cmdline: String,
+    pub old_pid: Option<u32>,
+    pub new_pid: Option<u32>,
+    pub change: Change,
+    /// Private demand (the budget's measure) on each side; 0 where absent.
+    pub old: u64,
+    pub new: u64,
+    pub delta: i64,
+    /// Virtual size change per class, classes that changed only.
+    pub classes: BTreeMap<Class, i64>,
+}
+
+/// How much growth `--fail-above` tolerates: bytes, or a percentage of the old demand.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum GrowthLimit {
+    Bytes(u64),
+    Percent(f64),
+}
+
+impl GrowthLimit {
+    /// `"1MiB"`, `"524288"` or `"5%"`.
+    pub fn parse(text: &str) -> std::result::Result<GrowthLimit, String> {
+        match text.trim().strip_suffix('%') {
+            Some(p) => match p.trim().parse::<f64>() {
+                Ok(v) if v.is_finite() && v >= 0.0 => Ok(GrowthLimit::Percent(v)),
+                _ => Err(format!("{text:?} is not a percentage such as \"5%\"")),
+            },
+            None => crate::size::parse_size(text).map(GrowthLimit::Bytes),
+        }
+    }
+
+    pub fn resolve(self, old_demand: u64) -> u64 {
+        match self {
+            GrowthLimit::Bytes(b) => b,
+            GrowthLimit::Percent(p) => (old_demand as f64 * p / 100.0).round() as u64,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Side {
+    pub origin: String,
+    pub meta: BTreeMap<String, String>,
+    pub ram: u64,
+    pub demand: u64,
+    pub headroom: i64,
+    pub within_budget: bool,
+    pub processes: usize,
+}
+
+impl Side {
+    fn of(b: &Budget) -> Side {
+        Side {
+            origin: b.origin.clone(),
+            meta: b.meta.clone(),
+            ram: b.ram,
+            demand: b.demand,
+            headroom: b.headroom,
+            within_budget: b.within_budget,
+            processes: b.accounting.processes.len(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Diff {
+    pub profile: String,
+    pub measure: crate::account::Measure,
+    pub old: Side,
+    pub new: Side,
+    /// new demand - old demand.
+    pub demand_delta: i64,
+    /// new headroom - old headroom.
+    pub headroom_delta: i64,
+    /// Budget line items, in the budget's order.
+    pub items: Vec<Delta>,
+    /// System-wide class totals by virtual size (shared counted once), largest change first.
+    pub classes: Vec<Delta>,
+    /// Largest absolute change first; unchanged processes last.
+    pub processes: Vec<ProcessDelta>,
+    pub fail_above: Option<GrowthLimit>,
+    /// The growth `fail_above` allows, in bytes.
+    pub allowed_growth: Option<u64>,
+    /// Demand grew more than allowed.
+    pub exceeded: bool,
+}
+
+impl Diff {
+    pub fn appeared(&self) -> impl Iterator<Item = &ProcessDelta> {
+        self.processes
+            .iter()
+            .filter(|p| p.change == Change::Appeared)
+    }
+
+    pub fn gone(&self) -> impl Iterator<Item = &ProcessDelta> {
+        self.processes.iter().filter(|p| p.change == Change::Gone)
+    }
+}
+
+fn process_delta(old: Option<&ProcessAccount>, new: Option<&ProcessAccount>) -> ProcessDelta {
+    let any = new.or(old).map_or(("", ""), |p| (&p.name, &p.cmdline));
+    let mut classes = BTreeMap::new();
+    for class in Class::ALL {
+        let size = |p: Option<&ProcessAccount>| p.map_or(0, |p| p.class(class).virtual_size);
+        let delta = size(new) as i64 - size(old) as i64;
+        if delta != 0 {
+            classes.insert(class, delta);
+        }
+    }
+    let old_demand = old.map_or(0, |p| p.demand);
+    let new_demand = new.map_or(0, |p| p.demand);
+    let change = match (old, new) {
+        (None, _) => Change::Appeared,
+        (_, None) => Change::Gone,
+        _ if old_demand == new_demand && classes.is_empty() => Change::Unchanged,
+        _ => Change::Changed,
+    };
+    ProcessDelta {
+        name: any.0.to_string(),
+        cmdline: any.1.to_string(),
+        old_pid: old.map(|p| p.pid),
+        new_pid: new.map(|p| p.pid),
+        change,
+        old: old_demand,
+        new: new_demand,
+        delta: new_demand as i64 - old_demand as i64,
+        classes,
+    }
+}
+
+/// The processes of one (name, command line) on the old and on the new side.
+type Pairing<'a> = (Vec<&'a ProcessAccount>, Vec<&'a ProcessAccount>);
+
+/// Pairs the processes of both sides by (name, command line); several with the same key are
+/// paired in order of size (the accounting lists processes largest first), the surplus
+/// appeared or went away.
+fn match_processes(old: &[ProcessAccount], new: &[ProcessAccount]) -> Vec<ProcessDelta> {
+    let mut groups: BTreeMap<(&str, &str), Pairing> = BTreeMap::new();
+    for p in old {
+        groups.entry((&p.name, &p.cmdline)).or_default().0.push(p);
+    }
+    for p in new {
+        groups.entry((&p.name, &p.cmdline)).or_default().1.push(p);
+    }
+    let mut out = Vec::new();
+    for (olds, news) in groups.values() {
+        for i in 0..olds.len().max(news.len()) {
+            out.push(process_delta(olds.get(i).copied(), news.get(i).copied()));
+        }
+    }
+    out.sort_by(|a, b| {
+        b.delta
+            .unsigned_abs()
+            .cmp(&a.delta.unsigned_abs())
+            .then_with(|| (a.change == Change::Unchanged).cmp(&(b.change == Change::Unchanged)))
+            .then_with(|| a.name.cmp(&b.name))
+            .then_with(|| a.old_pid.cmp(&b.old_pid))
+            .then_with(|| a.new_pid.cmp(&b.new_pid))
+    });
+    out
+}
+
+/// Compares two budgets evaluated against the same profile.
+pub fn compare(old: &Budget, new: &Budget, fail_above: Option<GrowthLimit>) -> Result<Diff> {
+    if old.profile_source != new.profile_source || old.measure != new.measure {
+        return Err(Error::msg(format!(
+            "cannot compare budgets of different profiles ({} and {})",
+            old.profile_source, new.profile_source
+        )));
+    }
+    let mut items: Vec<Delta> = old
+        .items
+        .iter()
+        .map(|i| {
+            Delta::new(
+                &i.key,
+                &i.label,
+                i.bytes,
+                new.item(&i.key).map_or(0, |n| n.bytes),
+            )
+        })
+        .collect();
+    for i in new.items.iter().filter(|i| old.item(&i.key).is_none()) {
+        items.push(Delta::new(&i.key, &i.label, 0, i.bytes));
+    }
+    let total = |b: &Budget, c: Class| {
+        b.accounting
+            .class_totals
+            .get(&c)
+            .map_or(0, |f| f.virtual_size)
+    };
+    let mut classes: Vec<Delta> = Class::ALL
+        .iter()
+        .filter(|c| {
+            old.accounting.class_totals.contains_key(c)
+                || new.accounting.class_totals.contains_key(c)
+        })
+        .map(|&c| Delta::new(c.name(), c.name(), total(old, c), total(new, c)))
+        .collect();
+    classes.sort_by(|a, b| {
+        b.delta
+            .unsigned_abs()
+            .cmp(&a.delta.unsigned_abs())
+            .then_with(|| a.key.cmp(&b.key))
+    });
+    let demand_delta = new.demand as i64 - old.demand as i64;
+    let allowed_growth = fail_above.map(|l| l.resolve(old.demand));
+    Ok(Diff {
+        profile: new.profile.clone(),
+        measure: new.measure,
+        old: Side::of(old),
+        new: Side::of(new),
+        demand_delta,
+        headroom_delta: new.headroom - old.headroom,
+        items,
+        classes,
+        processes: match_processes(&old.accounting.processes, &new.accounting.processes),
+        fail_above,
+        allowed_growth,
+        exceeded: allowed_growth.is_some_and(|allowed| demand_delta > allowed as i64),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn growth_limits_parse_sizes_and_percentages() {
+        assert_eq!(GrowthLimit::parse("1MiB"), Ok(GrowthLimit::Bytes(1 << 20)));
+        assert_eq!(GrowthLimit::parse("5%"), Ok(GrowthLimit::Percent(5.0)));
+        assert_eq!(GrowthLimit::Percent(5.0).resolve(1000), 50);
+        assert!(GrowthLimit::parse("x%").is_err());
+        assert!(GrowthLimit::parse("-3%").is_err());
+    }
+}

@@ -1,0 +1,206 @@
+//! A report as a list of titled sections (paragraphs, one table, notes), laid out as plain
+//! text, Markdown or HTML. Reports, diffs and trends build their sections once, so the three
+//! layouts can never say different things, and the table code exists once.
+
+use super::table::Table;
+use std::fmt::Write;
+
+pub struct Section {
+    pub title: String,
+    pub paragraphs: Vec<String>,
+    /// Lines after the table.
+    pub notes: Vec<String>,
+    pub headers: Vec<String>,
+    /// Columns aligned right (numbers).
+    pub right: Vec<bool>,
+    pub rows: Vec<Vec<String>>,
+}
+
+impl Section {
+    pub fn new(title: impl Into<String>) -> Self {
+        Section {
+            title: title.into(),
+            paragraphs: Vec::new(),
+            notes: Vec::new(),
+            headers: Vec::new(),
+            right: Vec::new(),
+            rows: Vec::new(),
+        }
+    }
+
+    pub fn table(mut self, headers: &[&str], right: &[bool]) -> Self {
+        self.headers = headers.iter().map(|h| h.to_string()).collect();
+        self.right = right.to_vec();
+        self
+    }
+}
+
+/// The section's table as aligned text; empty when it has none.
+pub fn text_table(section: &Section) -> String {
+    if section.headers.is_empty() {
+        return String::new();
+    }
+    let headers: Vec<&str> = section.headers.iter().map(String::as_str).collect();
+    let mut table = Table::new(&headers, &section.right);
+    for row in &section.rows {
+        table.row(row.clone());
+    }
+    table.render()
+}
+
+pub fn text(sections: &[Section]) -> String {
+    let mut out = String::new();
+    for section in sections {
+        out.push_str(&section.title);
+        out.push('\n');
+        out.push_str(&"=".repeat(section.title.chars().count()));
+        out.push('\n');
+        for p in &section.paragraphs {
+            out.push_str(p);
+            out.push('\n');
+        }
+        out.push_str(&text_table(section));
+        for note in &section.notes {
+            out.push_str(note);
+            out.push('\n');
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// A Markdown table cell or paragraph: `|` would end the cell, a newline the row.
+pub fn markdown_cell(text: &str) -> String {
+    text.replace('|', "\\|").replace(['\n', '\r'], " ")
+}
+
+/// Sections as Markdown: the first title is the document's heading, the others are `##`.
+pub fn markdown(sections: &[Section]) -> String {
+    let mut out = String::new();
+    for (index, section) in sections.iter().enumerate() {
+        let level = if index == 0 { "#" } else { "##" };
+        let _ = write!(out, "{level} {}\n\n", markdown_cell(&section.title));
+        for p in &section.paragraphs {
+            out.push_str(&markdown_cell(p));
+            out.push_str("\n\n");
+        }
+        if !section.headers.is_empty() {
+            let cells = |row: &[String]| {
+                let escaped: Vec<String> = row.iter().map(|c| markdown_cell(c)).collect();
+                format!("| {} |\n", escaped.join(" | "))
+            };
+            out.push_str(&cells(&section.headers));
+            let rule: Vec<&str> = section
+                .right
+                .iter()
+                .map(|&r| if r { "---:" } else { "---" })
+                .collect();
+            let _ = writeln!(out, "| {} |", rule.join(" | "));
+            for row in &section.rows {
+                out.push_str(&cells(row));
+            }
+            out.push('\n');
+        }
+        for note in &section.notes {
+            out.push_str(&markdown_cell(note));
+            out.push_str("\n\n");
+        }
+    }
+    out
+}
+
+/// Text for HTML element content and attribute values: process names and command lines can
+/// hold anything, `<script>` included.
+pub fn html_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// One section as HTML: `<h2>`, paragraphs, a table, notes. `figure` (inline SVG, already
+/// escaped) goes between the paragraphs and the table.
+pub fn html_section(section: &Section, figure: &str) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "<section>\n<h2>{}</h2>", html_escape(&section.title));
+    for p in &section.paragraphs {
+        let _ = writeln!(out, "<p>{}</p>", html_escape(p));
+    }
+    out.push_str(figure);
+    if !section.headers.is_empty() {
+        out.push_str("<table>\n<thead><tr>");
+        for (i, h) in section.headers.iter().enumerate() {
+            let _ = write!(out, "<th{}>{}</th>", align(section, i), html_escape(h));
+        }
+        out.push_str("</tr></thead>\n<tbody>\n");
+        for row in &section.rows {
+            out.push_str("<tr>");
+            for (i, cell) in row.iter().enumerate() {
+                let _ = write!(out, "<td{}>{}</td>", align(section, i), html_escape(cell));
+            }
+            out.push_str("</tr>\n");
+        }
+        out.push_str("</tbody>\n</table>\n");
+    }
+    for note in &section.notes {
+        let _ = writeln!(out, "<p class=\"note\">{}</p>", html_escape(note));
+    }
+    out.push_str("</section>\n");
+    out
+}
+
+fn align(section: &Section, column: usize) -> &'static str {
+    if section.right.get(column).copied().unwrap_or(false) {
+        " class=\"num\""
+    } else {
+        ""
+    }
+}
+
+/// A whole self-contained page (inline style, no external asset, nothing fetched).
+pub fn html_page(title: &str, body: &str) -> String {
+    format!(
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>{}</title>\n<style>\n{STYLE}</style>\n</head>\n<body>\n{body}</body>\n</html>\n",
+        html_escape(title)
+    )
+}
+
+const STYLE: &str = "body { font-family: sans-serif; margin: 2em; color: #222; max-width: 1100px; }
+h1 { font-size: 1.5em; }
+h2 { font-size: 1.2em; margin-top: 1.5em; border-bottom: 1px solid #ccc; }
+table { border-collapse: collapse; margin: 0.5em 0; }
+th, td { padding: 2px 10px; border-bottom: 1px solid #eee; text-align: left; }
+th { background: #f3f3f3; }
+td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+p.note { color: #555; font-size: 0.9em; }
+.verdict { font-size: 1.2em; font-weight: bold; padding: 0.5em; }
+.pass { background: #e3f6e3; color: #145214; }
+.fail { background: #fbe3e3; color: #8a1010; }
+svg text { font-family: sans-serif; font-size: 12px; fill: #222; }
+";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn markdown_escapes_pipes_and_newlines() {
+        assert_eq!(markdown_cell("a|b\nc"), "a\\|b c");
+    }
+
+    #[test]
+    fn html_escapes_markup() {
+        assert_eq!(
+            html_escape("<script>\"a\" & 'b'</script>"),
+            "&lt;script&gt;&quot;a&quot; &amp; &#39;b&#39;&lt;/script&gt;"
+        );
+    }
+}

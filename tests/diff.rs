@@ -1,0 +1,208 @@
+//! `membudget diff` on two snapshots that differ by a known amount: the real Zynq capture,
+//! and a copy of it where innominer_T2's heap grew by exactly 1 MiB and one of the three `vi`
+//! processes went away.
+
+mod common;
+
+use assert_cmd::Command;
+use common::copy_dir;
+use std::path::{Path, PathBuf};
+
+const PROFILE: &str = "budgets/zynq-innosilicon-t2-256m.toml";
+const GROWN_PID: &str = "18268";
+const GONE_PID: u32 = 13568;
+/// The gone `vi`'s private memory by virtual size, summed by hand from its maps: heap
+/// 139264 + stack 135168 + data 16384 + anon 24576. Its code stays mapped by the other two
+/// `vi`, so the shared total does not change.
+const GONE_PRIVATE: i64 = 315_392;
+const MIB: i64 = 1 << 20;
+
+fn zynq() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/fixtures/real/innosilicon-t2-zynq-snapshot")
+}
+
+/// Moves the end of the `[heap]` line 1 MiB up in `maps` and `smaps`, and VmSize with it.
+fn grow_heap(proc_dir: &Path) {
+    for file in ["maps", "smaps"] {
+        let path = proc_dir.join(file);
+        let text = std::fs::read_to_string(&path).unwrap();
+        let grown: Vec<String> = text
+            .lines()
+            .map(|line| {
+                if !line.ends_with("[heap]") {
+                    return line.to_string();
+                }
+                let (range, rest) = line.split_once(' ').unwrap();
+                let (start, end) = range.split_once('-').unwrap();
+                let end = u64::from_str_radix(end, 16).unwrap() + MIB as u64;
+                format!("{start}-{end:08x} {rest}")
+            })
+            .collect();
+        assert_ne!(grown.join("\n"), text.trim_end(), "no [heap] in {file}");
+        std::fs::write(&path, grown.join("\n") + "\n").unwrap();
+    }
+    let path = proc_dir.join("status");
+    let status = std::fs::read_to_string(&path).unwrap();
+    let grown: Vec<String> = status
+        .lines()
+        .map(|line| match line.strip_prefix("VmSize:") {
+            Some(kb) => {
+                let kb: u64 = kb.trim().trim_end_matches("kB").trim().parse().unwrap();
+                format!("VmSize:\t{:>8} kB", kb + 1024)
+            }
+            None => line.to_string(),
+        })
+        .collect();
+    std::fs::write(&path, grown.join("\n") + "\n").unwrap();
+}
+
+fn release_pair() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let new = dir.path().join("release-2");
+    copy_dir(&zynq(), &new);
+    grow_heap(&new.join("proc").join(GROWN_PID));
+    std::fs::remove_dir_all(new.join("proc").join(GONE_PID.to_string())).unwrap();
+    (dir, new)
+}
+
+fn diff(new: &Path, extra: &[&str]) -> assert_cmd::assert::Assert {
+    Command::cargo_bin("membudget")
+        .unwrap()
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .arg("diff")
+        .arg(zynq())
+        .arg(new)
+        .args(["-p", PROFILE])
+        .args(extra)
+        .assert()
+}
+
+fn diff_json(new: &Path, extra: &[&str]) -> serde_json::Value {
+    let mut args = vec!["--format", "json"];
+    args.extend(extra);
+    let out = diff(new, &args).get_output().stdout.clone();
+    serde_json::from_slice(&out).unwrap()
+}
+
+#[test]
+fn diff_reports_exactly_the_heap_growth_and_the_gone_process() {
+    let (_dir, new) = release_pair();
+    let json = diff_json(&new, &[]);
+    assert_eq!(json["schema_version"], 1);
+    assert_eq!(json["kind"], "diff");
+
+    let processes = json["processes"].as_array().unwrap();
+    let grown = &processes[0];
+    assert_eq!(grown["name"], "innominer_T2");
+    assert_eq!(grown["change"], "changed");
+    assert_eq!(grown["delta"], MIB);
+    assert_eq!(grown["classes"], serde_json::json!({ "heap": MIB }));
+
+    let gone: Vec<_> = processes.iter().filter(|p| p["change"] == "gone").collect();
+    assert_eq!(gone.len(), 1);
+    assert_eq!(gone[0]["name"], "vi");
+    assert_eq!(gone[0]["old_pid"], GONE_PID);
+    assert_eq!(gone[0]["new_pid"], serde_json::Value::Null);
+    assert_eq!(gone[0]["delta"], -GONE_PRIVATE);
+    assert_eq!(
+        processes[1]["old_pid"], GONE_PID,
+        "sorted by absolute delta"
+    );
+    assert!(processes.iter().all(|p| p["change"] != "appeared"));
+    // The other fourteen, the two remaining vi included, paired and unchanged.
+    assert_eq!(
+        processes
+            .iter()
+            .filter(|p| p["change"] == "unchanged")
+            .count(),
+        14
+    );
+
+    assert_eq!(json["demand_delta"], MIB - GONE_PRIVATE);
+    assert_eq!(json["headroom_delta"], GONE_PRIVATE - MIB);
+    assert_eq!(
+        json["new"]["demand"].as_i64().unwrap() - json["old"]["demand"].as_i64().unwrap(),
+        MIB - GONE_PRIVATE
+    );
+    let heap = json["classes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["key"] == "heap")
+        .unwrap();
+    // The gone vi's heap (139264) went with it.
+    assert_eq!(heap["delta"], MIB - 139_264);
+    let processes_item = json["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["key"] == "processes")
+        .unwrap();
+    assert_eq!(processes_item["delta"], MIB - GONE_PRIVATE);
+}
+
+#[test]
+fn fail_above_exits_1_when_growth_exceeds_it() {
+    let (_dir, new) = release_pair();
+    let growth = MIB - GONE_PRIVATE; // 733184 bytes
+    diff(&new, &["--fail-above", &(growth - 1).to_string()]).code(1);
+    diff(&new, &["--fail-above", &growth.to_string()]).code(0);
+    diff(&new, &["--fail-above", "1MiB"]).code(0);
+    // Percent of the old demand (245526528 bytes): 0.29% allows 712027, 0.3% allows 736580.
+    diff(&new, &["--fail-above", "0.29%"]).code(1);
+    diff(&new, &["--fail-above", "0.3%"]).code(0);
+    let json = diff_json(&new, &["--fail-above", "0.29%"]);
+    assert_eq!(json["allowed_growth"], 712_027);
+    assert_eq!(json["exceeded"], true);
+    diff(&new, &["--fail-above", "lots"])
+        .code(2)
+        .stderr(predicates::str::contains("lots"));
+}
+
+#[test]
+fn a_shrinking_release_passes_and_appeared_processes_are_listed() {
+    let (_dir, new) = release_pair();
+    // Swapped: the heap shrank by 1 MiB and the vi appeared.
+    let json: serde_json::Value = serde_json::from_slice(
+        &Command::cargo_bin("membudget")
+            .unwrap()
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .arg("diff")
+            .arg(&new)
+            .arg(zynq())
+            .args(["-p", PROFILE, "--format", "json", "--fail-above", "0"])
+            .assert()
+            .code(0)
+            .get_output()
+            .stdout,
+    )
+    .unwrap();
+    assert_eq!(json["demand_delta"], GONE_PRIVATE - MIB);
+    let appeared: Vec<_> = json["processes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["change"] == "appeared")
+        .collect();
+    assert_eq!(appeared.len(), 1);
+    assert_eq!(appeared[0]["new_pid"], GONE_PID);
+}
+
+/// Every format of the diff, with the temporary directory's name taken out.
+#[test]
+fn every_format_of_the_diff_matches_its_snapshot() {
+    let (dir, new) = release_pair();
+    for format in ["text", "markdown", "json", "junit", "html"] {
+        let out = diff(&new, &["--format", format, "--fail-above", "512KiB"])
+            .code(1)
+            .get_output()
+            .stdout
+            .clone();
+        let out = String::from_utf8(out)
+            .unwrap()
+            .replace(&dir.path().display().to_string(), "<tmp>")
+            .replace(&format!("{}/", env!("CARGO_MANIFEST_DIR")), "");
+        insta::assert_snapshot!(format!("diff_{format}"), out);
+    }
+}

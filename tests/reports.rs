@@ -1,0 +1,308 @@
+//! Every report format on the real Zynq capture (within budget) and the HiSilicon fixture
+//! (over budget): insta snapshots, the JSON against its schema, the JUnit XML parsed back,
+//! the HTML rendered by headless chromium.
+
+mod common;
+
+use membudget::budget::{evaluate, Budget};
+use membudget::collect::{load, LiveOptions};
+use membudget::profile::Profile;
+use membudget::report::{reporter, Format, ReportOptions};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const FORMATS: [(Format, &str); 5] = [
+    (Format::Text, "text"),
+    (Format::Markdown, "markdown"),
+    (Format::Json, "json"),
+    (Format::Junit, "junit"),
+    (Format::Html, "html"),
+];
+
+fn crate_dir() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn zynq() -> Budget {
+    budget(
+        &crate_dir().join("../shared/fixtures/real/innosilicon-t2-zynq-snapshot"),
+        "budgets/zynq-innosilicon-t2-256m.toml",
+    )
+}
+
+fn hisi() -> Budget {
+    budget(
+        &crate_dir().join("tests/fixtures/hisi-chacon-64m"),
+        "budgets/hi3518ev300-64m.toml",
+    )
+}
+
+fn budget(snapshot: &Path, profile: &str) -> Budget {
+    let profile = Profile::load(&crate_dir().join(profile)).unwrap();
+    let snapshot = load(Some(snapshot), LiveOptions { smaps: false }).unwrap();
+    evaluate(&snapshot, &profile).unwrap()
+}
+
+/// Paths relative to the clone, so the snapshots match in any checkout directory.
+fn stable(output: &str) -> String {
+    output.replace(&format!("{}/", crate_dir().display()), "")
+}
+
+fn render(budget: &Budget, format: Format) -> String {
+    stable(&reporter(format).report(budget, &ReportOptions::default()))
+}
+
+#[test]
+fn every_format_of_both_fixtures_matches_its_snapshot() {
+    for (name, budget) in [("zynq", zynq()), ("hisi", hisi())] {
+        for (format, format_name) in FORMATS {
+            insta::assert_snapshot!(format!("{name}_{format_name}"), render(&budget, format));
+        }
+    }
+}
+
+#[test]
+fn markdown_leads_with_the_verdict_and_lists_failures_first() {
+    let md = render(&hisi(), Format::Markdown);
+    let mut lines = md.lines().filter(|l| !l.is_empty());
+    assert_eq!(
+        lines.nth(1),
+        Some("OVER BUDGET: 3 rule(s) failed; headroom -86.51 MiB of 64 MiB RAM (minimum 2 MiB)")
+    );
+    let findings: Vec<&str> = md
+        .lines()
+        .filter(|l| l.starts_with("| FAIL") || l.starts_with("| PASS"))
+        .collect();
+    assert_eq!(findings.len(), 5);
+    assert!(findings[..3].iter().all(|l| l.starts_with("| FAIL")));
+}
+
+fn schema_validator() -> jsonschema::Validator {
+    let schema: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(crate_dir().join("docs/report.schema.json")).unwrap(),
+    )
+    .unwrap();
+    jsonschema::validator_for(&schema).unwrap()
+}
+
+#[test]
+fn json_validates_against_the_schema_with_every_figure_in_bytes() {
+    let validator = schema_validator();
+    for budget in [zynq(), hisi()] {
+        let json: serde_json::Value = serde_json::from_str(&render(&budget, Format::Json)).unwrap();
+        let errors: Vec<String> = validator
+            .iter_errors(&json)
+            .map(|e| format!("{} at {}", e, e.instance_path()))
+            .collect();
+        assert!(errors.is_empty(), "schema errors: {errors:#?}");
+        assert_eq!(json["schema_version"], 1);
+        let items: u64 = json["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["bytes"].as_u64().unwrap())
+            .sum();
+        assert_eq!(json["demand"].as_u64(), Some(items));
+        assert_eq!(
+            json["headroom"].as_i64(),
+            Some(json["ram"].as_i64().unwrap() - items as i64)
+        );
+    }
+    // Hand-checked figures of the Zynq capture: 256 MiB declared, Slab 13264 + KernelStack
+    // 880 + PageTables 372 kB of kernel dynamic memory.
+    let json: serde_json::Value = serde_json::from_str(&render(&zynq(), Format::Json)).unwrap();
+    assert_eq!(json["ram"], 256u64 << 20);
+    let dynamic = json["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["key"] == "kernel_dynamic")
+        .unwrap();
+    assert_eq!(dynamic["bytes"], (13264u64 + 880 + 372) * 1024);
+    assert_eq!(dynamic["files"][0], "proc/meminfo");
+}
+
+#[test]
+fn a_broken_report_fails_the_schema() {
+    let mut json: serde_json::Value = serde_json::from_str(&render(&hisi(), Format::Json)).unwrap();
+    json["items"][0]["bytes"] = serde_json::json!("27 MiB");
+    assert!(!schema_validator().is_valid(&json));
+}
+
+struct JunitCounts {
+    testcases: usize,
+    failures: usize,
+    failed_classes: Vec<String>,
+}
+
+fn junit_counts(xml: &str) -> JunitCounts {
+    let doc = roxmltree::Document::parse(xml).unwrap_or_else(|e| panic!("{e}\n{xml}"));
+    let cases: Vec<_> = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("testcase"))
+        .collect();
+    let failed: Vec<_> = cases
+        .iter()
+        .filter(|c| c.children().any(|n| n.has_tag_name("failure")))
+        .collect();
+    let suite = doc
+        .descendants()
+        .find(|n| n.has_tag_name("testsuite"))
+        .unwrap();
+    assert_eq!(
+        suite.attribute("tests"),
+        Some(cases.len().to_string().as_str())
+    );
+    assert_eq!(
+        suite.attribute("failures"),
+        Some(failed.len().to_string().as_str())
+    );
+    JunitCounts {
+        testcases: cases.len(),
+        failures: failed.len(),
+        failed_classes: failed
+            .iter()
+            .map(|c| c.attribute("classname").unwrap().to_string())
+            .collect(),
+    }
+}
+
+#[test]
+fn junit_has_one_testcase_per_rule_and_fails_the_three_broken_ones() {
+    let hisi = junit_counts(&render(&hisi(), Format::Junit));
+    // ram_fit, headroom, Sofia's process limit, expect Sofia, reconciliation.
+    assert_eq!(hisi.testcases, 5);
+    assert_eq!(hisi.failures, 3);
+    assert_eq!(
+        hisi.failed_classes,
+        [
+            "membudget.ram_fit",
+            "membudget.headroom",
+            "membudget.process_limit"
+        ]
+    );
+    let within = zynq();
+    let counts = junit_counts(&render(&within, Format::Junit));
+    assert_eq!(counts.testcases, within.findings.len());
+    assert_eq!(counts.failures, 0);
+}
+
+/// A process name holding markup and control characters, as a hostile board could show.
+fn hostile(mut budget: Budget) -> Budget {
+    let name = "<b>&\"x'</b>\u{1}";
+    budget.accounting.processes[0].name = name.into();
+    for f in budget
+        .findings
+        .iter_mut()
+        .filter(|f| f.rule == "process_limit")
+    {
+        f.subject = name.into();
+        f.message = format!("{name} exceeds");
+    }
+    budget
+}
+
+#[test]
+fn junit_and_html_escape_process_names() {
+    let budget = hostile(hisi());
+    let xml = render(&budget, Format::Junit);
+    let doc = roxmltree::Document::parse(&xml).unwrap();
+    let names: Vec<&str> = doc
+        .descendants()
+        .filter_map(|n| n.attribute("name"))
+        .collect();
+    assert!(names.contains(&"<b>&\"x'</b>\u{FFFD}"), "{names:?}");
+
+    let html = render(&budget, Format::Html);
+    assert!(!html.contains("<b>"));
+    assert!(html.contains("&lt;b&gt;&amp;&quot;x&#39;&lt;/b&gt;"));
+}
+
+fn chromium(args: &[&str], page: &Path) -> std::process::Output {
+    let chromium = common::require_tool("chromium");
+    let profile = tempfile::tempdir().unwrap();
+    let output = Command::new(chromium)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            "--window-size=1200,2000",
+        ])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .args(args)
+        .arg(format!("file://{}", page.display()))
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "chromium failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}
+
+/// Distinct colours of a decoded PNG (RGB or RGBA, 8 bits).
+fn colours(png_path: &PathBuf) -> (u32, u32, usize) {
+    let file = std::io::BufReader::new(std::fs::File::open(png_path).unwrap());
+    let mut reader = png::Decoder::new(file).read_info().unwrap();
+    let mut buf = vec![0; reader.output_buffer_size().unwrap()];
+    let info = reader.next_frame(&mut buf).unwrap();
+    let channels = info.color_type.samples();
+    assert_eq!(info.bit_depth, png::BitDepth::Eight);
+    let distinct: std::collections::HashSet<&[u8]> =
+        buf[..info.buffer_size()].chunks(channels).collect();
+    (info.width, info.height, distinct.len())
+}
+
+#[test]
+fn html_renders_in_headless_chromium_with_the_headline_figures() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, budget, headline) in [
+        (
+            "hisi",
+            hisi(),
+            [
+                "OVER BUDGET: 3 rule(s) failed; headroom -86.51 MiB of 64 MiB RAM (minimum 2 MiB)",
+                "150.51 MiB",
+                "Sofia (1)",
+            ],
+        ),
+        (
+            "zynq",
+            zynq(),
+            [
+                "WITHIN BUDGET: headroom 21.85 MiB of 256 MiB RAM (minimum 12.80 MiB)",
+                "234.15 MiB",
+                "innominer_T2 (18268)",
+            ],
+        ),
+    ] {
+        let html = render(&budget, Format::Html);
+        // Self-contained: nothing to fetch.
+        assert!(!html.contains("src=") && !html.contains("href="));
+        let page = dir.path().join(format!("{name}.html"));
+        std::fs::write(&page, &html).unwrap();
+
+        let dom = String::from_utf8(chromium(&["--dump-dom"], &page).stdout).unwrap();
+        for figure in headline {
+            assert!(dom.contains(figure), "{name}: DOM lacks {figure:?}");
+        }
+        assert!(dom.contains("<svg"), "{name}: no chart in the DOM");
+
+        let png = dir.path().join(format!("{name}.png"));
+        chromium(&[&format!("--screenshot={}", png.display())], &page);
+        let size = std::fs::metadata(&png).unwrap().len();
+        assert!(size > 20_000, "{name}: screenshot of {size} bytes");
+        let (width, height, distinct) = colours(&png);
+        assert_eq!((width, height), (1200, 2000));
+        // Text, table rules and the chart colours: far more than a blank page's one colour.
+        assert!(
+            distinct > 50,
+            "{name}: {distinct} colours in the screenshot"
+        );
+    }
+}
