@@ -63,21 +63,41 @@ pub struct ReportArgs {
     /// Board profile (TOML); omitted = the built-in default (RAM from the machine).
     #[arg(short, long)]
     pub profile: Option<PathBuf>,
+    #[command(flatten)]
+    pub out: OutputArgs,
+    /// Live runs: read smaps too (RSS/PSS columns); implied by a profile measure of rss or pss.
+    #[arg(long)]
+    pub smaps: bool,
+}
+
+/// How every report-printing command writes its output.
+#[derive(Args, Debug)]
+pub struct OutputArgs {
     /// Exact byte counts instead of human sizes.
     #[arg(long)]
     pub bytes: bool,
-    /// How many processes to list.
+    /// How many processes to list (leak suspects are always detailed).
     #[arg(long, default_value_t = 15)]
     pub top: usize,
     /// Output format.
     #[arg(long, value_enum, default_value = "text")]
     pub format: Format,
-    /// Write the report to FILE (atomically) instead of standard output.
+    /// Write the output to FILE (atomically) instead of standard output.
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
-    /// Live runs: read smaps too (RSS/PSS columns); implied by a profile measure of rss or pss.
-    #[arg(long)]
-    pub smaps: bool,
+}
+
+impl OutputArgs {
+    fn options(&self) -> ReportOptions {
+        ReportOptions {
+            exact_bytes: self.bytes,
+            top: self.top,
+        }
+    }
+
+    fn emit(&self, text: &str) -> Result<()> {
+        emit(text, &self.output)
+    }
 }
 
 #[derive(Args, Debug)]
@@ -105,18 +125,8 @@ pub struct TrendArgs {
     /// Board profile (TOML): its `[leak]` thresholds and headroom; omitted = built-in default.
     #[arg(short, long)]
     pub profile: Option<PathBuf>,
-    /// Output format.
-    #[arg(long, value_enum, default_value = "text")]
-    pub format: Format,
-    /// Exact byte counts instead of human sizes.
-    #[arg(long)]
-    pub bytes: bool,
-    /// How many processes the overview lists (suspects are always detailed).
-    #[arg(long, default_value_t = 20)]
-    pub top: usize,
-    /// Write the output to FILE (atomically) instead of standard output.
-    #[arg(short, long, value_name = "FILE")]
-    pub output: Option<PathBuf>,
+    #[command(flatten)]
+    pub out: OutputArgs,
     /// Exit 1 when a leak suspect is found.
     #[arg(long)]
     pub fail_on_leak: bool,
@@ -134,18 +144,8 @@ pub struct DiffArgs {
     /// Exit 1 when total demand grew by more than SIZE (1MiB) or a percentage of the old demand (5%).
     #[arg(long, value_name = "SIZE|PCT", value_parser = crate::diff::GrowthLimit::parse)]
     pub fail_above: Option<crate::diff::GrowthLimit>,
-    /// Exact byte counts instead of human sizes.
-    #[arg(long)]
-    pub bytes: bool,
-    /// How many changed processes to list.
-    #[arg(long, default_value_t = 15)]
-    pub top: usize,
-    /// Output format.
-    #[arg(long, value_enum, default_value = "text")]
-    pub format: Format,
-    /// Write the output to FILE (atomically) instead of standard output.
-    #[arg(short, long, value_name = "FILE")]
-    pub output: Option<PathBuf>,
+    #[command(flatten)]
+    pub out: OutputArgs,
 }
 
 fn build_budget(args: &ReportArgs) -> Result<Budget> {
@@ -187,26 +187,14 @@ fn run_command(command: Command) -> Result<ExitCode> {
     match command {
         Command::Report(args) => {
             let budget = build_budget(&args)?;
-            let options = ReportOptions {
-                exact_bytes: args.bytes,
-                top: args.top,
-            };
-            emit(
-                &reporter(args.format).report(&budget, &options),
-                &args.output,
-            )?;
+            args.out
+                .emit(&reporter(args.out.format).report(&budget, &args.out.options()))?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Check(args) => {
             let budget = build_budget(&args)?;
-            let options = ReportOptions {
-                exact_bytes: args.bytes,
-                top: args.top,
-            };
-            emit(
-                &reporter(args.format).check(&budget, &options),
-                &args.output,
-            )?;
+            args.out
+                .emit(&reporter(args.out.format).check(&budget, &args.out.options()))?;
             Ok(if budget.within_budget {
                 ExitCode::SUCCESS
             } else {
@@ -219,11 +207,8 @@ fn run_command(command: Command) -> Result<ExitCode> {
             let old = evaluate(&load(Some(&args.old), live)?, &profile)?;
             let new = evaluate(&load(Some(&args.new), live)?, &profile)?;
             let diff = crate::diff::compare(&old, &new, args.fail_above)?;
-            let options = ReportOptions {
-                exact_bytes: args.bytes,
-                top: args.top,
-            };
-            emit(&reporter(args.format).diff(&diff, &options), &args.output)?;
+            args.out
+                .emit(&reporter(args.out.format).diff(&diff, &args.out.options()))?;
             Ok(if diff.exceeded {
                 ExitCode::from(1)
             } else {
@@ -262,14 +247,11 @@ fn run_command(command: Command) -> Result<ExitCode> {
         Command::Trend(args) => {
             let profile = Profile::load_or_default(args.profile.as_deref())?;
             let trend = crate::trend::analyze(&args.snapshots, &profile)?;
-            let options = ReportOptions {
-                exact_bytes: args.bytes,
-                top: args.top,
-            };
-            emit(
-                &crate::trend::render::render(&trend, args.format, &options),
-                &args.output,
-            )?;
+            args.out.emit(&crate::trend::render::render(
+                &trend,
+                args.out.format,
+                &args.out.options(),
+            ))?;
             Ok(if args.fail_on_leak && trend.has_suspect() {
                 ExitCode::from(1)
             } else {
