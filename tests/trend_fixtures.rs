@@ -260,6 +260,27 @@ fn profile_thresholds_make_the_slow_heap_a_suspect() {
         html.contains("<p>Leak suspects: python3.4 (pid 808, 64 KiB/h).</p>"),
         "{html}"
     );
+    // One chart per suspect: its 6 samples, growing by the same 64 KiB each hour, lie on a
+    // straight line rising to the right.
+    assert!(html.contains("python3.4 (pid 808): private memory over time"));
+    let points = html
+        .split("<polyline points=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("a polyline in the suspect's chart");
+    let xy: Vec<(f64, f64)> = points
+        .split(' ')
+        .map(|p| {
+            let (x, y) = p.split_once(',').unwrap();
+            (x.parse().unwrap(), y.parse().unwrap())
+        })
+        .collect();
+    assert_eq!(xy.len(), 6);
+    for pair in xy.windows(2) {
+        let (dx, dy) = (pair[1].0 - pair[0].0, pair[1].1 - pair[0].1);
+        assert!((dx - (xy[1].0 - xy[0].0)).abs() < 0.2 && (dy - (xy[1].1 - xy[0].1)).abs() < 0.2);
+        assert!(dx > 0.0 && dy < 0.0, "{pair:?}");
+    }
 }
 
 fn fails_with(args: &[&str], paths: &[&Path], message: &str) {

@@ -110,6 +110,9 @@ pub struct MetricTrend {
     pub rate_per_hour: f64,
     pub fit: Option<Fit>,
     pub verdict: Verdict,
+    /// The samples themselves (seconds since the epoch, bytes), for charts.
+    #[serde(skip)]
+    pub points: Vec<(f64, u64)>,
 }
 
 impl MetricTrend {
@@ -144,6 +147,7 @@ impl MetricTrend {
             rate_per_hour,
             fit: fitted,
             verdict,
+            points: points.to_vec(),
         })
     }
 }

@@ -314,11 +314,68 @@ pub fn markdown(trend: &Trend, options: &ReportOptions) -> String {
 }
 
 pub fn html(trend: &Trend, options: &ReportOptions) -> String {
-    let body: String = sections(trend, options)
+    let mut body: String = sections(trend, options)
         .iter()
         .map(|s| document::html_section(s, ""))
         .collect();
+    let charts: String = trend
+        .suspects()
+        .filter_map(|p| {
+            let m = p.metrics.get(&Metric::Private)?;
+            let label = format!("{} (pid {}): private memory over time", p.name, p.pid);
+            Some(growth_chart(&m.points, &label, options))
+        })
+        .collect();
+    if !charts.is_empty() {
+        let mut section = Section::new("Leak suspects over time");
+        section
+            .paragraphs
+            .push("Private memory (virtual) of each suspect at every sample.".into());
+        body.push_str(&document::html_section(&section, &charts));
+    }
     document::html_page("membudget trend", &body)
+}
+
+/// A small inline SVG line chart of one figure over the samples: the eye sees at once whether
+/// growth is steady (a leak) or a single step (an allocation that stayed).
+fn growth_chart(points: &[(f64, u64)], label: &str, options: &ReportOptions) -> String {
+    const WIDTH: f64 = 480.0;
+    const HEIGHT: f64 = 140.0;
+    const PAD: f64 = 36.0;
+    let (Some(first), Some(last)) = (points.first(), points.last()) else {
+        return String::new();
+    };
+    let low = points.iter().map(|p| p.1).min().unwrap_or(0);
+    let high = points.iter().map(|p| p.1).max().unwrap_or(0);
+    let span_t = (last.0 - first.0).max(f64::EPSILON);
+    let span_v = (high - low).max(1) as f64;
+    let xy = |(t, v): (f64, u64)| {
+        let x = PAD + (t - first.0) / span_t * (WIDTH - 2.0 * PAD);
+        let y = HEIGHT - PAD / 2.0 - (v - low) as f64 / span_v * (HEIGHT - PAD);
+        (x, y)
+    };
+    let line: Vec<String> = points
+        .iter()
+        .map(|&p| {
+            let (x, y) = xy(p);
+            format!("{x:.1},{y:.1}")
+        })
+        .collect();
+    let dots: String = points
+        .iter()
+        .map(|&p| {
+            let (x, y) = xy(p);
+            format!("<circle cx=\"{x:.1}\" cy=\"{y:.1}\" r=\"2.5\" fill=\"#c0392b\"/>")
+        })
+        .collect();
+    format!(
+        "<figure><svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{WIDTH}\" height=\"{HEIGHT}\" role=\"img\" aria-label=\"{label}\">\n<polyline points=\"{}\" fill=\"none\" stroke=\"#c0392b\" stroke-width=\"2\"/>{dots}\n<text x=\"2\" y=\"12\" font-size=\"11\">{}</text><text x=\"2\" y=\"{:.0}\" font-size=\"11\">{}</text>\n</svg><figcaption>{label}</figcaption></figure>\n",
+        line.join(" "),
+        document::html_escape(&options.size(high)),
+        HEIGHT - 2.0,
+        document::html_escape(&options.size(low)),
+        label = document::html_escape(label),
+    )
 }
 
 /// One test case per process: it passes unless the process is a leak suspect.
