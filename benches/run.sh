@@ -22,7 +22,7 @@ for tool in /usr/bin/time smem bc; do
   command -v "$tool" >/dev/null || { echo "missing $tool (apt-get install time smem bc)" >&2; exit 2; }
 done
 
-cargo build --release -q --bin membudget --example gen_snapshot --example load_series
+cargo build --release -q --bin membudget --example gen_snapshot
 BIN=$CARGO_TARGET_DIR/release
 MB=$BIN/membudget
 GEN=$BIN/examples/gen_snapshot
@@ -95,6 +95,6 @@ compare "smem PSS table vs cat (ceiling for the above)" "" \
 compare "live capture --smaps (.tar) vs cat same files" "<= 1.2" \
   "cat /proc/meminfo /proc/mounts /proc/cmdline /proc/version /proc/sys/vm/min_free_kbytes /proc/[0-9]*/{maps,status,cmdline,stat,smaps,smaps_rollup} >$WORK/live.cat 2>/dev/null; true" \
   "$MB capture -o $WORK/live.tar --smaps"
-compare "load+account $SERIES x $SERIES_PROCESSES vs zcat" "seconds" \
+compare "trend over $SERIES x $SERIES_PROCESSES vs zcat" "seconds" \
   "cat $WORK/series/*.tar.gz | gzip -dc >/dev/null" \
-  "$BIN/examples/load_series $WORK/series"
+  "$MB trend $WORK/series"
