@@ -13,63 +13,63 @@ fn repo(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
 }
 
+/// `membudget check SNAPSHOT -p PROFILE`.
+fn check(snapshot: &Path, profile: &Path) -> assert_cmd::assert::Assert {
+    bin()
+        .arg("check")
+        .arg(snapshot)
+        .arg("-p")
+        .arg(profile)
+        .assert()
+}
+
 fn zynq() -> PathBuf {
     repo("../shared/fixtures/real/innosilicon-t2-zynq-snapshot")
 }
 
 #[test]
 fn check_within_budget_exits_0() {
-    bin()
-        .args(["check"])
-        .arg(zynq())
-        .arg("--profile")
-        .arg(repo("budgets/zynq-innosilicon-t2-256m.toml"))
-        .assert()
+    check(&zynq(), &repo("budgets/zynq-innosilicon-t2-256m.toml"))
         .code(0)
         .stdout(predicate::str::contains("WITHIN BUDGET"));
 }
 
 #[test]
 fn check_over_budget_exits_1_and_names_the_process() {
-    bin()
-        .args(["check"])
-        .arg(repo("tests/fixtures/hisi-chacon-64m"))
-        .arg("-p")
-        .arg(repo("budgets/hi3518ev300-64m.toml"))
-        .assert()
-        .code(1)
-        .stdout(predicate::str::contains("OVER BUDGET"))
-        .stdout(predicate::str::contains(
-            "FAIL  process_limit  Sofia private",
-        ));
+    check(
+        &repo("tests/fixtures/hisi-chacon-64m"),
+        &repo("budgets/hi3518ev300-64m.toml"),
+    )
+    .code(1)
+    .stdout(predicate::str::contains("OVER BUDGET"))
+    .stdout(predicate::str::contains(
+        "FAIL  process_limit  Sofia private",
+    ));
 }
 
 #[test]
 fn tighter_profile_flips_the_verdict() {
     let dir = tempfile::tempdir().unwrap();
     let profile = dir.path().join("tight.toml");
-    let check = |text: &str| {
+    let check_profile = |text: &str| {
         std::fs::write(&profile, text).unwrap();
-        bin()
-            .arg("check")
-            .arg(zynq())
-            .arg("-p")
-            .arg(&profile)
-            .assert()
+        check(&zynq(), &profile)
     };
     // Headroom = MemTotal 252308 kB - dynamic 14516 - processes 179592 - tmpfs 5108 - reserves.
     // With 30 MiB of reserves: 22372 kB left.
-    check("ram = \"256MiB\"\n[reserves]\ndisk_cache = \"30MiB\"\n").code(0);
+    check_profile("ram = \"256MiB\"\n[reserves]\ndisk_cache = \"30MiB\"\n").code(0);
     // 52 MiB of reserves leaves 22372 - 22528 = -156 kB: over.
-    check("ram = \"256MiB\"\n[reserves]\ndisk_cache = \"52MiB\"\n")
+    check_profile("ram = \"256MiB\"\n[reserves]\ndisk_cache = \"52MiB\"\n")
         .code(1)
         .stdout(predicate::str::contains("FAIL  ram_fit"));
     // A headroom promise of 22 MiB (22528 kB) is just missed with 30 MiB of reserves.
-    check("ram = \"256MiB\"\nmin_headroom = \"22MiB\"\n[reserves]\ndisk_cache = \"30MiB\"\n")
-        .code(1)
-        .stdout(predicate::str::contains("FAIL  headroom"));
+    check_profile(
+        "ram = \"256MiB\"\nmin_headroom = \"22MiB\"\n[reserves]\ndisk_cache = \"30MiB\"\n",
+    )
+    .code(1)
+    .stdout(predicate::str::contains("FAIL  headroom"));
     // 240 MiB is below MemTotal (246.4 MiB): the profile cannot be for this board.
-    check("ram = \"240MiB\"\n")
+    check_profile("ram = \"240MiB\"\n")
         .code(2)
         .stderr(predicate::str::contains(
             "smaller than the snapshot's MemTotal",
@@ -82,22 +82,12 @@ fn profile_syntax_error_has_line_and_column() {
     let profile = dir.path().join("bad.toml");
     std::fs::write(&profile, "ram = \"64MiB\"\nmin_headroom = \"10 parsecs\"\n").unwrap();
     let expected = format!("{}:2:16:", profile.display());
-    bin()
-        .arg("check")
-        .arg(zynq())
-        .arg("-p")
-        .arg(&profile)
-        .assert()
+    check(&zynq(), &profile)
         .code(2)
         .stderr(predicate::str::contains(expected))
         .stderr(predicate::str::contains("unknown size unit"));
     std::fs::write(&profile, "ram = \"64MiB\"\n[carveouts\nmmz = 1\n").unwrap();
-    bin()
-        .arg("check")
-        .arg(zynq())
-        .arg("-p")
-        .arg(&profile)
-        .assert()
+    check(&zynq(), &profile)
         .code(2)
         .stderr(predicate::str::contains(format!(
             "{}:2:",
