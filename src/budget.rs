@@ -7,7 +7,7 @@ use crate::account::{account, Accounting, Measure};
 use crate::error::{Error, Result};
 use crate::model::{Skipped, Snapshot, Warning};
 use crate::parse::kernel::BootMemory;
-use crate::profile::{LimitOf, Profile, Ram};
+use crate::profile::{LimitOf, Profile, Ram, Size};
 use crate::size::human;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -136,6 +136,17 @@ impl Budget {
 /// plain sum wraps (and panics in debug builds); a saturated total is plainly over budget.
 fn saturating_sum(values: impl Iterator<Item = u64>) -> u64 {
     values.fold(0, u64::saturating_add)
+}
+
+/// A line item the profile states (carve-outs, reserves): their sum, one part per name.
+fn declared_item(key: &str, label: &str, sizes: &BTreeMap<String, Size>, source: &str) -> LineItem {
+    let total = saturating_sum(sizes.values().map(|s| s.0));
+    LineItem::new(key, label, total, Provenance::Declared, &[source]).with_parts(
+        sizes
+            .iter()
+            .map(|(name, size)| LineItem::new(name, name, size.0, Provenance::Declared, &[source]))
+            .collect(),
+    )
 }
 
 /// A byte figure as a signed quantity for headroom and findings, saturating instead of wrapping
@@ -309,24 +320,12 @@ pub fn evaluate(snapshot: &Snapshot, profile: &Profile) -> Result<Budget> {
     }
 
     let mut items = Vec::new();
-    items.push(
-        LineItem::new(
-            "carveouts",
-            "carve-outs (MMZ/CMA/framebuffer)",
-            carveouts,
-            Provenance::Declared,
-            &[&profile.source],
-        )
-        .with_parts(
-            profile
-                .carveouts
-                .iter()
-                .map(|(name, size)| {
-                    LineItem::new(name, name, size.0, Provenance::Declared, &[&profile.source])
-                })
-                .collect(),
-        ),
-    );
+    items.push(declared_item(
+        "carveouts",
+        "carve-outs (MMZ/CMA/framebuffer)",
+        &profile.carveouts,
+        &profile.source,
+    ));
 
     let kernel_static = ram.saturating_sub(carveouts).saturating_sub(mem_total);
     let mut static_item = LineItem::new(
@@ -504,24 +503,12 @@ pub fn evaluate(snapshot: &Snapshot, profile: &Profile) -> Result<Budget> {
         min_free_item
     });
 
-    items.push(
-        LineItem::new(
-            "reserves",
-            "reserves (disk cache, skb...)",
-            saturating_sum(profile.reserves.values().map(|s| s.0)),
-            Provenance::Declared,
-            &[&profile.source],
-        )
-        .with_parts(
-            profile
-                .reserves
-                .iter()
-                .map(|(name, size)| {
-                    LineItem::new(name, name, size.0, Provenance::Declared, &[&profile.source])
-                })
-                .collect(),
-        ),
-    );
+    items.push(declared_item(
+        "reserves",
+        "reserves (disk cache, skb...)",
+        &profile.reserves,
+        &profile.source,
+    ));
 
     let demand = saturating_sum(items.iter().map(|i| i.bytes));
     let headroom = signed(ram).saturating_sub(signed(demand));
