@@ -133,13 +133,17 @@ impl LiveSource {
 
     /// Copies a system-wide file when it exists; absence is normal (no `/proc/version` in
     /// some containers), other failures are recorded.
-    fn copy_global(&self, rel: &str, sink: &mut dyn Sink) -> Result<()> {
+    /// Returns what it copied, for the caller that needs the content too.
+    fn copy_global(&self, rel: &str, sink: &mut dyn Sink) -> Result<Option<Vec<u8>>> {
         match self.read(rel) {
-            Ok(bytes) => sink.file(rel, &bytes),
-            Err(e) if e.kind() == ErrorKind::NotFound => Ok(()),
+            Ok(bytes) => {
+                sink.file(rel, &bytes)?;
+                Ok(Some(bytes))
+            }
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
             Err(e) => {
                 sink.warn(rel, e.to_string());
-                Ok(())
+                Ok(None)
             }
         }
     }
@@ -220,9 +224,10 @@ impl Source for LiveSource {
 
     fn visit(&mut self, sink: &mut dyn Sink) -> Result<()> {
         let started = Instant::now();
+        // The mounts are read once: copied, and parsed below for the df/du texts.
+        let mounts = self.copy_global("proc/mounts", sink)?;
         for rel in [
             "proc/meminfo",
-            "proc/mounts",
             "proc/cmdline",
             "proc/version",
             "proc/sys/vm/min_free_kbytes",
@@ -260,10 +265,7 @@ impl Source for LiveSource {
                 self.copy_global(&format!("sys/block/{name}/size"), sink)?;
             }
         }
-        let mounts = self
-            .read("proc/mounts")
-            .map(|b| parse_mounts(&b).0)
-            .unwrap_or_default();
+        let mounts = mounts.map(|b| parse_mounts(&b).0).unwrap_or_default();
         let (df, du) = self.fs_usage_texts(&mounts);
         sink.file("df", df.as_bytes())?;
         sink.file("du", du.as_bytes())?;
