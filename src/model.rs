@@ -3,12 +3,14 @@
 //! It holds figures, never file texts, so its size follows the board, not the input bytes.
 
 use crate::parse::kernel::{BootMemory, KernelCmdline};
-use crate::parse::maps::MapLine;
 use crate::parse::meminfo::Meminfo;
 use crate::parse::meta::Meta;
 use crate::parse::mounts::Mount;
 use crate::parse::smaps::SmapsFields;
 use serde::Serialize;
+
+mod mappings;
+pub use mappings::{Mapping, Mappings, MappingsIter, Packer, PathInterner};
 
 #[derive(Debug, Clone, Default)]
 pub struct Snapshot {
@@ -75,7 +77,7 @@ pub struct Process {
     /// Clock ticks since boot when the process started (`stat` field 22): with the pid, it
     /// tells a restarted process from the same one across a series.
     pub start_time: Option<u64>,
-    pub mappings: Vec<Mapping>,
+    pub mappings: Mappings,
     /// `smaps_rollup` totals, when the capture has them.
     pub rollup: Option<SmapsFields>,
 }
@@ -84,12 +86,6 @@ impl Process {
     pub fn has_smaps(&self) -> bool {
         self.mappings.iter().any(|m| m.smaps.is_some())
     }
-}
-
-#[derive(Debug, Clone)]
-pub struct Mapping {
-    pub map: MapLine,
-    pub smaps: Option<SmapsFields>,
 }
 
 /// A process that was listed but could not be read whole (it exited mid-read, or we may not

@@ -82,11 +82,10 @@ fn held_process_classes(
     process
         .classes
         .iter()
-        .map(|(class, figures)| {
-            let mut figures = *figures;
+        .map(|(class, mut figures)| {
             figures.pss = None;
             figures.uss = None;
-            (*class, figures)
+            (class, figures)
         })
         .collect()
 }

@@ -190,9 +190,9 @@ fn capture_analyses_like_the_live_system() {
                     let own = membudget::account::Figures {
                         pss: None,
                         uss: None,
-                        ..*f
+                        ..f
                     };
-                    (*c, own)
+                    (c, own)
                 })
                 .collect::<Vec<_>>()
         };

@@ -85,7 +85,10 @@ fn names_the_leaker_its_rate_and_block_size() {
             .arg(&sample)
             .assert()
             .success();
-        std::thread::sleep(Duration::from_millis(400));
+        // Intervals alternate by one tick, so the blocks leaked per interval differ by one
+        // (n, n+1, n, ...: coprime) and their GCD is one block, not an artefact of the timing:
+        // a fixed 400 ms on a quiet machine leaked exactly four blocks every time.
+        std::thread::sleep(Duration::from_millis(300 + PERIOD_MS * (k % 2)));
     }
     let (leaker_pid, steady_pid) = (leaker.pid(), steady.pid());
     drop(leaker);

@@ -13,7 +13,7 @@ pub fn snapshot_of(mappings: Vec<Mapping>, copies: u32) -> Snapshot {
         vm_size: None,
         vm_rss: None,
         start_time: None,
-        mappings: mappings.clone(),
+        mappings: mappings.iter().cloned().collect(),
         rollup: None,
     };
     Snapshot {

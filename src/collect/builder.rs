@@ -1,14 +1,16 @@
 //! Assembles the model from snapshot files, in whatever order they arrive.
 
 use crate::error::{Error, Result};
-use crate::model::{FsUsage, Mapping, Process, Ramdisk, Skipped, Snapshot, Warning};
+use crate::model::{
+    FsUsage, Mapping, Mappings, Packer, PathInterner, Process, Ramdisk, Skipped, Snapshot, Warning,
+};
 use crate::parse::df::{parse_df, parse_du, DfEntry};
 use crate::parse::kernel::{parse_boot_log, parse_cmdline};
 use crate::parse::maps::{parse_maps, LineIssue, MapLine};
 use crate::parse::meminfo::parse_meminfo;
 use crate::parse::meta::parse_meta;
 use crate::parse::mounts::parse_mounts;
-use crate::parse::smaps::{parse_smaps, SmapsEntry, SmapsFields};
+use crate::parse::smaps::{parse_smaps, SmapsFields};
 use crate::parse::stat::{parse_stat, Stat};
 use crate::parse::status::{parse_status, Status};
 use std::collections::BTreeMap;
@@ -39,6 +41,32 @@ pub enum ProcessFile {
     Stat,
 }
 
+impl ProcessFile {
+    const ALL: [ProcessFile; 6] = [
+        ProcessFile::Maps,
+        ProcessFile::Smaps,
+        ProcessFile::SmapsRollup,
+        ProcessFile::Status,
+        ProcessFile::Cmdline,
+        ProcessFile::Stat,
+    ];
+
+    fn name(self) -> &'static str {
+        match self {
+            ProcessFile::Maps => "maps",
+            ProcessFile::Smaps => "smaps",
+            ProcessFile::SmapsRollup => "smaps_rollup",
+            ProcessFile::Status => "status",
+            ProcessFile::Cmdline => "cmdline",
+            ProcessFile::Stat => "stat",
+        }
+    }
+
+    fn bit(self) -> u8 {
+        1 << self as u8
+    }
+}
+
 impl FileKind {
     /// What a snapshot-relative path holds, or `None` for a file the format does not define.
     pub fn of(path: &str) -> Option<FileKind> {
@@ -58,15 +86,7 @@ impl FileKind {
             ["dmesg"] => FileKind::Dmesg,
             ["proc", pid, file] if !pid.is_empty() && pid.bytes().all(|c| c.is_ascii_digit()) => {
                 let pid = pid.parse().ok()?;
-                let file = match *file {
-                    "maps" => ProcessFile::Maps,
-                    "smaps" => ProcessFile::Smaps,
-                    "smaps_rollup" => ProcessFile::SmapsRollup,
-                    "status" => ProcessFile::Status,
-                    "cmdline" => ProcessFile::Cmdline,
-                    "stat" => ProcessFile::Stat,
-                    _ => return None,
-                };
+                let file = ProcessFile::ALL.into_iter().find(|f| f.name() == *file)?;
                 FileKind::Process(pid, file)
             }
             _ => return None,
@@ -77,44 +97,48 @@ impl FileKind {
 /// What we have seen of one pid so far.
 #[derive(Default)]
 struct PartialProcess {
-    maps: Option<Vec<MapLine>>,
+    mappings: PartialMappings,
     /// Lines of maps/smaps that did not parse: with no good line left, the process is
     /// unreadable rather than a kernel thread.
     bad_lines: usize,
-    smaps: Option<Vec<SmapsEntry>>,
-    /// `maps` and `smaps` joined as soon as both are in: every pid waits here until the last
-    /// file of the snapshot (archives come in any order), and holding both lists meant two
-    /// copies of every mapping header; joined, the duplicate goes at once.
-    mappings: Option<Vec<Mapping>>,
-    rollup: Option<SmapsFields>,
+    /// Boxed: present on kernels from 4.14 only, and a fleet snapshot holds every pid's partial
+    /// process until its last file.
+    rollup: Option<Box<SmapsFields>>,
     status: Option<Status>,
     cmdline: Option<String>,
     stat: Option<Stat>,
+    /// Which of its files were taken (`ProcessFile::bit`), to refuse a second copy.
+    files: u8,
+}
+
+/// A pid's mappings as its `maps` and `smaps` come in. Every pid waits here until the last file
+/// of the snapshot (archives come in any order), so whatever waits is packed, and the two files
+/// are joined as soon as both are in.
+#[derive(Default)]
+enum PartialMappings {
+    #[default]
+    Neither,
+    /// `maps` alone: no smaps figures (yet).
+    Maps(Mappings),
+    /// `smaps` alone (smem's captures never have more): its headers stand for the maps.
+    Smaps(Mappings),
+    Joined(Mappings),
 }
 
 /// Pairs each maps line with the smaps entry of the same start address; maps is the authority
 /// on which mappings exist.
-fn join(maps: Vec<MapLine>, smaps: Vec<SmapsEntry>) -> Vec<Mapping> {
-    let mut by_start: BTreeMap<u64, SmapsFields> =
-        smaps.into_iter().map(|e| (e.map.start, e.fields)).collect();
-    maps.into_iter()
-        .map(|map| {
-            let smaps = by_start.remove(&map.start);
-            Mapping { map, smaps }
-        })
-        .collect()
-}
-
-impl PartialProcess {
-    fn join_when_whole(&mut self) {
-        match (self.maps.take(), self.smaps.take()) {
-            (Some(maps), Some(smaps)) => self.mappings = Some(join(maps, smaps)),
-            (maps, smaps) => {
-                self.maps = maps;
-                self.smaps = smaps;
-            }
-        }
+fn join(
+    maps: impl Iterator<Item = MapLine>,
+    smaps: impl Iterator<Item = (u64, SmapsFields)>,
+    interner: &mut PathInterner,
+) -> Mappings {
+    let mut by_start: BTreeMap<u64, SmapsFields> = smaps.collect();
+    let mut packer = Packer::new(interner);
+    for map in maps {
+        let smaps = by_start.remove(&map.start);
+        packer.push(&Mapping { map, smaps });
     }
+    packer.finish()
 }
 
 pub struct SnapshotBuilder {
@@ -123,10 +147,13 @@ pub struct SnapshotBuilder {
     saw_anything: bool,
     processes: BTreeMap<u32, PartialProcess>,
     /// Every file taken so far, by what it is: a second `proc/1/maps` (say as `proc/01/maps`)
-    /// leaves the board's true copy unknowable.
+    /// leaves the board's true copy unknowable. Process files are marked in their
+    /// `PartialProcess` instead (a fleet snapshot has 100k of them), and listed here only when
+    /// they came under another name than their canonical `proc/PID/FILE`.
     seen: BTreeMap<FileKind, String>,
     df: Option<Vec<DfEntry>>,
     du: Option<Vec<(String, u64)>>,
+    paths: PathInterner,
 }
 
 fn cmdline_text(bytes: &[u8]) -> String {
@@ -165,6 +192,7 @@ impl SnapshotBuilder {
             seen: BTreeMap::new(),
             df: None,
             du: None,
+            paths: PathInterner::default(),
         }
     }
 
@@ -200,7 +228,7 @@ impl SnapshotBuilder {
             return Ok(());
         };
         self.saw_anything = true;
-        if let Some(first) = self.seen.insert(kind.clone(), path.to_string()) {
+        if let Some(first) = self.first_copy(&kind, path) {
             return Err(Error::in_file(
                 self.display(path),
                 format!("the snapshot holds this file twice (also as {first}): which copy is the board's is unknowable"),
@@ -256,29 +284,65 @@ impl SnapshotBuilder {
         Ok(())
     }
 
+    /// Marks `kind` as taken; if it already was, the path its first copy came under.
+    fn first_copy(&mut self, kind: &FileKind, path: &str) -> Option<String> {
+        let FileKind::Process(pid, file) = *kind else {
+            return self.seen.insert(kind.clone(), path.to_string());
+        };
+        let canonical = format!("proc/{pid}/{}", file.name());
+        let entry = self.processes.entry(pid).or_default();
+        if entry.files & file.bit() != 0 {
+            return Some(self.seen.get(kind).cloned().unwrap_or(canonical));
+        }
+        entry.files |= file.bit();
+        if path != canonical {
+            self.seen.insert(kind.clone(), path.to_string());
+        }
+        None
+    }
+
     fn add_process_file(&mut self, pid: u32, path: &str, file: ProcessFile, bytes: &[u8]) {
         let issues = {
             let entry = self.processes.entry(pid).or_default();
             match file {
                 ProcessFile::Maps => {
-                    let (mut maps, issues) = parse_maps(bytes);
-                    maps.shrink_to_fit(); // it may wait for the end of the snapshot
+                    let (maps, issues) = parse_maps(bytes);
                     entry.bad_lines += issues.len();
-                    entry.maps = Some(maps);
-                    entry.join_when_whole();
+                    entry.mappings = match std::mem::take(&mut entry.mappings) {
+                        PartialMappings::Smaps(smaps) => PartialMappings::Joined(join(
+                            maps.into_iter(),
+                            smaps.iter().filter_map(|m| Some((m.map.start, m.smaps?))),
+                            &mut self.paths,
+                        )),
+                        _ => PartialMappings::Maps(Mappings::pack(
+                            maps.into_iter().map(|map| Mapping { map, smaps: None }),
+                            &mut self.paths,
+                        )),
+                    };
                     issues
                 }
                 ProcessFile::Smaps => {
-                    let (mut smaps, issues) = parse_smaps(bytes);
-                    smaps.shrink_to_fit();
+                    let (smaps, issues) = parse_smaps(bytes);
                     entry.bad_lines += issues.len();
-                    entry.smaps = Some(smaps);
-                    entry.join_when_whole();
+                    entry.mappings = match std::mem::take(&mut entry.mappings) {
+                        PartialMappings::Maps(maps) => PartialMappings::Joined(join(
+                            maps.iter().map(|m| m.map),
+                            smaps.into_iter().map(|e| (e.map.start, e.fields)),
+                            &mut self.paths,
+                        )),
+                        _ => PartialMappings::Smaps(Mappings::pack(
+                            smaps.into_iter().map(|e| Mapping {
+                                map: e.map,
+                                smaps: Some(e.fields),
+                            }),
+                            &mut self.paths,
+                        )),
+                    };
                     issues
                 }
                 ProcessFile::SmapsRollup => {
                     let (rollup, issues) = parse_smaps(bytes);
-                    entry.rollup = rollup.first().map(|e| e.fields);
+                    entry.rollup = rollup.first().map(|e| Box::new(e.fields));
                     issues
                 }
                 ProcessFile::Status => {
@@ -351,6 +415,8 @@ impl SnapshotBuilder {
             Some(_) => {}
         }
         let processes = std::mem::take(&mut self.processes);
+        // At most one process per pid: no growth, and no doubled capacity held to the end.
+        self.snapshot.processes.reserve_exact(processes.len());
         for (pid, partial) in processes {
             self.finish_process(pid, partial);
         }
@@ -392,22 +458,11 @@ impl SnapshotBuilder {
             // A thread's directory: its address space is its thread group's, read once there.
             return;
         }
-        let mappings: Vec<Mapping> = match (partial.mappings, partial.maps, partial.smaps) {
-            (Some(mappings), _, _) => mappings,
-            (None, Some(maps), Some(smaps)) => join(maps, smaps),
-            (None, Some(maps), None) => maps
-                .into_iter()
-                .map(|map| Mapping { map, smaps: None })
-                .collect(),
-            // smem's captures carry smaps only: its headers are the maps.
-            (None, None, Some(smaps)) => smaps
-                .into_iter()
-                .map(|e| Mapping {
-                    map: e.map,
-                    smaps: Some(e.fields),
-                })
-                .collect(),
-            (None, None, None) => {
+        let mappings = match partial.mappings {
+            PartialMappings::Maps(mappings)
+            | PartialMappings::Smaps(mappings)
+            | PartialMappings::Joined(mappings) => mappings,
+            PartialMappings::Neither => {
                 self.snapshot.skipped.push(Skipped {
                     pid,
                     reason: format!("no maps or smaps file under {base}"),
@@ -434,7 +489,7 @@ impl SnapshotBuilder {
             vm_rss: status.vm_rss,
             start_time: partial.stat.and_then(|s| s.start_time),
             mappings,
-            rollup: partial.rollup,
+            rollup: partial.rollup.map(|rollup| *rollup),
         });
     }
 

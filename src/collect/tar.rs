@@ -103,7 +103,6 @@ pub fn visit_archive(origin: &str, stream: impl Read, sink: &mut dyn Sink) -> Re
         )
     };
     let mut archive = tar::Archive::new(stream);
-    let mut seen = std::collections::BTreeSet::new();
     let mut count = 0usize;
     for entry in archive.entries().map_err(fail)? {
         let mut entry = entry.map_err(fail)?;
@@ -139,12 +138,6 @@ pub fn visit_archive(origin: &str, stream: impl Read, sink: &mut dyn Sink) -> Re
                     "entry of {} bytes is larger than any kernel file ({MAX_ENTRY_BYTES} at most)",
                     entry.size()
                 ),
-            ));
-        }
-        if !seen.insert(path.clone()) {
-            return Err(Error::in_file(
-                format!("{origin}:{raw}"),
-                "the archive holds this file twice: which copy is the board's is unknowable",
             ));
         }
         let mut bytes = Vec::with_capacity(entry.size() as usize);

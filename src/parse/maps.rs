@@ -68,7 +68,7 @@ pub struct MapLine {
     pub dev_minor: u32,
     pub inode: u64,
     /// The path or pseudo-name (`[heap]`, `[anon:foo]`), lossily decoded; `None` when absent.
-    pub path: Option<String>,
+    pub path: Option<std::sync::Arc<str>>,
 }
 
 impl MapLine {
@@ -83,7 +83,7 @@ impl MapLine {
             None => true,
             Some(p) => {
                 (self.inode == 0 && p.starts_with('['))
-                    || p == "/dev/zero"
+                    || &**p == "/dev/zero"
                     || p.starts_with("/dev/zero ")
             }
         }
@@ -186,7 +186,7 @@ pub fn parse_line(line: &[u8]) -> Result<MapLine, String> {
     let path = if path.is_empty() {
         None
     } else {
-        Some(String::from_utf8_lossy(path).into_owned())
+        Some(std::sync::Arc::from(String::from_utf8_lossy(path)))
     };
     Ok(MapLine {
         start,

@@ -6,7 +6,7 @@ use crate::account::classify::{Class, Classifier};
 use crate::account::{account, Measure};
 use crate::collect::{load, LiveOptions};
 use crate::error::{Error, Result};
-use crate::model::Snapshot;
+use crate::model::{Mapping, Snapshot};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -184,9 +184,9 @@ pub fn summarize(
                 metrics.insert(Metric::PrivatePss, pss);
             }
         }
-        let classes = classifier.classify_all(process.mappings.iter().map(|m| &m.map));
-        let anon_regions = process
-            .mappings
+        let mappings: Vec<Mapping> = process.mappings.iter().collect();
+        let classes = classifier.classify_all(mappings.iter().map(|m| &m.map));
+        let anon_regions = mappings
             .iter()
             .zip(classes)
             .filter(|(_, class)| *class == Class::Anon)
