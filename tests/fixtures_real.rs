@@ -272,3 +272,33 @@ fn hikvision_old_smaps_without_pss() {
         acc.processes[0].private.virtual_size
     );
 }
+
+/// The model packs every process's mappings (src/model/mappings.rs). Unpacked, they must be
+/// exactly what the parsers read from the board's own files, paired by start address, and the
+/// packing must stay small: this is what bounds memory on fleet-sized snapshots.
+#[test]
+fn zynq_packed_mappings_unpack_to_the_parsed_files() {
+    use membudget::parse::smaps::parse_smaps;
+    let snapshot = zynq();
+    let mut mappings = 0;
+    let mut packed_bytes = 0;
+    for process in &snapshot.processes {
+        let dir = real("innosilicon-t2-zynq-snapshot/proc").join(process.pid.to_string());
+        let (maps, _) = parse_maps(&std::fs::read(dir.join("maps")).unwrap());
+        let (smaps, _) = parse_smaps(&std::fs::read(dir.join("smaps")).unwrap());
+        let unpacked: Vec<_> = process.mappings.iter().collect();
+        assert_eq!(unpacked.len(), maps.len(), "pid {}", process.pid);
+        for (mapping, map) in unpacked.iter().zip(&maps) {
+            assert_eq!(&mapping.map, map, "pid {}", process.pid);
+            let from_smaps = smaps.iter().find(|e| e.map.start == map.start);
+            assert_eq!(mapping.smaps, from_smaps.map(|e| e.fields), "{map:?}");
+        }
+        mappings += maps.len();
+        packed_bytes += process.mappings.heap_bytes();
+    }
+    assert_eq!(snapshot.processes.len(), 16);
+    assert_eq!(mappings, 487);
+    let per_mapping = packed_bytes as f64 / mappings as f64;
+    eprintln!("{mappings} mappings packed in {packed_bytes} bytes ({per_mapping:.1} per mapping)");
+    assert!(per_mapping < 32.0, "{per_mapping:.1} bytes per mapping");
+}
