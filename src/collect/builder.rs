@@ -10,7 +10,7 @@ use crate::parse::maps::{parse_maps, LineIssue, MapLine};
 use crate::parse::meminfo::parse_meminfo;
 use crate::parse::meta::parse_meta;
 use crate::parse::mounts::parse_mounts;
-use crate::parse::smaps::{parse_smaps, SmapsFields};
+use crate::parse::smaps::{parse_smaps, SmapsEntry, SmapsFields};
 use crate::parse::stat::{parse_stat, Stat};
 use crate::parse::status::{parse_status, Status};
 use std::collections::BTreeMap;
@@ -126,16 +126,25 @@ enum PartialMappings {
 }
 
 /// Pairs each maps line with the smaps entry of the same start address; maps is the authority
-/// on which mappings exist.
+/// on which mappings exist. An smaps entry pairs once; of two with one start, the later wins.
 fn join(
-    maps: impl Iterator<Item = MapLine>,
+    maps: impl ExactSizeIterator<Item = MapLine>,
     smaps: impl Iterator<Item = (u64, SmapsFields)>,
     interner: &mut PathInterner,
 ) -> Mappings {
-    let mut by_start: BTreeMap<u64, SmapsFields> = smaps.collect();
-    let mut packer = Packer::new(interner);
+    // Sorted by start (the kernel's order already: reversed, it is one descending run, which
+    // the sort just turns around), later entries first so that dedup keeps them.
+    let mut by_start: Vec<(u64, Option<SmapsFields>)> =
+        smaps.map(|(start, fields)| (start, Some(fields))).collect();
+    by_start.reverse();
+    by_start.sort_by_key(|(start, _)| *start);
+    by_start.dedup_by_key(|(start, _)| *start);
+    let mut packer = Packer::with_capacity(interner, maps.len());
     for map in maps {
-        let smaps = by_start.remove(&map.start);
+        let smaps = by_start
+            .binary_search_by_key(&map.start, |(start, _)| *start)
+            .ok()
+            .and_then(|i| by_start[i].1.take());
         packer.push(&Mapping { map, smaps });
     }
     packer.finish()
@@ -154,6 +163,9 @@ pub struct SnapshotBuilder {
     df: Option<Vec<DfEntry>>,
     du: Option<Vec<(String, u64)>>,
     paths: PathInterner,
+    /// The last `maps` taken, still unpacked, while its pid has no smaps yet: the smaps usually
+    /// comes next, and joining the parsed lines straight away saves packing them twice.
+    unpacked_maps: Option<(u32, Vec<MapLine>)>,
 }
 
 fn cmdline_text(bytes: &[u8]) -> String {
@@ -193,6 +205,7 @@ impl SnapshotBuilder {
             df: None,
             du: None,
             paths: PathInterner::default(),
+            unpacked_maps: None,
         }
     }
 
@@ -301,6 +314,63 @@ impl SnapshotBuilder {
         None
     }
 
+    fn take_maps(&mut self, pid: u32, maps: Vec<MapLine>) {
+        self.pack_unpacked_maps();
+        let entry = self.processes.entry(pid).or_default();
+        match std::mem::take(&mut entry.mappings) {
+            PartialMappings::Smaps(smaps) => {
+                entry.mappings = PartialMappings::Joined(join(
+                    maps.into_iter(),
+                    smaps.iter().filter_map(|m| Some((m.map.start, m.smaps?))),
+                    &mut self.paths,
+                ));
+            }
+            // A second maps of a pid never comes this far (`first_copy`).
+            other => {
+                entry.mappings = other;
+                self.unpacked_maps = Some((pid, maps));
+            }
+        }
+    }
+
+    fn take_smaps(&mut self, pid: u32, smaps: Vec<SmapsEntry>) {
+        let unpacked = match self.unpacked_maps.take() {
+            Some((of, maps)) if of == pid => Some(maps),
+            other => {
+                self.unpacked_maps = other;
+                None
+            }
+        };
+        let entry = self.processes.entry(pid).or_default();
+        let fields = smaps.iter().map(|e| (e.map.start, e.fields));
+        entry.mappings = match (unpacked, std::mem::take(&mut entry.mappings)) {
+            (Some(maps), _) => {
+                PartialMappings::Joined(join(maps.into_iter(), fields, &mut self.paths))
+            }
+            (None, PartialMappings::Maps(maps)) => {
+                PartialMappings::Joined(join(maps.iter().map(|m| m.map), fields, &mut self.paths))
+            }
+            (None, _) => PartialMappings::Smaps(Mappings::pack(
+                smaps.into_iter().map(|e| Mapping {
+                    map: e.map,
+                    smaps: Some(e.fields),
+                }),
+                &mut self.paths,
+            )),
+        };
+    }
+
+    /// Packs the maps waiting in `unpacked_maps` into their pid's partial process.
+    fn pack_unpacked_maps(&mut self) {
+        if let Some((pid, maps)) = self.unpacked_maps.take() {
+            let entry = self.processes.entry(pid).or_default();
+            entry.mappings = PartialMappings::Maps(Mappings::pack(
+                maps.into_iter().map(|map| Mapping { map, smaps: None }),
+                &mut self.paths,
+            ));
+        }
+    }
+
     fn add_process_file(&mut self, pid: u32, path: &str, file: ProcessFile, bytes: &[u8]) {
         let issues = {
             let entry = self.processes.entry(pid).or_default();
@@ -308,36 +378,13 @@ impl SnapshotBuilder {
                 ProcessFile::Maps => {
                     let (maps, issues) = parse_maps(bytes);
                     entry.bad_lines += issues.len();
-                    entry.mappings = match std::mem::take(&mut entry.mappings) {
-                        PartialMappings::Smaps(smaps) => PartialMappings::Joined(join(
-                            maps.into_iter(),
-                            smaps.iter().filter_map(|m| Some((m.map.start, m.smaps?))),
-                            &mut self.paths,
-                        )),
-                        _ => PartialMappings::Maps(Mappings::pack(
-                            maps.into_iter().map(|map| Mapping { map, smaps: None }),
-                            &mut self.paths,
-                        )),
-                    };
+                    self.take_maps(pid, maps);
                     issues
                 }
                 ProcessFile::Smaps => {
                     let (smaps, issues) = parse_smaps(bytes);
                     entry.bad_lines += issues.len();
-                    entry.mappings = match std::mem::take(&mut entry.mappings) {
-                        PartialMappings::Maps(maps) => PartialMappings::Joined(join(
-                            maps.iter().map(|m| m.map),
-                            smaps.into_iter().map(|e| (e.map.start, e.fields)),
-                            &mut self.paths,
-                        )),
-                        _ => PartialMappings::Smaps(Mappings::pack(
-                            smaps.into_iter().map(|e| Mapping {
-                                map: e.map,
-                                smaps: Some(e.fields),
-                            }),
-                            &mut self.paths,
-                        )),
-                    };
+                    self.take_smaps(pid, smaps);
                     issues
                 }
                 ProcessFile::SmapsRollup => {
@@ -414,6 +461,7 @@ impl SnapshotBuilder {
             }
             Some(_) => {}
         }
+        self.pack_unpacked_maps();
         let processes = std::mem::take(&mut self.processes);
         // At most one process per pid: no growth, and no doubled capacity held to the end.
         self.snapshot.processes.reserve_exact(processes.len());
@@ -569,5 +617,55 @@ mod tests {
         b.add_file("proc/5/maps", b"").unwrap();
         let err = b.finish().unwrap_err();
         assert_eq!(err.file.as_deref(), Some("snap:proc/meminfo"));
+    }
+
+    /// Every order the files of a real board can come in gives the same model: maps right
+    /// before smaps (joined unpacked), smaps first, all maps before all smaps (packed, then
+    /// joined), and a maps still waiting unpacked at the end.
+    #[test]
+    fn any_file_order_gives_the_same_model() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../shared/fixtures/real/innosilicon-t2-zynq-snapshot");
+        let mut files: Vec<(String, Vec<u8>)> = Vec::new();
+        let mut dirs = vec![root.clone()];
+        while let Some(dir) = dirs.pop() {
+            for entry in std::fs::read_dir(dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    dirs.push(path);
+                } else {
+                    let rel = path
+                        .strip_prefix(&root)
+                        .unwrap()
+                        .to_string_lossy()
+                        .into_owned();
+                    files.push((rel, std::fs::read(&path).unwrap()));
+                }
+            }
+        }
+        let build = |files: &[(String, Vec<u8>)]| {
+            let mut b = SnapshotBuilder::new("zynq".into());
+            for (path, bytes) in files {
+                b.add_file(path, bytes).unwrap();
+            }
+            format!("{:?}", b.finish().unwrap())
+        };
+        files.sort();
+        let sorted = build(&files);
+        assert!(sorted.contains("innominer_T2"));
+        let smaps_last = |(path, _): &(String, Vec<u8>)| path.ends_with("/smaps");
+        let mut orders = Vec::new();
+        let mut reversed = files.clone();
+        reversed.reverse();
+        orders.push(reversed);
+        let mut maps_first = files.clone();
+        maps_first.sort_by_key(smaps_last);
+        orders.push(maps_first);
+        let mut maps_last = files.clone();
+        maps_last.sort_by_key(|f| !smaps_last(f));
+        orders.push(maps_last);
+        for order in orders {
+            assert_eq!(build(&order), sorted);
+        }
     }
 }

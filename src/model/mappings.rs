@@ -71,6 +71,7 @@ impl Mappings {
             mappings: self,
             at: 0,
             last_end: 0,
+            left: self.len,
         }
     }
 
@@ -92,7 +93,8 @@ impl<'a> IntoIterator for &'a Mappings {
 impl Mappings {
     /// Packs mappings, sharing their paths with every other process packed with `interner`.
     pub fn pack(mappings: impl IntoIterator<Item = Mapping>, interner: &mut PathInterner) -> Self {
-        let mut packer = Packer::new(interner);
+        let mappings = mappings.into_iter();
+        let mut packer = Packer::with_capacity(interner, mappings.size_hint().0);
         for mapping in mappings {
             packer.push(&mapping);
         }
@@ -130,15 +132,51 @@ pub struct Packer<'i> {
     mappings: Mappings,
     interner: &'i mut PathInterner,
     path_index: HashMap<Arc<str>, u32>,
+    /// The last path and its index: a library's mappings come one after another, so most
+    /// lookups end here without hashing.
+    last_path: Option<(Arc<str>, u32)>,
 }
+
+/// About what one mapping takes packed, to size the buffer once.
+const TYPICAL_PACKED_BYTES: usize = 24;
 
 impl<'i> Packer<'i> {
     pub fn new(interner: &'i mut PathInterner) -> Self {
+        Packer::with_capacity(interner, 0)
+    }
+
+    /// For about `mappings` mappings: the buffer grows once instead of doubling its way up.
+    pub fn with_capacity(interner: &'i mut PathInterner, mappings: usize) -> Self {
         Packer {
-            mappings: Mappings::default(),
+            mappings: Mappings {
+                bytes: Vec::with_capacity(mappings * TYPICAL_PACKED_BYTES),
+                ..Mappings::default()
+            },
             interner,
             path_index: HashMap::new(),
+            last_path: None,
         }
+    }
+
+    /// The index of `path` in this process's path table, adding it when new.
+    fn path_index(&mut self, path: &Arc<str>) -> u32 {
+        if let Some((last, index)) = &self.last_path {
+            if last == path {
+                return *index;
+            }
+        }
+        let index = match self.path_index.get(path) {
+            Some(&index) => index,
+            None => {
+                let index = self.mappings.paths.len() as u32;
+                let shared = self.interner.intern(path);
+                self.mappings.paths.push(Arc::clone(&shared));
+                self.path_index.insert(shared, index);
+                index
+            }
+        };
+        self.last_path = Some((Arc::clone(path), index));
+        index
     }
 
     pub fn push(&mut self, mapping: &Mapping) {
@@ -171,18 +209,10 @@ impl<'i> Packer<'i> {
         put_varint(out, u64::from(map.dev_minor));
         put_varint(out, map.inode);
         if let Some(path) = &map.path {
-            let index = match self.path_index.get(path) {
-                Some(&index) => index,
-                None => {
-                    let index = self.mappings.paths.len() as u32;
-                    let shared = self.interner.intern(path);
-                    self.mappings.paths.push(Arc::clone(&shared));
-                    self.path_index.insert(shared, index);
-                    index
-                }
-            };
-            put_varint(out, u64::from(index));
+            let index = self.path_index(path);
+            put_varint(&mut self.mappings.bytes, u64::from(index));
         }
+        let out = &mut self.mappings.bytes;
         if let Some(smaps) = &mapping.smaps {
             let present = flag(smaps.pss.is_some(), HAS_PSS)
                 | flag(smaps.anonymous.is_some(), HAS_ANONYMOUS)
@@ -231,6 +261,7 @@ pub struct MappingsIter<'a> {
     mappings: &'a Mappings,
     at: usize,
     last_end: u64,
+    left: usize,
 }
 
 impl MappingsIter<'_> {
@@ -264,9 +295,10 @@ impl Iterator for MappingsIter<'_> {
     type Item = Mapping;
 
     fn next(&mut self) -> Option<Mapping> {
-        if self.at >= self.mappings.bytes.len() {
+        if self.left == 0 {
             return None;
         }
+        self.left -= 1;
         let flags = self.byte();
         let unit = if flags & IN_PAGES != 0 { PAGE } else { 1 };
         let start = self.last_end.wrapping_add(self.varint() * unit);
@@ -325,10 +357,11 @@ impl Iterator for MappingsIter<'_> {
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
-        // The exact count left is not tracked; the total bounds it.
-        (0, Some(self.mappings.len))
+        (self.left, Some(self.left))
     }
 }
+
+impl ExactSizeIterator for MappingsIter<'_> {}
 
 #[cfg(test)]
 mod tests {
