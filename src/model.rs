@@ -10,7 +10,7 @@ use crate::parse::smaps::SmapsFields;
 use serde::Serialize;
 
 mod mappings;
-pub use mappings::{Mapping, Mappings, MappingsIter, Packer, PathInterner};
+pub use mappings::{Interner, Mapping, Mappings, MappingsIter, Packer};
 
 #[derive(Debug, Clone, Default)]
 pub struct Snapshot {

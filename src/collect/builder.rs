@@ -2,7 +2,7 @@
 
 use crate::error::{Error, Result};
 use crate::model::{
-    FsUsage, Mapping, Mappings, Packer, PathInterner, Process, Ramdisk, Skipped, Snapshot, Warning,
+    FsUsage, Interner, Mapping, Mappings, Packer, Process, Ramdisk, Skipped, Snapshot, Warning,
 };
 use crate::parse::df::{parse_df, parse_du, DfEntry};
 use crate::parse::kernel::{parse_boot_log, parse_cmdline};
@@ -130,7 +130,7 @@ enum PartialMappings {
 fn join(
     maps: impl ExactSizeIterator<Item = MapLine>,
     smaps: impl Iterator<Item = (u64, SmapsFields)>,
-    interner: &mut PathInterner,
+    interner: &mut Interner,
 ) -> Mappings {
     // Sorted by start (the kernel's order already: reversed, it is one descending run, which
     // the sort just turns around), later entries first so that dedup keeps them.
@@ -162,7 +162,7 @@ pub struct SnapshotBuilder {
     seen: BTreeMap<FileKind, String>,
     df: Option<Vec<DfEntry>>,
     du: Option<Vec<(String, u64)>>,
-    paths: PathInterner,
+    paths: Interner,
     /// The last `maps` taken, still unpacked, while its pid has no smaps yet: the smaps usually
     /// comes next, and joining the parsed lines straight away saves packing them twice.
     unpacked_maps: Option<(u32, Vec<MapLine>)>,
@@ -204,7 +204,7 @@ impl SnapshotBuilder {
             seen: BTreeMap::new(),
             df: None,
             du: None,
-            paths: PathInterner::default(),
+            paths: Interner::default(),
             unpacked_maps: None,
         }
     }

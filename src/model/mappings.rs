@@ -92,7 +92,7 @@ impl<'a> IntoIterator for &'a Mappings {
 
 impl Mappings {
     /// Packs mappings, sharing their paths with every other process packed with `interner`.
-    pub fn pack(mappings: impl IntoIterator<Item = Mapping>, interner: &mut PathInterner) -> Self {
+    pub fn pack(mappings: impl IntoIterator<Item = Mapping>, interner: &mut Interner) -> Self {
         let mappings = mappings.into_iter();
         let mut packer = Packer::with_capacity(interner, mappings.size_hint().0);
         for mapping in mappings {
@@ -104,23 +104,34 @@ impl Mappings {
 
 impl FromIterator<Mapping> for Mappings {
     fn from_iter<I: IntoIterator<Item = Mapping>>(iter: I) -> Self {
-        Mappings::pack(iter, &mut PathInterner::default())
+        Mappings::pack(iter, &mut Interner::default())
     }
 }
 
-/// One `Arc<str>` per distinct path across a whole snapshot: the same libc path in 2000
-/// processes is stored once.
+/// One `Arc<str>` per distinct string: the same libc path in 2000 processes of a snapshot, or
+/// the same command line in 500 samples of a series, is stored once.
 #[derive(Debug, Default)]
-pub struct PathInterner {
-    paths: HashSet<Arc<str>>,
+pub struct Interner {
+    strings: HashSet<Arc<str>>,
 }
 
-impl PathInterner {
-    pub fn intern(&mut self, path: &Arc<str>) -> Arc<str> {
-        match self.paths.get(path) {
+impl Interner {
+    pub fn intern_str(&mut self, text: &str) -> Arc<str> {
+        match self.strings.get(text) {
             Some(known) => Arc::clone(known),
             None => {
-                self.paths.insert(Arc::clone(path));
+                let new: Arc<str> = Arc::from(text);
+                self.strings.insert(Arc::clone(&new));
+                new
+            }
+        }
+    }
+
+    pub fn intern(&mut self, path: &Arc<str>) -> Arc<str> {
+        match self.strings.get(path) {
+            Some(known) => Arc::clone(known),
+            None => {
+                self.strings.insert(Arc::clone(path));
                 Arc::clone(path)
             }
         }
@@ -130,7 +141,7 @@ impl PathInterner {
 /// Builds one process's [`Mappings`].
 pub struct Packer<'i> {
     mappings: Mappings,
-    interner: &'i mut PathInterner,
+    interner: &'i mut Interner,
     path_index: HashMap<Arc<str>, u32>,
     /// The last path and its index: a library's mappings come one after another, so most
     /// lookups end here without hashing.
@@ -141,12 +152,12 @@ pub struct Packer<'i> {
 const TYPICAL_PACKED_BYTES: usize = 24;
 
 impl<'i> Packer<'i> {
-    pub fn new(interner: &'i mut PathInterner) -> Self {
+    pub fn new(interner: &'i mut Interner) -> Self {
         Packer::with_capacity(interner, 0)
     }
 
     /// For about `mappings` mappings: the buffer grows once instead of doubling its way up.
-    pub fn with_capacity(interner: &'i mut PathInterner, mappings: usize) -> Self {
+    pub fn with_capacity(interner: &'i mut Interner, mappings: usize) -> Self {
         Packer {
             mappings: Mappings {
                 bytes: Vec::with_capacity(mappings * TYPICAL_PACKED_BYTES),
@@ -472,8 +483,8 @@ mod tests {
 
     #[test]
     fn paths_are_shared_across_processes_through_the_interner() {
-        let mut interner = PathInterner::default();
-        let pack = |interner: &mut PathInterner| {
+        let mut interner = Interner::default();
+        let pack = |interner: &mut Interner| {
             let mut packer = Packer::new(interner);
             packer.push(&Mapping {
                 map: line(0x1000, 0x2000, 0, 7, Some("/lib/libc.so.6")),

@@ -247,7 +247,7 @@ fn key_of(p: &ProcessSample) -> ProcessKey {
     let name = if p.start_time.is_some() {
         String::new()
     } else {
-        p.name.clone()
+        p.name.to_string()
     };
     (p.pid, p.start_time, name)
 }
@@ -267,7 +267,7 @@ fn process_trends(samples: &[Sample], thresholds: &Thresholds) -> Vec<ProcessTre
                 .filter_map(|&metric| {
                     let points: Vec<(f64, u64)> = seen
                         .iter()
-                        .filter_map(|(t, p)| p.metrics.get(&metric).map(|v| (*t, *v)))
+                        .filter_map(|(t, p)| p.metrics.get(metric).map(|v| (*t, v)))
                         .collect();
                     MetricTrend::of(&points, thresholds).map(|m| (metric, m))
                 })
@@ -281,15 +281,13 @@ fn process_trends(samples: &[Sample], thresholds: &Thresholds) -> Vec<ProcessTre
                 .get(&Metric::Private)
                 .map_or(0.0, |m| m.rate_per_hour);
             let (first, last) = (seen[0], seen[seen.len() - 1]);
-            let regions: Vec<&[series::Region]> = seen
-                .iter()
-                .map(|(_, p)| p.anon_regions.as_slice())
-                .collect();
+            let regions: Vec<&[series::Region]> =
+                seen.iter().map(|(_, p)| &p.anon_regions[..]).collect();
             ProcessTrend {
                 pid: last.1.pid,
                 start_time: last.1.start_time,
-                name: last.1.name.clone(),
-                cmdline: last.1.cmdline.clone(),
+                name: last.1.name.to_string(),
+                cmdline: last.1.cmdline.to_string(),
                 first_seen: first.0,
                 last_seen: last.0,
                 metrics,
