@@ -75,6 +75,16 @@ impl Mappings {
         }
     }
 
+    /// Packs mappings, sharing their paths with every other process packed with `interner`.
+    pub fn pack(mappings: impl IntoIterator<Item = Mapping>, interner: &mut Interner) -> Self {
+        let mappings = mappings.into_iter();
+        let mut packer = Packer::with_capacity(interner, mappings.size_hint().0);
+        for mapping in mappings {
+            packer.push(&mapping);
+        }
+        packer.finish()
+    }
+
     /// Bytes held on the heap, for the performance notes and their test.
     pub fn heap_bytes(&self) -> usize {
         self.bytes.capacity() + self.paths.capacity() * std::mem::size_of::<Arc<str>>()
@@ -87,18 +97,6 @@ impl<'a> IntoIterator for &'a Mappings {
 
     fn into_iter(self) -> MappingsIter<'a> {
         self.iter()
-    }
-}
-
-impl Mappings {
-    /// Packs mappings, sharing their paths with every other process packed with `interner`.
-    pub fn pack(mappings: impl IntoIterator<Item = Mapping>, interner: &mut Interner) -> Self {
-        let mappings = mappings.into_iter();
-        let mut packer = Packer::with_capacity(interner, mappings.size_hint().0);
-        for mapping in mappings {
-            packer.push(&mapping);
-        }
-        packer.finish()
     }
 }
 
@@ -116,6 +114,7 @@ pub struct Interner {
 }
 
 impl Interner {
+    /// The shared copy of `text`, made on first sight.
     pub fn intern_str(&mut self, text: &str) -> Arc<str> {
         match self.strings.get(text) {
             Some(known) => Arc::clone(known),
@@ -127,6 +126,7 @@ impl Interner {
         }
     }
 
+    /// The shared copy of `path`: the first `Arc` seen with this text becomes it.
     pub fn intern(&mut self, path: &Arc<str>) -> Arc<str> {
         match self.strings.get(path) {
             Some(known) => Arc::clone(known),
@@ -152,10 +152,6 @@ pub struct Packer<'i> {
 const TYPICAL_PACKED_BYTES: usize = 24;
 
 impl<'i> Packer<'i> {
-    pub fn new(interner: &'i mut Interner) -> Self {
-        Packer::with_capacity(interner, 0)
-    }
-
     /// For about `mappings` mappings: the buffer grows once instead of doubling its way up.
     pub fn with_capacity(interner: &'i mut Interner, mappings: usize) -> Self {
         Packer {
@@ -485,7 +481,7 @@ mod tests {
     fn paths_are_shared_across_processes_through_the_interner() {
         let mut interner = Interner::default();
         let pack = |interner: &mut Interner| {
-            let mut packer = Packer::new(interner);
+            let mut packer = Packer::with_capacity(interner, 1);
             packer.push(&Mapping {
                 map: line(0x1000, 0x2000, 0, 7, Some("/lib/libc.so.6")),
                 smaps: None,
