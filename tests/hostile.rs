@@ -256,7 +256,7 @@ fn hostile_archives() {
             vec![Entry::File(b"./proc/1/maps", read("proc/1/maps"))],
         ),
         2,
-        "err:duplicate.tar:proc/1/maps: the snapshot holds this file twice (also as proc/1/maps)",
+        "err:duplicate.tar:proc/1/maps: the snapshot holds this file twice: which copy",
     ));
 
     let whole = minimal_tar_with(&[], Vec::new());

@@ -242,9 +242,14 @@ impl SnapshotBuilder {
         };
         self.saw_anything = true;
         if let Some(first) = self.first_copy(&kind, path) {
+            let also = if first == path {
+                String::new()
+            } else {
+                format!(" (also as {first})")
+            };
             return Err(Error::in_file(
                 self.display(path),
-                format!("the snapshot holds this file twice (also as {first}): which copy is the board's is unknowable"),
+                format!("the snapshot holds this file twice{also}: which copy is the board's is unknowable"),
             ));
         }
         match kind {
