@@ -1,5 +1,6 @@
 //! Classifying one maps line, exactly as DESIGN.md's table says (first match wins).
 
+use crate::model::{Mapping, Mappings};
 use crate::parse::maps::MapLine;
 use crate::parse::mounts::Mount;
 use serde::Serialize;
@@ -163,6 +164,13 @@ impl<'a> Classifier<'a> {
             previous = Some(map);
         }
         classes
+    }
+
+    /// Unpacks one process's mappings from the model and classifies them, each beside its class.
+    pub fn classify_mappings(&self, mappings: &Mappings) -> Vec<(Mapping, Class)> {
+        let mappings: Vec<Mapping> = mappings.iter().collect();
+        let classes = self.classify_all(mappings.iter().map(|m| &m.map));
+        mappings.into_iter().zip(classes).collect()
     }
 
     pub fn classify(&self, map: &MapLine, previous: Option<&MapLine>) -> Class {

@@ -4,7 +4,7 @@
 
 pub mod classify;
 
-use crate::model::{Mapping, Process, Snapshot};
+use crate::model::{Process, Snapshot};
 use crate::parse::smaps::SmapsFields;
 use classify::{Class, Classifier, Counting};
 use serde::{Deserialize, Serialize};
@@ -125,14 +125,14 @@ pub struct ClassFigures {
 struct PackedFigures {
     /// virtual, rss, pss, uss, swap, mappings.
     values: [u64; 6],
-    /// Bit i set: `values[i]` is present (always set for virtual and mappings).
+    /// Bit i set: the optional `values[i]` (rss, pss, uss or swap: 1 to 4) is present.
     present: u8,
 }
 
 impl From<&Figures> for PackedFigures {
     fn from(f: &Figures) -> Self {
         let optional = [f.rss, f.pss, f.uss, f.swap];
-        let mut present = 1 | 1 << 5;
+        let mut present = 0;
         for (i, value) in optional.iter().enumerate() {
             if value.is_some() {
                 present |= 1 << (i + 1);
@@ -254,16 +254,14 @@ fn account_process(
     measure: Measure,
     hidden_stack_guard: bool,
 ) -> (ProcessAccount, Vec<(Class, Figures, Option<SharedKey>)>) {
-    // Unpacked for this process only: its neighbours tell thread stacks from anonymous memory.
-    let mappings: Vec<Mapping> = p.mappings.iter().collect();
-    let classes = classifier.classify_all(mappings.iter().map(|m| &m.map));
-    let has_smaps = mappings.iter().any(|m| m.smaps.is_some());
+    let classified = classifier.classify_mappings(&p.mappings);
+    let has_smaps = classified.iter().any(|(m, _)| m.smaps.is_some());
     let mut by_class: BTreeMap<Class, Figures> = BTreeMap::new();
     let mut private = Figures::default();
     let mut shared = Figures::default();
-    let mut pieces = Vec::with_capacity(classes.len());
+    let mut pieces = Vec::with_capacity(classified.len());
     let mut kernel_vm_size = 0u64;
-    for (mapping, class) in mappings.iter().zip(classes) {
+    for (mapping, class) in classified {
         let figures = Figures::of_mapping(mapping.map.size(), mapping.smaps.as_ref());
         if !mapping.map.is_gate_area() {
             kernel_vm_size = kernel_vm_size.saturating_add(mapping.map.size());

@@ -51,8 +51,6 @@ pub struct Mappings {
     /// The distinct paths of this process; a mapping stores an index into it.
     paths: Vec<Arc<str>>,
     len: usize,
-    /// Where the last mapping ended: the next start is stored as the gap from it.
-    last_end: u64,
 }
 
 impl Mappings {
@@ -116,25 +114,21 @@ pub struct Interner {
 impl Interner {
     /// The shared copy of `text`, made on first sight.
     pub fn intern_str(&mut self, text: &str) -> Arc<str> {
-        match self.strings.get(text) {
-            Some(known) => Arc::clone(known),
-            None => {
-                let new: Arc<str> = Arc::from(text);
-                self.strings.insert(Arc::clone(&new));
-                new
-            }
-        }
+        self.intern_with(text, || Arc::from(text))
     }
 
     /// The shared copy of `path`: the first `Arc` seen with this text becomes it.
     pub fn intern(&mut self, path: &Arc<str>) -> Arc<str> {
-        match self.strings.get(path) {
-            Some(known) => Arc::clone(known),
-            None => {
-                self.strings.insert(Arc::clone(path));
-                Arc::clone(path)
-            }
+        self.intern_with(path, || Arc::clone(path))
+    }
+
+    fn intern_with(&mut self, text: &str, first_copy: impl FnOnce() -> Arc<str>) -> Arc<str> {
+        if let Some(known) = self.strings.get(text) {
+            return Arc::clone(known);
         }
+        let new = first_copy();
+        self.strings.insert(Arc::clone(&new));
+        new
     }
 }
 
@@ -143,6 +137,8 @@ pub struct Packer<'i> {
     mappings: Mappings,
     interner: &'i mut Interner,
     path_index: HashMap<Arc<str>, u32>,
+    /// Where the last mapping ended: the next start is stored as the gap from it.
+    last_end: u64,
     /// The last path and its index: a library's mappings come one after another, so most
     /// lookups end here without hashing.
     last_path: Option<(Arc<str>, u32)>,
@@ -161,6 +157,7 @@ impl<'i> Packer<'i> {
             },
             interner,
             path_index: HashMap::new(),
+            last_end: 0,
             last_path: None,
         }
     }
@@ -189,7 +186,7 @@ impl<'i> Packer<'i> {
     pub fn push(&mut self, mapping: &Mapping) {
         let map = &mapping.map;
         let out = &mut self.mappings.bytes;
-        let gap = map.start.wrapping_sub(self.mappings.last_end);
+        let gap = map.start.wrapping_sub(self.last_end);
         let size = map.end.wrapping_sub(map.start);
         let in_pages = gap % PAGE == 0 && size % PAGE == 0 && map.offset % PAGE == 0;
         let smaps_in_kib = mapping.smaps.is_some_and(|s| {
@@ -230,7 +227,7 @@ impl<'i> Packer<'i> {
                 put_varint(out, value / unit);
             }
         }
-        self.mappings.last_end = map.end;
+        self.last_end = map.end;
         self.mappings.len += 1;
     }
 

@@ -6,7 +6,7 @@ use crate::account::classify::{Class, Classifier};
 use crate::account::{account, Measure, ProcessAccount};
 use crate::collect::{load, LiveOptions};
 use crate::error::{Error, Result};
-use crate::model::{Interner, Mapping, Snapshot};
+use crate::model::{Interner, Snapshot};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -205,11 +205,9 @@ pub fn summarize(
                 metrics.set(Metric::PrivatePss, pss);
             }
         }
-        let mappings: Vec<Mapping> = process.mappings.iter().collect();
-        let classes = classifier.classify_all(mappings.iter().map(|m| &m.map));
-        let anon_regions = mappings
-            .iter()
-            .zip(classes)
+        let anon_regions = classifier
+            .classify_mappings(&process.mappings)
+            .into_iter()
             .filter(|(_, class)| *class == Class::Anon)
             .map(|(m, _)| Region {
                 start: m.map.start,
