@@ -5,7 +5,7 @@
 mod common;
 
 use assert_cmd::Command;
-use common::copy_dir;
+use common::{copy_dir, keyed};
 use std::path::{Path, PathBuf};
 
 const PROFILE: &str = "budgets/zynq-innosilicon-t2-256m.toml";
@@ -125,20 +125,10 @@ fn diff_reports_exactly_the_heap_growth_and_the_gone_process() {
         json["new"]["demand"].as_i64().unwrap() - json["old"]["demand"].as_i64().unwrap(),
         MIB - GONE_PRIVATE
     );
-    let heap = json["classes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["key"] == "heap")
-        .unwrap();
+    let heap = keyed(&json["classes"], "heap");
     // The gone vi's heap (139264) went with it.
     assert_eq!(heap["delta"], MIB - 139_264);
-    let processes_item = json["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|i| i["key"] == "processes")
-        .unwrap();
+    let processes_item = keyed(&json["items"], "processes");
     assert_eq!(processes_item["delta"], MIB - GONE_PRIVATE);
 }
 

@@ -112,12 +112,7 @@ fn json_validates_against_the_schema_with_every_figure_in_bytes() {
     // 880 + PageTables 372 kB of kernel dynamic memory.
     let json: serde_json::Value = serde_json::from_str(&render(&zynq(), Format::Json)).unwrap();
     assert_eq!(json["ram"], 256u64 << 20);
-    let dynamic = json["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|i| i["key"] == "kernel_dynamic")
-        .unwrap();
+    let dynamic = common::keyed(&json["items"], "kernel_dynamic");
     assert_eq!(dynamic["bytes"], (13264u64 + 880 + 372) * 1024);
     assert_eq!(dynamic["files"][0], "proc/meminfo");
 }

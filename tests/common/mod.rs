@@ -97,3 +97,13 @@ pub fn copy_dir(from: &Path, to: &Path) {
         }
     }
 }
+
+/// The entry whose `key` is `key` in a JSON report's array (`items`, `classes`...).
+pub fn keyed<'a>(entries: &'a serde_json::Value, key: &str) -> &'a serde_json::Value {
+    entries
+        .as_array()
+        .unwrap_or_else(|| panic!("not an array: {entries}"))
+        .iter()
+        .find(|e| e["key"] == key)
+        .unwrap_or_else(|| panic!("no entry with key {key} in {entries}"))
+}
