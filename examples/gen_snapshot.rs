@@ -1,7 +1,7 @@
 //! Writes a synthetic snapshot of N processes for benchmarks, derived from real captures.
 //!
 //! Fleet-sized snapshots do not exist among the real fixtures (the biggest has 16 processes),
-//! so this replicates the real processes of `../shared/fixtures/real/*-snapshot` (beside the checkout) (maps,
+//! so this replicates the real processes of `tests/fixtures/real/*-snapshot` (maps,
 //! smaps, status, cmdline) and varies each copy the way two boots of one firmware differ:
 //! every user-space mapping moves by a page-aligned ASLR-like shift (maps and smaps headers
 //! alike, so the files stay consistent), and the heap's resident pages grow by a few pages
@@ -261,8 +261,8 @@ fn parse_args() -> Result<Args, String> {
         return Err("--out is required".into());
     }
     if args.fixtures.is_empty() {
-        // shared/ sits beside the checkout, as on the developers' machines and in CI.
-        let real = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/real");
+        // The real captures the repository carries (tests/fixtures/real, see PROVENANCE.md there).
+        let real = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/real");
         args.fixtures = vec![
             real.join("innosilicon-t2-zynq-snapshot"),
             real.join("zte-zx279128-ont-snapshot"),

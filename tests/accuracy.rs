@@ -272,7 +272,7 @@ fn anonymous_pages_against_meminfo() {
     assert!(sum > 0 && sum <= anon_pages * 2, "{sum} vs {anon_pages}");
 
     let zynq = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/fixtures/real/innosilicon-t2-zynq-snapshot");
+        .join("tests/fixtures/real/innosilicon-t2-zynq-snapshot");
     let board = load(Some(&zynq), LiveOptions::default()).unwrap();
     let (sum, gap) = anonymous_gap(&board);
     println!(

@@ -24,7 +24,7 @@ fn check(snapshot: &Path, profile: &Path) -> assert_cmd::assert::Assert {
 }
 
 fn zynq() -> PathBuf {
-    repo("../shared/fixtures/real/innosilicon-t2-zynq-snapshot")
+    repo("tests/fixtures/real/innosilicon-t2-zynq-snapshot")
 }
 
 #[test]

@@ -18,8 +18,7 @@ const GONE_PRIVATE: i64 = 315_392;
 const MIB: i64 = 1 << 20;
 
 fn zynq() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/fixtures/real/innosilicon-t2-zynq-snapshot")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/real/innosilicon-t2-zynq-snapshot")
 }
 
 /// Moves the end of the `[heap]` line 1 MiB up in `maps` and `smaps`, and VmSize with it.

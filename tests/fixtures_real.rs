@@ -13,7 +13,7 @@ const KIB: u64 = 1024;
 
 fn real(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/fixtures/real")
+        .join("tests/fixtures/real")
         .join(rel)
 }
 

@@ -1,5 +1,5 @@
 //! RAM → boot line → MemTotal on real boards whose boot log and meminfo are both known
-//! (tests/fixtures/reconcile/, cut from shared/fixtures/real; see PROVENANCE.md there). The
+//! (tests/fixtures/reconcile/, cut from the real captures in tests/fixtures/real; see PROVENANCE.md there). The
 //! expected figures are the kernel's own: the `Memory:` line, the `Freeing` lines (or, where
 //! the console log lacks them, the init size and the `initrd=` span), and MemTotal.
 

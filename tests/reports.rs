@@ -25,7 +25,7 @@ fn crate_dir() -> &'static Path {
 
 fn zynq() -> Budget {
     budget(
-        &crate_dir().join("../shared/fixtures/real/innosilicon-t2-zynq-snapshot"),
+        &crate_dir().join("tests/fixtures/real/innosilicon-t2-zynq-snapshot"),
         "budgets/zynq-innosilicon-t2-256m.toml",
     )
 }

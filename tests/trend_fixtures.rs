@@ -1,5 +1,5 @@
 //! `membudget trend` on synthetic series built from a real capture
-//! (shared/fixtures/real/innosilicon-t2-zynq-snapshot): copies an hour apart in which one process's
+//! (tests/fixtures/real/innosilicon-t2-zynq-snapshot): copies an hour apart in which one process's
 //! [heap] grows by exactly 64 KiB per sample, /tmp fills by exactly 2 MiB per sample, and one
 //! daemon restarts. Every slope is known exactly.
 
@@ -13,8 +13,7 @@ use serde_json::Value;
 use std::path::{Path, PathBuf};
 
 fn fixture() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/fixtures/real/innosilicon-t2-zynq-snapshot")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/real/innosilicon-t2-zynq-snapshot")
 }
 const SAMPLES: u64 = 6;
 const T0: u64 = 1_700_000_000;

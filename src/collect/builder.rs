@@ -630,7 +630,7 @@ mod tests {
     #[test]
     fn any_file_order_gives_the_same_model() {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../shared/fixtures/real/innosilicon-t2-zynq-snapshot");
+            .join("tests/fixtures/real/innosilicon-t2-zynq-snapshot");
         let mut files: Vec<(String, Vec<u8>)> = Vec::new();
         let mut dirs = vec![root.clone()];
         while let Some(dir) = dirs.pop() {

@@ -94,7 +94,7 @@ mod tests {
     #[test]
     fn same_snapshot_as_one_thread() {
         let zynq = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("../shared/fixtures/real/innosilicon-t2-zynq-snapshot");
+            .join("tests/fixtures/real/innosilicon-t2-zynq-snapshot");
         let (one, two) = both_ways(&zynq);
         assert!(
             one.starts_with("Ok(") && one.contains("innominer_T2"),
