@@ -3,6 +3,9 @@
 //! then the findings for every rule of the profile.
 
 use crate::account::classify::Class;
+use crate::account::dynamic::{self, DynamicReconciliation};
+use crate::account::held::{self, Held};
+use crate::account::shmem::{self, ShmemBreakdown};
 use crate::account::{account, Accounting, Measure};
 use crate::error::{Error, Result};
 use crate::model::{Skipped, Snapshot, Warning};
@@ -115,6 +118,10 @@ pub struct Budget {
     /// size: not RAM the kernel manages, shown so it is not forgotten.
     pub device_mapped: u64,
     pub reconciliation: Option<Reconciliation>,
+    /// meminfo Shmem taken apart (tmpfs files, shared anon, shmem objects, remainder).
+    pub shmem: ShmemBreakdown,
+    /// MemTotal = free + reclaimable + line items in use + unattributed.
+    pub dynamic: Option<DynamicReconciliation>,
     /// Memory-related kernel boot parameters (`mem=`, `cma=`, `mmz=`, `rmem=`...), verbatim:
     /// they explain the kernel static line and the carve-outs.
     pub kernel_memory_params: Vec<(String, String)>,
@@ -433,37 +440,19 @@ pub fn evaluate(snapshot: &Snapshot, profile: &Profile) -> Result<Budget> {
         ]),
     );
 
-    let known = saturating_sum(snapshot.fs_usage.iter().map(|u| u.used));
-    let tmpfs_parts: Vec<LineItem> = snapshot
-        .fs_usage
-        .iter()
-        .map(|u| {
-            LineItem::new(
-                &u.mount_point,
-                &format!("{} {}", u.fs_type, u.mount_point),
-                u.used,
-                Provenance::Measured,
-                &[&u.method],
-            )
-        })
-        .collect();
-    let tmpfs_item = if !snapshot.unmeasured_mounts.is_empty() {
-        let shmem = m.get("Shmem").unwrap_or(0);
-        LineItem::new("tmpfs", "tmpfs / ramfs files", known.max(shmem), Provenance::Derived, &["proc/meminfo", "df"])
-            .with_note(format!(
-                "some RAM-backed mounts have no df/du figures: estimated as meminfo Shmem ({}), an upper bound that also holds shared anonymous memory",
-                kib(shmem)
-            ))
-    } else {
-        LineItem::new(
-            "tmpfs",
-            "tmpfs / ramfs files",
-            known,
-            Provenance::Measured,
-            &["df", "du"],
-        )
-    };
-    items.push(tmpfs_item.with_parts(tmpfs_parts));
+    let all_have_smaps = accounting.processes.iter().all(|p| p.has_smaps);
+    let shared_anon = accounting
+        .class_totals
+        .get(&Class::SharedAnon)
+        .copied()
+        .unwrap_or_default();
+    let shmem = shmem::breakdown(
+        snapshot,
+        &accounting.shm_objects,
+        &shared_anon,
+        all_have_smaps,
+    );
+    items.push(tmpfs_item(snapshot, &shmem, profile.measure));
 
     items.push(
         LineItem::new(
@@ -489,6 +478,13 @@ pub fn evaluate(snapshot: &Snapshot, profile: &Profile) -> Result<Budget> {
                 .collect(),
         ),
     );
+
+    let zram = held::zram(snapshot);
+    let dmabuf = held::dmabuf(snapshot);
+    items.extend(held_item("zram", "zram (compressed memory held)", zram.as_ref()));
+    items.extend(held_item("dmabuf", "dma-buf buffers", dmabuf.as_ref()));
+    let dynamic = dynamic::reconcile(snapshot, &shmem, zram.as_ref(), dmabuf.as_ref());
+    items.extend(dynamic.as_ref().map(unattributed_item));
 
     let min_free_item = LineItem::new(
         "min_free",
@@ -584,6 +580,7 @@ pub fn evaluate(snapshot: &Snapshot, profile: &Profile) -> Result<Budget> {
             ),
         });
     }
+    findings.extend(dynamic.as_ref().map(dynamic_finding));
     let within_budget = !findings.iter().any(|f| f.status == Status::Fail);
     let device_mapped = accounting
         .processes
@@ -608,6 +605,8 @@ pub fn evaluate(snapshot: &Snapshot, profile: &Profile) -> Result<Budget> {
         accounting,
         device_mapped,
         reconciliation,
+        shmem,
+        dynamic,
         kernel_memory_params: snapshot
             .kernel_cmdline
             .as_ref()
@@ -616,6 +615,129 @@ pub fn evaluate(snapshot: &Snapshot, profile: &Profile) -> Result<Budget> {
         warnings,
         skipped: snapshot.skipped.clone(),
     })
+}
+
+/// The tmpfs / ramfs line: files (statfs or du per mount), the shmem objects no filesystem
+/// figure holds (memfd, SysV, ashmem, deleted files), and the rest of meminfo Shmem. Shared
+/// anonymous memory is the process line's, so it is not here.
+fn tmpfs_item(snapshot: &Snapshot, shmem: &ShmemBreakdown, measure: Measure) -> LineItem {
+    let mut parts: Vec<LineItem> = snapshot
+        .fs_usage
+        .iter()
+        .map(|u| {
+            LineItem::new(
+                &u.mount_point,
+                &format!("{} {}", u.fs_type, u.mount_point),
+                u.used,
+                Provenance::Measured,
+                &[&u.method],
+            )
+        })
+        .collect();
+    if !shmem.objects.is_empty() {
+        parts.push(LineItem::new(
+            "shm_objects",
+            &format!("shmem objects: memfd, SysV, ashmem, deleted files ({})", shmem.objects.len()),
+            shmem.objects_total(measure),
+            Provenance::Measured,
+            &["proc/<pid>/maps", "proc/sysvipc/shm"],
+        ));
+    }
+    let remainder = LineItem::new(
+        "shmem_rest",
+        "rest of Shmem (fd-only memfds, GPU buffers, unmeasured mounts)",
+        shmem.remainder.unwrap_or(0),
+        Provenance::Derived,
+        &["proc/meminfo", "df", "du", "proc/<pid>/maps"],
+    );
+    parts.push(match shmem.remainder {
+        Some(_) => remainder,
+        None => remainder.with_note("meminfo has no Shmem (kernel before 2.6.32): unknown, counted as 0"),
+    });
+    let mut item = LineItem::new(
+        "tmpfs",
+        "tmpfs / ramfs files and shmem",
+        saturating_sum(parts.iter().map(|p| p.bytes)),
+        Provenance::Measured,
+        &["df", "du", "proc/meminfo"],
+    );
+    if !snapshot.unmeasured_mounts.is_empty() {
+        item = item.with_note(format!(
+            "no df/du figure for {}: their files are in the rest of Shmem ({})",
+            snapshot.unmeasured_mounts.join(", "),
+            kib(shmem.remainder.unwrap_or(0))
+        ));
+    }
+    item.with_parts(parts)
+}
+
+/// zram, dma-buf: present only when the snapshot shows such memory; a part whose size is
+/// missing makes the whole unknown (counted as 0 and said so).
+fn held_item(key: &str, label: &str, held: Option<&Held>) -> Option<LineItem> {
+    let held = held?;
+    let files: Vec<&str> = held.parts.iter().map(|p| p.file.as_str()).collect();
+    let item = LineItem::new(key, label, held.total.unwrap_or(0), Provenance::Measured, &files)
+        .with_parts(
+            held.parts
+                .iter()
+                .map(|p| {
+                    LineItem::new(&p.name, &p.name, p.bytes.unwrap_or(0), Provenance::Measured, &[&p.file])
+                })
+                .collect(),
+        );
+    Some(match held.total {
+        Some(_) => item,
+        None => item.with_note("a size is missing from the snapshot: unknown, counted as 0"),
+    })
+}
+
+/// What the dynamic reconciliation could not attribute: in use now, so demand.
+fn unattributed_item(d: &DynamicReconciliation) -> LineItem {
+    let mut parts: Vec<LineItem> = d
+        .counted
+        .iter()
+        .map(|p| LineItem::new(&p.label, &p.label, p.bytes, Provenance::Measured, &["proc/meminfo"]))
+        .collect();
+    parts.push(LineItem::new(
+        "unexplained",
+        "explained by no counter",
+        d.unexplained.max(0) as u64,
+        Provenance::Derived,
+        &["proc/meminfo"],
+    ));
+    let item = LineItem::new(
+        "unattributed",
+        "unattributed (in use, outside every counter above)",
+        d.unattributed.max(0) as u64,
+        Provenance::Derived,
+        &["proc/meminfo"],
+    )
+    .with_parts(parts);
+    if d.unattributed < 0 {
+        item.with_note(format!(
+            "the counters overlap by {} (swap-cached pages still mapped count twice): counted as 0",
+            kib(d.unattributed.unsigned_abs())
+        ))
+    } else {
+        item
+    }
+}
+
+fn dynamic_finding(d: &DynamicReconciliation) -> Finding {
+    Finding {
+        rule: "dynamic_reconciliation".into(),
+        subject: "memory in use is explained by the kernel's counters".into(),
+        status: if d.flagged { Status::Warn } else { Status::Pass },
+        actual: Some(d.unexplained),
+        limit: Some(signed(d.tolerance)),
+        message: format!(
+            "unattributed {} of MemTotal {}, {} explained by no counter (tolerance {})",
+            kib(d.unattributed.unsigned_abs()),
+            kib(d.mem_total),
+            kib(d.unexplained.unsigned_abs()),
+            kib(d.tolerance)
+        ),
+    }
 }
 
 fn process_findings(profile: &Profile, accounting: &Accounting, findings: &mut Vec<Finding>) {

@@ -9,7 +9,9 @@ use crate::parse::mounts::Mount;
 use crate::parse::smaps::SmapsFields;
 use serde::Serialize;
 
+mod kernel_files;
 mod mappings;
+pub use kernel_files::{DmaBuf, KernelFiles, Zram};
 pub use mappings::{Interner, Mapping, Mappings, MappingsIter, Packer};
 
 #[derive(Debug, Clone, Default)]
@@ -31,6 +33,8 @@ pub struct Snapshot {
     pub processes: Vec<Process>,
     pub skipped: Vec<Skipped>,
     pub warnings: Vec<Warning>,
+    /// vmstat, SysV shm, swaps, zram, PSI, zoneinfo, modules, dma-buf: where present.
+    pub kernel_files: KernelFiles,
 }
 
 impl Snapshot {

@@ -142,16 +142,29 @@ impl<'a> Classifier<'a> {
         }
     }
 
-    /// Whether a file path lives on a RAM-backed filesystem (the deepest mount decides).
-    fn on_ram_fs(&self, path: &str) -> bool {
+    /// The RAM-backed filesystem a file path lives on, if any (the deepest mount decides).
+    pub fn ram_mount_of(&self, path: &str) -> Option<&'a str> {
         let path = path.strip_suffix(" (deleted)").unwrap_or(path);
         let ram = self.ram_mounts.iter().find(|m| under(path, m));
         let other = self.other_mounts.iter().find(|m| under(path, m));
         match (ram, other) {
-            (Some(r), Some(o)) => r.len() > o.len(),
-            (Some(_), None) => true,
-            _ => false,
+            (Some(r), Some(o)) if r.len() > o.len() => Some(r),
+            (Some(r), None) => Some(r),
+            _ => None,
         }
+    }
+
+    fn on_ram_fs(&self, path: &str) -> bool {
+        self.ram_mount_of(path).is_some()
+    }
+
+    /// Whether a mapped path is a file in RAM-backed memory (shmem or ramfs): on a tmpfs,
+    /// ramfs or initramfs mount, under `/dev/shm`, or a shmem object with no mount of its own
+    /// (memfd, SysV segment, Android ashmem region, all backed by shmem files).
+    pub fn is_ram_file(&self, path: &str) -> bool {
+        path.starts_with("/dev/shm/")
+            || super::shmem::ObjectKind::of_path(path).is_some()
+            || (path.starts_with('/') && !path.starts_with("/dev/") && self.on_ram_fs(path))
     }
 
     /// Classifies every line of one process; `previous` context finds glibc/musl thread
@@ -183,19 +196,19 @@ impl<'a> Classifier<'a> {
             if KERNEL_PSEUDO.contains(&p) {
                 return Class::Kernel;
             }
-            let is_dev = p.starts_with("/dev/")
-                && !p.starts_with("/dev/shm/")
-                && p != "/dev/zero"
-                && !p.starts_with("/dev/zero ");
+            if self.is_ram_file(p) {
+                // Pages written through a private mapping are the writer's own copies, not
+                // the file's: a written private mapping is the process's data.
+                return if perms.write && !perms.shared {
+                    Class::Data
+                } else {
+                    Class::TmpfsFile
+                };
+            }
+            let is_dev =
+                p.starts_with("/dev/") && p != "/dev/zero" && !p.starts_with("/dev/zero ");
             if is_dev {
                 return Class::Device;
-            }
-            if p.starts_with("/dev/shm/")
-                || p.starts_with("/memfd:")
-                || p.starts_with("/SYSV")
-                || (p.starts_with('/') && self.on_ram_fs(p))
-            {
-                return Class::TmpfsFile;
             }
             if p == "[heap]" {
                 return Class::Heap;

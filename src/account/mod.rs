@@ -3,10 +3,14 @@
 //! the profile's measure only decides which one the budget sums.
 
 pub mod classify;
+pub mod dynamic;
+pub mod held;
+pub mod shmem;
 
-use crate::model::{Process, Snapshot};
+use crate::model::{Mapping, Process, Snapshot};
 use crate::parse::smaps::SmapsFields;
 use classify::{Class, Classifier, Counting};
+use shmem::{ObjectKind, ShmObject, ShmObjects};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 
@@ -63,6 +67,21 @@ impl Figures {
             swap: smaps.and_then(|s| s.swap),
             mappings: 1,
         }
+    }
+
+    /// A private mapping of a file in RAM (tmpfs, initramfs, memfd): only the pages the
+    /// process wrote (smaps `Anonymous`, its copy-on-write copies) are its own; the pages it
+    /// only read are the file's, counted with the file. Without `Anonymous` (kernels before
+    /// 2.6.25) every resident page counts, an upper bound; `virtual` is the whole mapping.
+    fn of_written_pages(size: u64, smaps: Option<&SmapsFields>) -> Figures {
+        let mut figures = Figures::of_mapping(size, smaps);
+        if let Some(written) = smaps.and_then(|s| s.anonymous) {
+            let at_most = |v: Option<u64>| v.map(|v| v.min(written));
+            figures.rss = Some(written);
+            figures.pss = at_most(figures.pss);
+            figures.uss = at_most(figures.uss);
+        }
+        figures
     }
 
     pub fn add(&mut self, other: &Figures) {
@@ -210,6 +229,8 @@ pub struct Accounting {
     pub user_shared: u64,
     /// Processes whose figures fell back to `virtual` because the snapshot has no smaps.
     pub measure_fallback: Vec<u32>,
+    /// memfd, SysV, ashmem and deleted-file shmem objects the processes map, once each.
+    pub shm_objects: Vec<ShmObject>,
 }
 
 /// What makes two shared mappings "the same memory": the file pages (device, inode, offset,
@@ -248,11 +269,40 @@ fn merge_max(into: &mut Figures, f: &Figures) {
 }
 
 /// `hidden_stack_guard`: the kernel's maps omit the stack guard page that `VmSize` counts.
+/// Records a RAM-file mapping that is a shmem object (memfd, SysV, ashmem, deleted file).
+fn note_shm_object(p: &Process, classifier: &Classifier, m: &Mapping, objects: &mut ShmObjects) {
+    let Some(path) = m.map.path.as_deref() else {
+        return;
+    };
+    let mount = classifier.ram_mount_of(path);
+    let kind = ObjectKind::of_path(path).or_else(|| {
+        (path.ends_with(" (deleted)") && mount.is_some()).then_some(ObjectKind::Deleted)
+    });
+    if let Some(kind) = kind {
+        objects.add(p.pid, kind, mount, &m.map, m.smaps.as_ref());
+    }
+}
+
+/// The figures of one mapping as its class counts them.
+fn mapping_figures(classifier: &Classifier, class: Class, m: &Mapping) -> Figures {
+    let written_copy = class == Class::Data
+        && m.map
+            .path
+            .as_deref()
+            .is_some_and(|p| classifier.is_ram_file(p));
+    if written_copy {
+        Figures::of_written_pages(m.map.size(), m.smaps.as_ref())
+    } else {
+        Figures::of_mapping(m.map.size(), m.smaps.as_ref())
+    }
+}
+
 fn account_process(
     p: &Process,
     classifier: &Classifier,
     measure: Measure,
     hidden_stack_guard: bool,
+    objects: &mut ShmObjects,
 ) -> (ProcessAccount, Vec<(Class, Figures, Option<SharedKey>)>) {
     let classified = classifier.classify_mappings(&p.mappings);
     let has_smaps = classified.iter().any(|(m, _)| m.smaps.is_some());
@@ -262,7 +312,10 @@ fn account_process(
     let mut pieces = Vec::with_capacity(classified.len());
     let mut kernel_vm_size = 0u64;
     for (mapping, class) in classified {
-        let figures = Figures::of_mapping(mapping.map.size(), mapping.smaps.as_ref());
+        let figures = mapping_figures(classifier, class, &mapping);
+        if class == Class::TmpfsFile {
+            note_shm_object(p, classifier, &mapping, objects);
+        }
         if !mapping.map.is_gate_area() {
             kernel_vm_size = kernel_vm_size.saturating_add(mapping.map.size());
         }
@@ -326,8 +379,10 @@ pub fn account(
     let mut pss_shared = 0u64;
     let mut private_in_shared = 0u64;
     let mut own_copies: BTreeMap<Class, u64> = BTreeMap::new();
+    let mut objects = ShmObjects::default();
     for p in &snapshot.processes {
-        let (acc, pieces) = account_process(p, &classifier, measure, hidden_stack_guard);
+        let (acc, pieces) =
+            account_process(p, &classifier, measure, hidden_stack_guard, &mut objects);
         let use_measure = if acc.has_smaps {
             measure
         } else {
@@ -394,5 +449,6 @@ pub fn account(
         user_private,
         user_shared,
         measure_fallback,
+        shm_objects: objects.finish(),
     }
 }

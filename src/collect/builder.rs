@@ -1,5 +1,6 @@
 //! Assembles the model from snapshot files, in whatever order they arrive.
 
+use super::kernel_files::KernelFile;
 use crate::error::{Error, Result};
 use crate::model::{
     FsUsage, Interner, Mapping, Mappings, Packer, Process, Ramdisk, Skipped, Snapshot, Warning,
@@ -28,6 +29,7 @@ pub enum FileKind {
     Df,
     Du,
     Dmesg,
+    Kernel(KernelFile),
     Process(u32, ProcessFile),
 }
 
@@ -89,7 +91,7 @@ impl FileKind {
                 let file = ProcessFile::ALL.into_iter().find(|f| f.name() == *file)?;
                 FileKind::Process(pid, file)
             }
-            _ => return None,
+            other => FileKind::Kernel(KernelFile::of(other)?),
         })
     }
 }
@@ -297,6 +299,10 @@ impl SnapshotBuilder {
                 self.du = Some(entries);
             }
             FileKind::Dmesg => self.snapshot.boot_memory = parse_boot_log(bytes),
+            FileKind::Kernel(file) => {
+                let issues = file.take(bytes, &mut self.snapshot.kernel_files);
+                self.record_issues(path, issues);
+            }
             FileKind::Process(pid, file) => self.add_process_file(pid, path, file, bytes),
         }
         Ok(())

@@ -2,6 +2,7 @@
 //! (including `df`/`du` texts built from statfs), so a live report and a report of a capture
 //! taken at the same moment go through the same parsers and give the same numbers.
 
+use super::kernel_files::is_zram;
 use super::{LiveOptions, Sink, Source};
 use crate::error::Result;
 use crate::parse::mounts::{parse_mounts, Mount};
@@ -131,6 +132,20 @@ impl LiveSource {
         std::fs::read(self.root.join(rel))
     }
 
+    /// The entries of a directory, sorted; none when the kernel does not have it.
+    fn dir_names(&self, rel: &str) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(self.root.join(rel))
+            .map(|entries| {
+                entries
+                    .flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        names.sort();
+        names
+    }
+
     /// Copies a system-wide file when it exists; absence is normal (no `/proc/version` in
     /// some containers), other failures are recorded.
     /// Returns what it copied, for the caller that needs the content too.
@@ -231,6 +246,12 @@ impl Source for LiveSource {
             "proc/cmdline",
             "proc/version",
             "proc/sys/vm/min_free_kbytes",
+            "proc/vmstat",
+            "proc/sysvipc/shm",
+            "proc/swaps",
+            "proc/pressure/memory",
+            "proc/zoneinfo",
+            "proc/modules",
         ] {
             self.copy_global(rel, sink)?;
         }
@@ -254,15 +275,17 @@ impl Source for LiveSource {
                 sink.skip(pid as u32, reason);
             }
         }
-        if let Ok(entries) = std::fs::read_dir(self.root.join("sys/block")) {
-            let mut names: Vec<String> = entries
-                .flatten()
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .filter(|n| n.starts_with("ram"))
-                .collect();
-            names.sort();
-            for name in names {
+        for name in self.dir_names("sys/block") {
+            if name.starts_with("ram") {
                 self.copy_global(&format!("sys/block/{name}/size"), sink)?;
+            } else if is_zram(&name) {
+                self.copy_global(&format!("sys/block/{name}/disksize"), sink)?;
+                self.copy_global(&format!("sys/block/{name}/mm_stat"), sink)?;
+            }
+        }
+        for inode in self.dir_names("sys/kernel/dmabuf/buffers") {
+            for file in ["size", "exporter_name"] {
+                self.copy_global(&format!("sys/kernel/dmabuf/buffers/{inode}/{file}"), sink)?;
             }
         }
         let mounts = mounts.map(|b| parse_mounts(&b).0).unwrap_or_default();

@@ -5,6 +5,7 @@
 
 pub mod builder;
 pub mod dir;
+pub mod kernel_files;
 pub mod live;
 mod parallel;
 pub mod smem;

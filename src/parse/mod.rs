@@ -11,3 +11,7 @@ pub mod mounts;
 pub mod smaps;
 pub mod stat;
 pub mod status;
+pub mod modules;
+pub mod swap;
+pub mod sysvipc;
+pub mod vm;

@@ -4,6 +4,7 @@
 use super::document::Section;
 use super::ReportOptions;
 use crate::account::classify::Class;
+use crate::account::dynamic::Role;
 use crate::budget::{Budget, Finding, Status};
 use crate::diff::{Change, Delta, Diff};
 
@@ -180,6 +181,87 @@ pub fn reconciliation_section(b: &Budget, o: &ReportOptions) -> Option<Section> 
     Some(s)
 }
 
+/// The dynamic reconciliation: MemTotal = free + reclaimable + rows in use + unattributed,
+/// with Shmem's parts under its row and what the kernel says about the unattributed rest.
+pub fn dynamic_section(b: &Budget, o: &ReportOptions, indent: &str) -> Option<Section> {
+    let d = b.dynamic.as_ref()?;
+    let mut s = Section::new("Dynamic reconciliation (MemTotal -> free, cache, in use)").table(
+        &["memory", "size", "share", "counts as", "source"],
+        &[false, true, true, false, false],
+    );
+    let mut row = |label: String, bytes: i64, counts: String, source: &str| {
+        s.rows.push(vec![
+            label,
+            o.size_signed(bytes),
+            share(bytes, d.mem_total),
+            counts,
+            source.to_string(),
+        ]);
+    };
+    for r in &d.rows {
+        let counts = match (r.role, &r.line_item) {
+            (Role::Free, _) => "free".to_string(),
+            (Role::Reclaimable, _) => "reclaimable".to_string(),
+            (Role::InUse, Some(item)) => format!("in use: {item}"),
+            (Role::InUse, None) => "in use".to_string(),
+        };
+        row(r.label.clone(), signed(r.bytes), counts, &r.source);
+        if r.key == "Shmem" {
+            for (label, bytes, source) in shmem_parts(b) {
+                row(format!("{indent}{label}"), signed(bytes), String::new(), source);
+            }
+        }
+    }
+    let flag = if d.flagged { " (FLAGGED)" } else { "" };
+    row(format!("unattributed{flag}"), d.unattributed, "in use: unattributed".into(), "MemTotal - the rows above");
+    for p in &d.counted {
+        row(format!("{indent}{}", p.label), signed(p.bytes), String::new(), &p.source);
+    }
+    row(format!("{indent}explained by no counter"), d.unexplained, String::new(), "derived");
+    for h in &d.hints {
+        row(format!("{indent}may explain: {}", h.label), signed(h.bytes), String::new(), &h.source);
+    }
+    row("MemTotal".into(), signed(d.mem_total), String::new(), "meminfo MemTotal");
+    s.notes.push(format!(
+        "unattributed memory explained by no counter is flagged above {} (3% of MemTotal, at least 1 MiB)",
+        o.size(d.tolerance)
+    ));
+    s.notes.extend(d.notes.iter().cloned());
+    Some(s)
+}
+
+fn signed(bytes: u64) -> i64 {
+    i64::try_from(bytes).unwrap_or(i64::MAX)
+}
+
+/// Shmem's parts as the budget counts them, each once.
+fn shmem_parts(b: &Budget) -> Vec<(String, u64, &'static str)> {
+    let sh = &b.shmem;
+    let mut parts = vec![
+        ("files on tmpfs".to_string(), sh.tmpfs_files, "df, du"),
+        (
+            format!(
+                "shared anonymous memory ({})",
+                if sh.shared_anon_resident { "resident" } else { "virtual, an upper bound" }
+            ),
+            sh.shared_anon,
+            "proc/<pid>/maps, smaps",
+        ),
+    ];
+    for object in &sh.objects {
+        parts.push((
+            format!("{}: {}", object.kind.name(), object.name),
+            object.resident.unwrap_or(object.virtual_size),
+            "proc/<pid>/maps, proc/sysvipc/shm",
+        ));
+    }
+    parts.push(("rest".into(), sh.remainder.unwrap_or(0), "derived"));
+    if sh.ramfs_files > 0 {
+        parts.push(("(not Shmem) files on ramfs".into(), sh.ramfs_files, "du"));
+    }
+    parts
+}
+
 /// Findings failed first, then warnings, then passes; each group in the budget's order.
 pub fn findings_in_order(b: &Budget) -> Vec<&Finding> {
     let rank = |s: Status| match s {
@@ -259,6 +341,7 @@ pub fn report_sections(b: &Budget, o: &ReportOptions, indent: &str) -> Vec<Secti
         classes_section(b, o),
     ];
     out.extend(reconciliation_section(b, o));
+    out.extend(dynamic_section(b, o, indent));
     out.push(findings_section(b));
     out.extend(issue_sections(b));
     out

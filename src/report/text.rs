@@ -70,6 +70,9 @@ impl Reporter for TextReporter {
         if let Some(r) = sections::reconciliation_section(b, o) {
             titled(&r, &mut out);
         }
+        if let Some(d) = sections::dynamic_section(b, o, "  ") {
+            titled(&d, &mut out);
+        }
 
         findings(b, &mut out);
         if !b.skipped.is_empty() {
