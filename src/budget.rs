@@ -481,7 +481,11 @@ pub fn evaluate(snapshot: &Snapshot, profile: &Profile) -> Result<Budget> {
 
     let zram = held::zram(snapshot);
     let dmabuf = held::dmabuf(snapshot);
-    items.extend(held_item("zram", "zram (compressed memory held)", zram.as_ref()));
+    items.extend(held_item(
+        "zram",
+        "zram (compressed memory held)",
+        zram.as_ref(),
+    ));
     items.extend(held_item("dmabuf", "dma-buf buffers", dmabuf.as_ref()));
     let dynamic = dynamic::reconcile(snapshot, &shmem, zram.as_ref(), dmabuf.as_ref());
     items.extend(dynamic.as_ref().map(unattributed_item));
@@ -637,7 +641,10 @@ fn tmpfs_item(snapshot: &Snapshot, shmem: &ShmemBreakdown, measure: Measure) -> 
     if !shmem.objects.is_empty() {
         parts.push(LineItem::new(
             "shm_objects",
-            &format!("shmem objects: memfd, SysV, ashmem, deleted files ({})", shmem.objects.len()),
+            &format!(
+                "shmem objects: memfd, SysV, ashmem, deleted files ({})",
+                shmem.objects.len()
+            ),
             shmem.objects_total(measure),
             Provenance::Measured,
             &["proc/<pid>/maps", "proc/sysvipc/shm"],
@@ -652,7 +659,8 @@ fn tmpfs_item(snapshot: &Snapshot, shmem: &ShmemBreakdown, measure: Measure) -> 
     );
     parts.push(match shmem.remainder {
         Some(_) => remainder,
-        None => remainder.with_note("meminfo has no Shmem (kernel before 2.6.32): unknown, counted as 0"),
+        None => remainder
+            .with_note("meminfo has no Shmem (kernel before 2.6.32): unknown, counted as 0"),
     });
     let mut item = LineItem::new(
         "tmpfs",
@@ -676,15 +684,27 @@ fn tmpfs_item(snapshot: &Snapshot, shmem: &ShmemBreakdown, measure: Measure) -> 
 fn held_item(key: &str, label: &str, held: Option<&Held>) -> Option<LineItem> {
     let held = held?;
     let files: Vec<&str> = held.parts.iter().map(|p| p.file.as_str()).collect();
-    let item = LineItem::new(key, label, held.total.unwrap_or(0), Provenance::Measured, &files)
-        .with_parts(
-            held.parts
-                .iter()
-                .map(|p| {
-                    LineItem::new(&p.name, &p.name, p.bytes.unwrap_or(0), Provenance::Measured, &[&p.file])
-                })
-                .collect(),
-        );
+    let item = LineItem::new(
+        key,
+        label,
+        held.total.unwrap_or(0),
+        Provenance::Measured,
+        &files,
+    )
+    .with_parts(
+        held.parts
+            .iter()
+            .map(|p| {
+                LineItem::new(
+                    &p.name,
+                    &p.name,
+                    p.bytes.unwrap_or(0),
+                    Provenance::Measured,
+                    &[&p.file],
+                )
+            })
+            .collect(),
+    );
     Some(match held.total {
         Some(_) => item,
         None => item.with_note("a size is missing from the snapshot: unknown, counted as 0"),
@@ -696,7 +716,15 @@ fn unattributed_item(d: &DynamicReconciliation) -> LineItem {
     let mut parts: Vec<LineItem> = d
         .counted
         .iter()
-        .map(|p| LineItem::new(&p.label, &p.label, p.bytes, Provenance::Measured, &["proc/meminfo"]))
+        .map(|p| {
+            LineItem::new(
+                &p.label,
+                &p.label,
+                p.bytes,
+                Provenance::Measured,
+                &["proc/meminfo"],
+            )
+        })
         .collect();
     parts.push(LineItem::new(
         "unexplained",
@@ -727,7 +755,11 @@ fn dynamic_finding(d: &DynamicReconciliation) -> Finding {
     Finding {
         rule: "dynamic_reconciliation".into(),
         subject: "memory in use is explained by the kernel's counters".into(),
-        status: if d.flagged { Status::Warn } else { Status::Pass },
+        status: if d.flagged {
+            Status::Warn
+        } else {
+            Status::Pass
+        },
         actual: Some(d.unexplained),
         limit: Some(signed(d.tolerance)),
         message: format!(

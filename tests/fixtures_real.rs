@@ -170,11 +170,15 @@ fn zynq_budget_line_items() {
     // Slab 13264 + KernelStack 880 + PageTables 372
     assert_eq!(item("kernel_dynamic"), (13264 + 880 + 372) * KIB);
     assert_eq!(item("processes"), 179592 * KIB);
-    // No df in this capture: the tmpfs line is meminfo Shmem, marked derived.
+    // No df in this capture, no shared anonymous memory, no shmem object: the tmpfs line is
+    // the rest of meminfo Shmem, with a note naming the mounts without a figure.
     assert_eq!(item("tmpfs"), 5108 * KIB);
     assert!(b.item("tmpfs").unwrap().note.is_some());
+    // MemTotal 252308 - (MemFree 138776 + Cached 83216 + AnonPages 12444 + Slab 13264
+    // + KernelStack 880 + PageTables 372) kB, in use and in no counter.
+    assert_eq!(item("unattributed"), 3356 * KIB);
     assert_eq!(item("reserves"), 30 * 1024 * KIB);
-    let demand = (262144 - 252308) + (13264 + 880 + 372) + 179592 + 5108 + 30 * 1024;
+    let demand = (262144 - 252308) + (13264 + 880 + 372) + 179592 + 5108 + 3356 + 30 * 1024;
     assert_eq!(b.demand, demand * KIB);
     assert_eq!(b.headroom, (262144 - demand) as i64 * KIB as i64);
     assert!(b.within_budget);

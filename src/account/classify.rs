@@ -205,8 +205,7 @@ impl<'a> Classifier<'a> {
                     Class::TmpfsFile
                 };
             }
-            let is_dev =
-                p.starts_with("/dev/") && p != "/dev/zero" && !p.starts_with("/dev/zero ");
+            let is_dev = p.starts_with("/dev/") && p != "/dev/zero" && !p.starts_with("/dev/zero ");
             if is_dev {
                 return Class::Device;
             }
@@ -310,6 +309,30 @@ ffff0000-ffff1000 r-xp 00000000 00:00 0 [vectors]
                 ThreadStack,
                 Kernel
             ]
+        );
+    }
+
+    /// Android ashmem regions are shmem, not device memory; a written private mapping of a
+    /// file in RAM (initramfs `.data`, a COW-written tmpfs file) is the writer's data.
+    #[test]
+    fn ashmem_and_private_ram_files() {
+        let got = classes(
+            "\
+1000-2000 rw-s 00000000 00:05 7 /dev/ashmem/GFXStats-4292 (deleted)
+2000-3000 rw-p 00000000 00:05 8 /dev/ashmem/dalvik-heap (deleted)
+3000-4000 r-xp 00000000 00:01 9 /bin/busybox
+4000-5000 rw-p 00001000 00:01 9 /bin/busybox
+5000-6000 rw-p 00000000 00:11 5 /tmp/cow.bin
+6000-7000 rw-s 00000000 00:11 6 /tmp/shared.bin
+7000-8000 rw-s 00000000 00:06 3 /dev/fb0
+",
+            "rootfs / rootfs rw 0 0\nnone /tmp tmpfs rw 0 0\nnone /dev tmpfs rw 0 0\n",
+            None,
+        );
+        use Class::*;
+        assert_eq!(
+            got,
+            vec![TmpfsFile, Data, TmpfsFile, Data, Data, TmpfsFile, Device]
         );
     }
 

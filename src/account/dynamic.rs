@@ -89,7 +89,15 @@ struct Rows<'a> {
 }
 
 impl Rows<'_> {
-    fn push(&mut self, key: &str, label: &str, bytes: u64, role: Role, item: Option<&str>, source: &str) {
+    fn push(
+        &mut self,
+        key: &str,
+        label: &str,
+        bytes: u64,
+        role: Role,
+        item: Option<&str>,
+        source: &str,
+    ) {
         self.rows.push(DynamicRow {
             key: key.into(),
             label: label.into(),
@@ -103,7 +111,14 @@ impl Rows<'_> {
     /// A meminfo field as an in-use row, when the kernel has it.
     fn counter(&mut self, field: &str, label: &str, item: &str) {
         if let Some(bytes) = self.meminfo.get(field) {
-            self.push(field, label, bytes, Role::InUse, Some(item), &format!("meminfo {field}"));
+            self.push(
+                field,
+                label,
+                bytes,
+                Role::InUse,
+                Some(item),
+                &format!("meminfo {field}"),
+            );
         }
     }
 
@@ -127,20 +142,60 @@ impl Rows<'_> {
 /// processes (reclaiming it makes them fault it back); the rest is reclaimable.
 fn page_cache_rows(r: &mut Rows, shmem: &ShmemBreakdown, notes: &mut Vec<String>) -> Option<()> {
     let m = r.meminfo;
-    let cache = m.get("Cached")?.saturating_add(m.get("Buffers").unwrap_or(0));
+    let cache = m
+        .get("Cached")?
+        .saturating_add(m.get("Buffers").unwrap_or(0));
     let mapped = m.get("Mapped").unwrap_or(0);
-    let lru = m.get("Active(file)").zip(m.get("Inactive(file)")).map(|(a, i)| a.saturating_add(i));
+    let lru = m
+        .get("Active(file)")
+        .zip(m.get("Inactive(file)"))
+        .map(|(a, i)| a.saturating_add(i));
     let (Some(lru), Some(shmem_bytes)) = (lru, shmem.shmem) else {
         notes.push("meminfo has no Active(file)/Inactive(file) or no Shmem (kernel before 2.6.32): Cached + Buffers is not split, and counted as in use".into());
-        r.push("page_cache", "page cache (Cached + Buffers, not split)", cache, Role::InUse, Some("tmpfs"), "meminfo Cached, Buffers");
+        r.push(
+            "page_cache",
+            "page cache (Cached + Buffers, not split)",
+            cache,
+            Role::InUse,
+            Some("tmpfs"),
+            "meminfo Cached, Buffers",
+        );
         return Some(());
     };
     let mapped_file = mapped.min(lru);
-    r.push("reclaimable", "reclaimable file cache (file LRU - Mapped)", lru - mapped_file, Role::Reclaimable, None, "meminfo Active(file), Inactive(file), Mapped");
-    r.push("mapped_file", "mapped file pages (code, libraries, data files)", mapped_file, Role::InUse, Some("processes"), "meminfo Mapped");
-    r.push("Shmem", "Shmem (tmpfs files, shared anon, memfd/SysV/ashmem, rest)", shmem_bytes, Role::InUse, Some("tmpfs"), "meminfo Shmem");
+    r.push(
+        "reclaimable",
+        "reclaimable file cache (file LRU - Mapped)",
+        lru - mapped_file,
+        Role::Reclaimable,
+        None,
+        "meminfo Active(file), Inactive(file), Mapped",
+    );
+    r.push(
+        "mapped_file",
+        "mapped file pages (code, libraries, data files)",
+        mapped_file,
+        Role::InUse,
+        Some("processes"),
+        "meminfo Mapped",
+    );
+    r.push(
+        "Shmem",
+        "Shmem (tmpfs files, shared anon, memfd/SysV/ashmem, rest)",
+        shmem_bytes,
+        Role::InUse,
+        Some("tmpfs"),
+        "meminfo Shmem",
+    );
     let locked = cache.saturating_sub(shmem_bytes).saturating_sub(lru);
-    r.push("locked_file", "unevictable file pages (ramfs, mlocked files)", locked, Role::InUse, Some("tmpfs"), "meminfo Cached + Buffers - Shmem - file LRU");
+    r.push(
+        "locked_file",
+        "unevictable file pages (ramfs, mlocked files)",
+        locked,
+        Role::InUse,
+        Some("tmpfs"),
+        "meminfo Cached + Buffers - Shmem - file LRU",
+    );
     Some(())
 }
 
@@ -156,10 +211,24 @@ pub fn reconcile(
     let mem_total = m.get("MemTotal")?;
     m.get("AnonPages")?;
     let mut notes = Vec::new();
-    let mut r = Rows { meminfo: m, rows: Vec::new() };
-    r.push("MemFree", "free", m.get("MemFree")?, Role::Free, None, "meminfo MemFree");
+    let mut r = Rows {
+        meminfo: m,
+        rows: Vec::new(),
+    };
+    r.push(
+        "MemFree",
+        "free",
+        m.get("MemFree")?,
+        Role::Free,
+        None,
+        "meminfo MemFree",
+    );
     page_cache_rows(&mut r, shmem, &mut notes)?;
-    r.counter("AnonPages", "anonymous pages (heap, stacks, private data)", "processes");
+    r.counter(
+        "AnonPages",
+        "anonymous pages (heap, stacks, private data)",
+        "processes",
+    );
     r.counter("SwapCached", "swap cache", "processes");
     for field in ["Slab", "KernelStack", "PageTables", "SecPageTables"] {
         r.counter(field, field, "kernel_dynamic");
@@ -167,7 +236,9 @@ pub fn reconcile(
     r.held("zram", "zram compressed store", zram, &mut notes);
     r.held("dmabuf", "dma-buf buffers", dmabuf, &mut notes);
     let rows = r.rows;
-    let attributed = rows.iter().fold(0i64, |sum, row| sum.saturating_add(signed(row.bytes)));
+    let attributed = rows
+        .iter()
+        .fold(0i64, |sum, row| sum.saturating_add(signed(row.bytes)));
     let unattributed = signed(mem_total).saturating_sub(attributed);
     let counted = counted_parts(m);
     let unexplained = counted
@@ -196,14 +267,25 @@ fn signed(bytes: u64) -> i64 {
 fn counted_parts(m: &crate::parse::meminfo::Meminfo) -> Vec<Part> {
     let mut parts = Vec::new();
     if let Some(percpu) = m.get("Percpu") {
-        parts.push(Part { label: "per-CPU areas".into(), bytes: percpu, source: "meminfo Percpu".into() });
+        parts.push(Part {
+            label: "per-CPU areas".into(),
+            bytes: percpu,
+            source: "meminfo Percpu".into(),
+        });
     }
     let hugetlb = m.get("Hugetlb").or_else(|| {
         // `Hugetlb` came with 4.16; before, the default-size pool is all there is to read.
-        Some(m.get("HugePages_Total")?.saturating_mul(m.get("Hugepagesize")?))
+        Some(
+            m.get("HugePages_Total")?
+                .saturating_mul(m.get("Hugepagesize")?),
+        )
     });
     if let Some(bytes) = hugetlb.filter(|b| *b > 0) {
-        parts.push(Part { label: "hugetlb pool".into(), bytes, source: "meminfo Hugetlb or HugePages_Total x Hugepagesize".into() });
+        parts.push(Part {
+            label: "hugetlb pool".into(),
+            bytes,
+            source: "meminfo Hugetlb or HugePages_Total x Hugepagesize".into(),
+        });
     }
     parts
 }
@@ -213,14 +295,26 @@ fn hints(snapshot: &Snapshot) -> Vec<Part> {
     let m = &snapshot.meminfo;
     let mut hints = Vec::new();
     if let Some(cma) = cma_in_use(snapshot) {
-        hints.push(Part { label: "CMA in use (drivers' buffers and movable pages placed in CMA)".into(), bytes: cma, source: "meminfo CmaTotal - CmaFree".into() });
+        hints.push(Part {
+            label: "CMA in use (drivers' buffers and movable pages placed in CMA)".into(),
+            bytes: cma,
+            source: "meminfo CmaTotal - CmaFree".into(),
+        });
     }
     if let Some(vmalloc) = m.get("VmallocUsed").filter(|v| *v > 0) {
-        hints.push(Part { label: "vmalloc (modules, vmap'd stacks counted in KernelStack too)".into(), bytes: vmalloc, source: "meminfo VmallocUsed".into() });
+        hints.push(Part {
+            label: "vmalloc (modules, vmap'd stacks counted in KernelStack too)".into(),
+            bytes: vmalloc,
+            source: "meminfo VmallocUsed".into(),
+        });
     }
     if let Some(modules) = &snapshot.kernel_files.modules {
         let bytes = modules.iter().map(|m| m.size).fold(0, u64::saturating_add);
-        hints.push(Part { label: format!("kernel modules ({}, in vmalloc)", modules.len()), bytes, source: "proc/modules".into() });
+        hints.push(Part {
+            label: format!("kernel modules ({}, in vmalloc)", modules.len()),
+            bytes,
+            source: "proc/modules".into(),
+        });
     }
     hints
 }

@@ -109,8 +109,9 @@ mod tests {
             },
         );
         assert_eq!(zram(&s).unwrap().total, Some(49152));
-        s.kernel_files.swaps =
-            Some(parse_swaps(b"Filename Type Size Used Priority\n/dev/zram1 partition 100 0 5\n").0);
+        s.kernel_files.swaps = Some(
+            parse_swaps(b"Filename Type Size Used Priority\n/dev/zram1 partition 100 0 5\n").0,
+        );
         let held = zram(&s).unwrap();
         assert_eq!(held.total, None);
         assert_eq!(held.parts[1].name, "/dev/zram1");
@@ -119,7 +120,11 @@ mod tests {
     #[test]
     fn dmabuf_per_exporter() {
         let mut s = Snapshot::default();
-        for (inode, exporter, size) in [("1", "system", 4096), ("2", "system", 8192), ("3", "cma", 1 << 20)] {
+        for (inode, exporter, size) in [
+            ("1", "system", 4096),
+            ("2", "system", 8192),
+            ("3", "cma", 1 << 20),
+        ] {
             s.kernel_files.dmabuf.insert(
                 inode.into(),
                 DmaBuf {

@@ -10,8 +10,8 @@ pub mod shmem;
 use crate::model::{Mapping, Process, Snapshot};
 use crate::parse::smaps::SmapsFields;
 use classify::{Class, Classifier, Counting};
-use shmem::{ObjectKind, ShmObject, ShmObjects};
 use serde::{Deserialize, Serialize};
+use shmem::{ObjectKind, ShmObject, ShmObjects};
 use std::collections::{BTreeMap, HashMap};
 
 /// Which figure of a mapping the budget sums.

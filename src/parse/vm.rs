@@ -56,14 +56,10 @@ pub fn parse_zoneinfo(bytes: &[u8]) -> Zones {
         match fields.as_slice() {
             ["Node", _, "zone", _, ..] => zones.zones += 1,
             ["present", n] => {
-                zones.present_pages = zones
-                    .present_pages
-                    .saturating_add(n.parse().unwrap_or(0))
+                zones.present_pages = zones.present_pages.saturating_add(n.parse().unwrap_or(0))
             }
             ["managed", n] => {
-                zones.managed_pages = zones
-                    .managed_pages
-                    .saturating_add(n.parse().unwrap_or(0))
+                zones.managed_pages = zones.managed_pages.saturating_add(n.parse().unwrap_or(0))
             }
             _ => {}
         }

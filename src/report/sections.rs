@@ -208,20 +208,50 @@ pub fn dynamic_section(b: &Budget, o: &ReportOptions, indent: &str) -> Option<Se
         row(r.label.clone(), signed(r.bytes), counts, &r.source);
         if r.key == "Shmem" {
             for (label, bytes, source) in shmem_parts(b) {
-                row(format!("{indent}{label}"), signed(bytes), String::new(), source);
+                row(
+                    format!("{indent}{label}"),
+                    signed(bytes),
+                    String::new(),
+                    source,
+                );
             }
         }
     }
     let flag = if d.flagged { " (FLAGGED)" } else { "" };
-    row(format!("unattributed{flag}"), d.unattributed, "in use: unattributed".into(), "MemTotal - the rows above");
+    row(
+        format!("unattributed{flag}"),
+        d.unattributed,
+        "in use: unattributed".into(),
+        "MemTotal - the rows above",
+    );
     for p in &d.counted {
-        row(format!("{indent}{}", p.label), signed(p.bytes), String::new(), &p.source);
+        row(
+            format!("{indent}{}", p.label),
+            signed(p.bytes),
+            String::new(),
+            &p.source,
+        );
     }
-    row(format!("{indent}explained by no counter"), d.unexplained, String::new(), "derived");
+    row(
+        format!("{indent}explained by no counter"),
+        d.unexplained,
+        String::new(),
+        "derived",
+    );
     for h in &d.hints {
-        row(format!("{indent}may explain: {}", h.label), signed(h.bytes), String::new(), &h.source);
+        row(
+            format!("{indent}may explain: {}", h.label),
+            signed(h.bytes),
+            String::new(),
+            &h.source,
+        );
     }
-    row("MemTotal".into(), signed(d.mem_total), String::new(), "meminfo MemTotal");
+    row(
+        "MemTotal".into(),
+        signed(d.mem_total),
+        String::new(),
+        "meminfo MemTotal",
+    );
     s.notes.push(format!(
         "unattributed memory explained by no counter is flagged above {} (3% of MemTotal, at least 1 MiB)",
         o.size(d.tolerance)
@@ -242,7 +272,11 @@ fn shmem_parts(b: &Budget) -> Vec<(String, u64, &'static str)> {
         (
             format!(
                 "shared anonymous memory ({})",
-                if sh.shared_anon_resident { "resident" } else { "virtual, an upper bound" }
+                if sh.shared_anon_resident {
+                    "resident"
+                } else {
+                    "virtual, an upper bound"
+                }
             ),
             sh.shared_anon,
             "proc/<pid>/maps, smaps",
