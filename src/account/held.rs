@@ -63,11 +63,19 @@ pub fn zram(snapshot: &Snapshot) -> Option<Held> {
     )
 }
 
-/// dma-buf buffers, summed per exporter (`system`, `cma`, a driver's name).
+/// Exporters whose buffers are shmem pages, already in meminfo Shmem: not added again.
+const SHMEM_EXPORTERS: [&str; 1] = ["udmabuf"];
+
+/// dma-buf buffers, summed per exporter (`system`, `cma`, a driver's name). The system heap's
+/// pages are in no meminfo counter, the CMA heap's only in CmaTotal - CmaFree (which no row
+/// adds); udmabuf's are shmem and left out.
 pub fn dmabuf(snapshot: &Snapshot) -> Option<Held> {
     let mut by_exporter: BTreeMap<String, Option<u64>> = BTreeMap::new();
     for buffer in snapshot.kernel_files.dmabuf.values() {
         let exporter = buffer.exporter.clone().unwrap_or_else(|| "unnamed".into());
+        if SHMEM_EXPORTERS.contains(&exporter.as_str()) {
+            continue;
+        }
         let sum = by_exporter.entry(exporter).or_insert(Some(0));
         *sum = sum.zip(buffer.size).map(|(a, b)| a.saturating_add(b));
     }
@@ -124,6 +132,7 @@ mod tests {
             ("1", "system", 4096),
             ("2", "system", 8192),
             ("3", "cma", 1 << 20),
+            ("4", "udmabuf", 1 << 30),
         ] {
             s.kernel_files.dmabuf.insert(
                 inode.into(),

@@ -37,15 +37,17 @@ pub fn parse_vmstat(bytes: &[u8]) -> (BTreeMap<String, u64>, Vec<LineIssue>) {
     (counters, issues)
 }
 
-/// What the budget needs of `/proc/zoneinfo`: pages per zone the firmware handed over
-/// (`present`) and the kernel's allocator manages (`managed`), summed over zones. Their
-/// difference is what the kernel reserved at boot (memmap, kernel image), a cross-check of the
-/// static side.
+/// What the budget needs of `/proc/zoneinfo`, summed over zones: pages the firmware handed over
+/// (`present`) and the kernel's allocator manages (`managed`), whose difference is what the
+/// kernel reserved at boot; and the free pages parked on per-CPU lists (the pagesets' `count`),
+/// which MemFree leaves out: on a many-core machine tens of MiB that would otherwise look
+/// unattributed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Zones {
     pub zones: u32,
     pub present_pages: u64,
     pub managed_pages: u64,
+    pub pcp_pages: u64,
 }
 
 pub fn parse_zoneinfo(bytes: &[u8]) -> Zones {
@@ -53,16 +55,17 @@ pub fn parse_zoneinfo(bytes: &[u8]) -> Zones {
     for (_, line) in lines(bytes) {
         let text = String::from_utf8_lossy(line);
         let fields: Vec<&str> = text.split_whitespace().collect();
-        match fields.as_slice() {
-            ["Node", _, "zone", _, ..] => zones.zones += 1,
-            ["present", n] => {
-                zones.present_pages = zones.present_pages.saturating_add(n.parse().unwrap_or(0))
+        let sum = match fields.as_slice() {
+            ["Node", _, "zone", _, ..] => {
+                zones.zones += 1;
+                continue;
             }
-            ["managed", n] => {
-                zones.managed_pages = zones.managed_pages.saturating_add(n.parse().unwrap_or(0))
-            }
-            _ => {}
-        }
+            ["present", n] => (&mut zones.present_pages, n),
+            ["managed", n] => (&mut zones.managed_pages, n),
+            ["count:", n] => (&mut zones.pcp_pages, n),
+            _ => continue,
+        };
+        *sum.0 = sum.0.saturating_add(sum.1.parse().unwrap_or(0));
     }
     zones
 }
@@ -139,11 +142,12 @@ mod tests {
 
     #[test]
     fn zoneinfo_sums_zones() {
-        let text = b"Node 0, zone      DMA\n  pages free     3\n        present  4000\n        managed  3900\n    nr_free_pages 3\nNode 0, zone   Normal\n        spanned  65536\n        present  65536\n        managed  63077\n";
+        let text = b"Node 0, zone      DMA\n  pages free     3\n        present  4000\n        managed  3900\n    nr_free_pages 3\nNode 0, zone   Normal\n        spanned  65536\n        present  65536\n        managed  63077\n  pagesets\n    cpu: 0\n              count: 49\n              high:  186\n    cpu: 1\n              count: 39\n";
         let z = parse_zoneinfo(text);
         assert_eq!(z.zones, 2);
         assert_eq!(z.present_pages, 69536);
         assert_eq!(z.managed_pages, 66977);
+        assert_eq!(z.pcp_pages, 88);
     }
 
     #[test]
