@@ -9,9 +9,8 @@ use membudget::account::classify::{Class, Counting};
 use membudget::account::{account, Accounting, Figures, Measure, ProcessAccount};
 use membudget::collect::{load, LiveOptions};
 use membudget::model::Snapshot;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 
 const MIB: u64 = 1 << 20;
 const KIB: u64 = 1 << 10;
@@ -35,20 +34,6 @@ const BIG: Construction = Construction {
     shared: 8 * MIB,
 };
 
-fn compile_workload(dir: &Path) -> PathBuf {
-    let cc = common::require_tool("cc");
-    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/workloads/known_memory.c");
-    let binary = dir.join("known_memory");
-    let status = Command::new(cc)
-        .args(["-O1", "-Wall", "-pthread", "-o"])
-        .arg(&binary)
-        .arg(&source)
-        .status()
-        .unwrap();
-    assert!(status.success(), "cc failed on {}", source.display());
-    binary
-}
-
 /// A running workload; killed (with its forked child, which dies with it) when dropped, also
 /// when an assertion fails.
 struct Workload {
@@ -59,22 +44,17 @@ struct Workload {
 impl Workload {
     fn start(binary: &Path, c: &Construction, tmpfs_path: &Path) -> Workload {
         let mib = |b: u64| (b / MIB).to_string();
-        let mut child = Command::new(binary)
-            .args([
-                mib(c.heap),
-                c.threads.to_string(),
-                (c.stack / KIB).to_string(),
-                mib(c.anon),
-            ])
-            .arg(tmpfs_path)
-            .args([mib(c.tmpfs), mib(c.shared)])
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
+        let (child, line) = common::start_workload(
+            Command::new(binary)
+                .args([
+                    mib(c.heap),
+                    c.threads.to_string(),
+                    (c.stack / KIB).to_string(),
+                    mib(c.anon),
+                ])
+                .arg(tmpfs_path)
+                .args([mib(c.tmpfs), mib(c.shared)]),
+        );
         let mut workload = Workload { child, forked: 0 };
         let forked = line
             .strip_prefix("ready ")
@@ -130,7 +110,7 @@ fn find(acc: &Accounting, pid: u32) -> &ProcessAccount {
 #[test]
 fn classes_match_the_construction() {
     let dir = tempfile::tempdir().unwrap();
-    let binary = compile_workload(dir.path());
+    let binary = common::compile_workload(dir.path(), "known_memory", &["-pthread"]);
     let shm = Path::new("/dev/shm").join(format!("membudget-accuracy-{}", std::process::id()));
     let _cleanup = RemoveOnDrop(shm.clone());
     let c = &BIG;

@@ -16,9 +16,8 @@ use membudget::budget::{evaluate, Budget};
 use membudget::collect::{load, LiveOptions};
 use membudget::model::Snapshot;
 use membudget::profile::Profile;
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::{Child, Command};
 
 const MIB: u64 = 1 << 20;
 const KIB: u64 = 1 << 10;
@@ -65,34 +64,12 @@ fn growth(after: &Snapshot, before: &Snapshot, measure: Measure) -> i64 {
     budget(after, measure).demand as i64 - budget(before, measure).demand as i64
 }
 
-fn compile(dir: &Path) -> PathBuf {
-    let cc = common::require_tool("cc");
-    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/workloads/shm_objects.c");
-    let binary = dir.join("shm_objects");
-    let status = Command::new(cc)
-        .args(["-O1", "-Wall", "-o"])
-        .arg(&binary)
-        .arg(&source)
-        .status()
-        .unwrap();
-    assert!(status.success(), "cc failed on {}", source.display());
-    binary
-}
-
 /// A running workload, killed when dropped (also when an assertion fails).
 struct Workload(Child);
 
 impl Workload {
     fn start(binary: &Path, args: &[&str]) -> Workload {
-        let mut child = Command::new(binary)
-            .args(args)
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
+        let (child, line) = common::start_workload(Command::new(binary).args(args));
         assert_eq!(line, "ready\n", "workload {args:?} not ready");
         Workload(child)
     }
@@ -119,7 +96,7 @@ const TOUCHED: u64 = 128 * MIB;
 /// twice (as an object and again in the rest of Shmem).
 fn shmem_object_counted_once(mode: &str, kind: ObjectKind) {
     let dir = tempfile::tempdir().unwrap();
-    let binary = compile(dir.path());
+    let binary = common::compile_workload(dir.path(), "shm_objects", &[]);
     let workload = Workload::start(&binary, &[mode, &(TOUCHED / MIB).to_string()]);
     let after = live();
     let b = budget(&after, Measure::Rss);
@@ -158,7 +135,7 @@ fn sysv_touched_memory_is_demand() {
 #[test]
 fn written_private_mapping_of_a_tmpfs_file_is_the_writers() {
     let dir = tempfile::tempdir().unwrap();
-    let binary = compile(dir.path());
+    let binary = common::compile_workload(dir.path(), "shm_objects", &[]);
     let path = format!("/dev/shm/membudget-cow-{}", std::process::id());
     struct Remove(String);
     impl Drop for Remove {

@@ -67,7 +67,7 @@ fn markdown_leads_with_the_verdict_and_lists_failures_first() {
     let mut lines = md.lines().filter(|l| !l.is_empty());
     assert_eq!(
         lines.nth(1),
-        Some("OVER BUDGET: 3 rule(s) failed; headroom -86.51 MiB of 64 MiB RAM (minimum 2 MiB)")
+        Some("OVER BUDGET: 3 rule(s) failed; headroom -86.52 MiB of 64 MiB RAM (minimum 2 MiB)")
     );
     let findings: Vec<&str> = md
         .lines()
@@ -261,8 +261,8 @@ fn html_renders_in_headless_chromium_with_the_headline_figures() {
             "hisi",
             hisi(),
             [
-                "OVER BUDGET: 3 rule(s) failed; headroom -86.51 MiB of 64 MiB RAM (minimum 2 MiB)",
-                "150.51 MiB",
+                "OVER BUDGET: 3 rule(s) failed; headroom -86.52 MiB of 64 MiB RAM (minimum 2 MiB)",
+                "150.52 MiB",
                 "Sofia (1)",
             ],
         ),
@@ -270,8 +270,8 @@ fn html_renders_in_headless_chromium_with_the_headline_figures() {
             "zynq",
             zynq(),
             [
-                "WITHIN BUDGET: headroom 21.85 MiB of 256 MiB RAM (minimum 12.80 MiB)",
-                "234.15 MiB",
+                "WITHIN BUDGET: headroom 18.57 MiB of 256 MiB RAM (minimum 12.80 MiB)",
+                "237.43 MiB",
                 "innominer_T2 (18268)",
             ],
         ),

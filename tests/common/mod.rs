@@ -107,3 +107,37 @@ pub fn keyed<'a>(entries: &'a serde_json::Value, key: &str) -> &'a serde_json::V
         .find(|e| e["key"] == key)
         .unwrap_or_else(|| panic!("no entry with key {key} in {entries}"))
 }
+
+/// Compiles `tests/workloads/NAME.c` with `cc` into `dir`, with `flags` (`-pthread`).
+pub fn compile_workload(dir: &Path, name: &str, flags: &[&str]) -> PathBuf {
+    let cc = require_tool("cc");
+    let source = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/workloads")
+        .join(format!("{name}.c"));
+    let binary = dir.join(name);
+    let status = Command::new(cc)
+        .args(["-O1", "-Wall"])
+        .args(flags)
+        .arg("-o")
+        .arg(&binary)
+        .arg(&source)
+        .status()
+        .unwrap();
+    assert!(status.success(), "cc failed on {}", source.display());
+    binary
+}
+
+/// Starts a workload and waits for its first line (it prints one when its memory is built).
+pub fn start_workload(command: &mut Command) -> (Child, String) {
+    let mut child = command
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    (child, line)
+}

@@ -17,17 +17,7 @@
 #include <sys/shm.h>
 #include <unistd.h>
 
-#define MIB (1024L * 1024L)
-
-static void die(const char *what) {
-    perror(what);
-    exit(3);
-}
-
-static void touch(char *p, long bytes) {
-    for (long i = 0; i < bytes; i += 4096)
-        p[i] = 1;
-}
+#include "workload.h"
 
 int main(int argc, char **argv) {
     if (argc < 3) {
