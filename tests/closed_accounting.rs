@@ -255,7 +255,10 @@ fn closes(d: &membudget::account::dynamic::DynamicReconciliation) {
 /// The Zynq board (kernel 4.4, 256 MiB): every figure hand-computed from its meminfo.
 #[test]
 fn zynq_dynamic_reconciliation() {
-    let b = budget(&real("innosilicon-t2-zynq-snapshot"), Measure::Virtual);
+    let snapshot = real("innosilicon-t2-zynq-snapshot");
+    // Its `proc/sysvipc_shm` (the older capture's name) is the header alone: no segment.
+    assert_eq!(snapshot.kernel_files.sysv_shm, Some(Vec::new()));
+    let b = budget(&snapshot, Measure::Virtual);
     let d = b.dynamic.as_ref().unwrap();
     closes(d);
     let row = |key: &str| d.rows.iter().find(|r| r.key == key).unwrap().bytes;
@@ -331,4 +334,34 @@ fn live_dynamic_reconciliation() {
             .sum();
         assert_eq!(zram.bytes, expected);
     }
+}
+
+/// The native capture takes the kernel files of contract 3 that this kernel has, and reading
+/// the capture back gives their figures (a file absent here stays unknown).
+#[test]
+fn native_capture_takes_the_new_kernel_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("board.tar.gz");
+    membudget::capture::capture_live(&path, LiveOptions::default()).unwrap();
+    let snapshot = load(Some(&path), LiveOptions::default()).unwrap();
+    let files = &snapshot.kernel_files;
+    let present = |rel: &str| Path::new("/").join(rel).exists();
+    assert_eq!(files.vmstat.is_some(), present("proc/vmstat"));
+    assert_eq!(files.zones.is_some(), present("proc/zoneinfo"));
+    assert_eq!(files.swaps.is_some(), present("proc/swaps"));
+    assert_eq!(files.sysv_shm.is_some(), present("proc/sysvipc/shm"));
+    assert_eq!(files.modules.is_some(), present("proc/modules"));
+    assert_eq!(files.pressure.is_some(), present("proc/pressure/memory"));
+    assert!(files.vmstat.as_ref().unwrap().contains_key("nr_free_pages"));
+    let zram_here: Vec<String> = std::fs::read_dir("/sys/block")
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("zram"))
+        .collect();
+    for name in &zram_here {
+        assert!(files.zram[name].mm_stat.is_some(), "{name}");
+        assert!(files.zram[name].disksize.is_some(), "{name}");
+    }
+    assert_eq!(files.zram.len(), zram_here.len());
 }

@@ -6,7 +6,7 @@
 
 use assert_cmd::Command;
 use membudget::account::classify::Class;
-use membudget::budget::{evaluate, Status};
+use membudget::budget::{evaluate, Budget, Status};
 use membudget::collect::{load, LiveOptions};
 use membudget::profile::Profile;
 use std::path::{Path, PathBuf};
@@ -118,6 +118,8 @@ fn board_end_to_end(arch: &str) {
     assert_eq!(volatile.used, 1536 * KIB);
     assert_eq!(volatile.size, 4096 * KIB);
     assert_eq!(budget.item("min_free").unwrap().bytes, 2048 * KIB);
+    tmpfs_ramfs_and_rootfs_each_once(&snapshot, &budget, &capture);
+    dynamic_reconciliation_closes(&budget);
 
     // The heap holder: 2000 variables of 200 bytes in its brk heap.
     let holder = budget
@@ -176,4 +178,89 @@ fn board_end_to_end(arch: &str) {
     std::fs::write(&tight, "ram = \"128MiB\"\n").unwrap();
     let refused = check(&tight);
     assert_eq!(refused.status.code(), Some(2));
+}
+
+/// The initramfs root, the tmpfs and the ramfs: each kept, each once. ramfs is beside Shmem,
+/// never offset against it; the tmpfs line is files + shmem objects + the rest of Shmem.
+fn tmpfs_ramfs_and_rootfs_each_once(
+    snapshot: &membudget::model::Snapshot,
+    budget: &Budget,
+    capture: &Path,
+) {
+    let usage = |point: &str| {
+        snapshot
+            .fs_usage
+            .iter()
+            .find(|u| u.mount_point == point)
+            .unwrap_or_else(|| panic!("no usage for {point}: {:?}", snapshot.fs_usage))
+    };
+    assert_eq!(usage("/var/ramfs").used, 1024 * KIB);
+    let shmem = &budget.shmem;
+    // The initramfs root is tmpfs here (`rootfs ... size=`), and busybox's df leaves it out:
+    // its files are the rest of Shmem (no shared anonymous memory or memfd on this board),
+    // within 1 % of the initramfs's files in whole pages.
+    if !snapshot.fs_usage.iter().any(|u| u.mount_point == "/") {
+        assert!(snapshot.unmeasured_mounts.iter().any(|m| m == "/"));
+        let files = initramfs_file_pages(&capture.with_file_name("initramfs.cpio.gz"));
+        let rest = shmem.remainder.unwrap();
+        assert!(
+            rest.abs_diff(files) <= files / 100,
+            "rest of Shmem {rest}, rootfs files {files}"
+        );
+    }
+    assert!(shmem.ramfs_files >= 1024 * KIB, "{shmem:?}");
+    assert_eq!(shmem.excess, 0, "the parts exceed Shmem: {shmem:?}");
+    let files: u64 = snapshot.fs_usage.iter().map(|u| u.used).sum();
+    let tmpfs = budget.item("tmpfs").unwrap();
+    assert_eq!(
+        tmpfs.bytes,
+        files + shmem.objects_total(budget.measure) + shmem.remainder.unwrap(),
+        "{tmpfs:?}"
+    );
+    // Shmem holds every tmpfs file (the rootfs too when it is tmpfs) and nothing of ramfs.
+    let meminfo_shmem = snapshot.meminfo.get("Shmem").unwrap();
+    assert!(meminfo_shmem >= shmem.tmpfs_files, "{shmem:?}");
+    println!(
+        "tmpfs line {} kB: tmpfs files {} kB, ramfs files {} kB, objects {}, rest of Shmem {} kB (Shmem {} kB)",
+        tmpfs.bytes / KIB,
+        shmem.tmpfs_files / KIB,
+        shmem.ramfs_files / KIB,
+        shmem.objects.len(),
+        shmem.remainder.unwrap() / KIB,
+        meminfo_shmem / KIB
+    );
+}
+
+/// MemTotal = free + reclaimable + in use + unattributed, exactly; what no counter explains
+/// stays within the tolerance (3 % of MemTotal) on a board whose drivers hold nothing.
+fn dynamic_reconciliation_closes(budget: &Budget) {
+    let d = budget.dynamic.as_ref().expect("meminfo has the counters");
+    let rows: i64 = d.rows.iter().map(|r| r.bytes as i64).sum();
+    assert_eq!(rows + d.unattributed, d.mem_total as i64);
+    println!(
+        "unattributed {} kB ({:.2} % of MemTotal), explained by no counter {} kB",
+        d.unattributed / 1024,
+        d.unattributed as f64 * 100.0 / d.mem_total as f64,
+        d.unexplained / 1024
+    );
+    assert!(!d.flagged, "{d:#?}");
+}
+
+/// The bytes of the initramfs's regular files, each rounded up to whole 4 KiB pages (what they
+/// take in a tmpfs), from `cpio -itv`'s listing.
+fn initramfs_file_pages(cpio_gz: &Path) -> u64 {
+    let listing = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!("zcat '{}' | cpio -itv --quiet", cpio_gz.display()))
+        .output()
+        .unwrap();
+    assert!(listing.status.success());
+    String::from_utf8_lossy(&listing.stdout)
+        .lines()
+        .filter(|l| l.starts_with('-'))
+        .map(|l| {
+            let size: u64 = l.split_whitespace().nth(4).unwrap().parse().unwrap();
+            size.div_ceil(4096) * 4096
+        })
+        .sum()
 }

@@ -50,6 +50,14 @@ pub struct Figures {
     pub mappings: u64,
 }
 
+/// The larger of two optional figures; one alone when the other is missing.
+fn max_opt(a: Option<u64>, b: Option<u64>) -> Option<u64> {
+    match (a, b) {
+        (Some(x), Some(y)) => Some(x.max(y)),
+        (x, y) => x.or(y),
+    }
+}
+
 fn add_opt(a: Option<u64>, b: Option<u64>) -> Option<u64> {
     match (a, b) {
         (Some(x), Some(y)) => Some(x.saturating_add(y)),
@@ -252,10 +260,6 @@ fn shared_key(class: Class, m: &crate::parse::maps::MapLine) -> SharedKey {
 /// Shared memory seen once: the largest figures any process shows for it (mappers of the
 /// same pages may have touched different parts).
 fn merge_max(into: &mut Figures, f: &Figures) {
-    let max_opt = |a: Option<u64>, b: Option<u64>| match (a, b) {
-        (Some(x), Some(y)) => Some(x.max(y)),
-        (x, y) => x.or(y),
-    };
     into.virtual_size = into.virtual_size.max(f.virtual_size);
     // The part of RSS every mapper shares; each mapper's own copies are added separately.
     // Saturating: a damaged smaps can claim more private pages than resident ones.

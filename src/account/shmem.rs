@@ -7,7 +7,7 @@
 //! in use that is still shmem (memfds held only by a descriptor, GPU buffers, tmpfs mounts
 //! without a figure, other mount namespaces). ramfs is not shmem and is kept apart.
 
-use super::{Figures, Measure};
+use super::{max_opt, Figures, Measure};
 use crate::model::Snapshot;
 use crate::parse::maps::MapLine;
 use crate::parse::smaps::SmapsFields;
@@ -142,13 +142,6 @@ impl ShmObjects {
             .collect();
         objects.sort_by(|a, b| a.name.cmp(&b.name).then(a.inode.cmp(&b.inode)));
         objects
-    }
-}
-
-fn max_opt(a: Option<u64>, b: Option<u64>) -> Option<u64> {
-    match (a, b) {
-        (Some(x), Some(y)) => Some(x.max(y)),
-        (x, y) => x.or(y),
     }
 }
 
