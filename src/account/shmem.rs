@@ -285,6 +285,72 @@ mod tests {
     use super::*;
     use crate::parse::maps::parse_line;
 
+    fn snapshot(mounts: &str, df: &[(&str, &str, u64)], sysv: &str) -> Snapshot {
+        let mut s = Snapshot::default();
+        s.mounts = crate::parse::mounts::parse_mounts(mounts.as_bytes()).0;
+        s.fs_usage = df
+            .iter()
+            .map(|(point, method, used)| crate::model::FsUsage {
+                mount_point: point.to_string(),
+                fs_type: "tmpfs".into(),
+                size: 0,
+                used: *used,
+                method: method.to_string(),
+            })
+            .collect();
+        s.meminfo.fields.insert("Shmem".into(), 10 << 20);
+        s.kernel_files.sysv_shm = Some(crate::parse::sysvipc::parse_sysvipc_shm(sysv.as_bytes()).0);
+        s
+    }
+
+    fn object(kind: ObjectKind, inode: u64, size: u64, mount: Option<&str>) -> ShmObject {
+        ShmObject {
+            kind,
+            name: format!("object {inode}"),
+            inode,
+            virtual_size: size,
+            resident: Some(size),
+            processes: 1,
+            mount: mount.map(str::to_string),
+        }
+    }
+
+    /// A deleted file still counts in its tmpfs's statfs figure but not in du's; a SysV
+    /// segment no process maps (orphaned, nattch 0) still holds its pages; a mapped one takes
+    /// its size and resident bytes from the table. Shmem's rest is what none of them holds.
+    #[test]
+    fn objects_once_beside_the_filesystem_figures() {
+        let s = snapshot(
+            "tmpfs /dev/shm tmpfs rw 0 0\nrootfs / rootfs rw 0 0\n",
+            &[("/dev/shm", "df", 1 << 20), ("/", "du", 2 << 20)],
+            "key shmid perms size cpid lpid nattch uid gid cuid cgid atime dtime ctime rss swap\n0 7 600 3145728 1 1 1 0 0 0 0 0 0 0 1048576 0\n99 8 600 2097152 1 1 0 0 0 0 0 0 0 0 2097152 0\n",
+        );
+        let objects = [
+            object(ObjectKind::Deleted, 1, 4096, Some("/dev/shm")),
+            object(ObjectKind::Deleted, 2, 8192, Some("/")),
+            object(ObjectKind::Sysv, 7, 1 << 20, None),
+        ];
+        let b = breakdown(&s, &objects, &Figures::default(), true);
+        assert_eq!(b.tmpfs_files, 1 << 20);
+        assert_eq!(b.ramfs_files, 2 << 20);
+        let found: Vec<(u64, u64, Option<u64>, u32)> = b
+            .objects
+            .iter()
+            .map(|o| (o.inode, o.virtual_size, o.resident, o.processes))
+            .collect();
+        assert_eq!(
+            found,
+            [
+                (2, 8192, Some(8192), 1),
+                (7, 3 << 20, Some(1 << 20), 1),
+                (8, 2 << 20, Some(2 << 20), 0),
+            ]
+        );
+        // 10 MiB - tmpfs 1 MiB - objects resident (8 KiB + 1 MiB + 2 MiB)
+        assert_eq!(b.remainder, Some((6 << 20) - 8192));
+        assert_eq!(b.excess, 0);
+    }
+
     #[test]
     fn ranges_count_once() {
         assert_eq!(union_length(&mut [(0, 10), (5, 20), (30, 40)]), 30);
