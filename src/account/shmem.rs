@@ -286,18 +286,20 @@ mod tests {
     use crate::parse::maps::parse_line;
 
     fn snapshot(mounts: &str, df: &[(&str, &str, u64)], sysv: &str) -> Snapshot {
-        let mut s = Snapshot::default();
-        s.mounts = crate::parse::mounts::parse_mounts(mounts.as_bytes()).0;
-        s.fs_usage = df
-            .iter()
-            .map(|(point, method, used)| crate::model::FsUsage {
-                mount_point: point.to_string(),
-                fs_type: "tmpfs".into(),
-                size: 0,
-                used: *used,
-                method: method.to_string(),
-            })
-            .collect();
+        let mut s = Snapshot {
+            mounts: crate::parse::mounts::parse_mounts(mounts.as_bytes()).0,
+            fs_usage: df
+                .iter()
+                .map(|(point, method, used)| crate::model::FsUsage {
+                    mount_point: point.to_string(),
+                    fs_type: "tmpfs".into(),
+                    size: 0,
+                    used: *used,
+                    method: method.to_string(),
+                })
+                .collect(),
+            ..Default::default()
+        };
         s.meminfo.fields.insert("Shmem".into(), 10 << 20);
         s.kernel_files.sysv_shm = Some(crate::parse::sysvipc::parse_sysvipc_shm(sysv.as_bytes()).0);
         s
