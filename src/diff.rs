@@ -221,16 +221,18 @@ pub fn compare(old: &Budget, new: &Budget, fail_above: Option<GrowthLimit>) -> R
         .items
         .iter()
         .map(|i| {
-            Delta::new(
-                &i.key,
-                &i.label,
-                i.bytes,
-                new.item(&i.key).map_or(0, |n| n.bytes),
-            )
+            let new_bytes = new.item(&i.key).and_then(|n| n.bytes);
+            // An unknown side is shown as such, its delta taken from 0.
+            let label = if i.bytes.is_none() || new_bytes.is_none() {
+                format!("{} (unknown in one snapshot)", i.label)
+            } else {
+                i.label.clone()
+            };
+            Delta::new(&i.key, &label, i.bytes.unwrap_or(0), new_bytes.unwrap_or(0))
         })
         .collect();
     for i in new.items.iter().filter(|i| old.item(&i.key).is_none()) {
-        items.push(Delta::new(&i.key, &i.label, 0, i.bytes));
+        items.push(Delta::new(&i.key, &i.label, 0, i.bytes.unwrap_or(0)));
     }
     let total = |b: &Budget, c: Class| {
         b.accounting

@@ -109,7 +109,7 @@ fn board_end_to_end(arch: &str) {
     assert_eq!(snapshot.meminfo.get("CmaTotal"), Some(24 * 1024 * KIB));
 
     // Exactly what init gave the board.
-    assert_eq!(budget.item("ramdisks").unwrap().bytes, 8 * 1024 * KIB);
+    assert_eq!(budget.item("ramdisks").unwrap().bytes, Some(8 * 1024 * KIB));
     let volatile = snapshot
         .fs_usage
         .iter()
@@ -117,7 +117,7 @@ fn board_end_to_end(arch: &str) {
         .expect("df of /var/volatile");
     assert_eq!(volatile.used, 1536 * KIB);
     assert_eq!(volatile.size, 4096 * KIB);
-    assert_eq!(budget.item("min_free").unwrap().bytes, 2048 * KIB);
+    assert_eq!(budget.item("min_free").unwrap().bytes, Some(2048 * KIB));
 
     // The heap holder: 2000 variables of 200 bytes in its brk heap.
     let holder = budget

@@ -5,14 +5,17 @@ use crate::model::{
     FsUsage, Interner, Mapping, Mappings, Packer, Process, Ramdisk, Skipped, Snapshot, Warning,
 };
 use crate::parse::df::{parse_df, parse_du, DfEntry};
+use crate::parse::exhaustion::parse_exhaustion;
 use crate::parse::kernel::{parse_boot_log, parse_cmdline};
 use crate::parse::maps::{parse_maps, LineIssue, MapLine};
 use crate::parse::meminfo::parse_meminfo;
 use crate::parse::meta::parse_meta;
 use crate::parse::mounts::parse_mounts;
+use crate::parse::pressure::parse_pressure;
 use crate::parse::smaps::{parse_smaps, SmapsEntry, SmapsFields};
 use crate::parse::stat::{parse_stat, Stat};
 use crate::parse::status::{parse_status, Status};
+use crate::parse::vmstat::parse_vmstat;
 use std::collections::BTreeMap;
 
 /// The files of the snapshot format, by their snapshot-relative path.
@@ -28,6 +31,8 @@ pub enum FileKind {
     Df,
     Du,
     Dmesg,
+    Vmstat,
+    Pressure,
     Process(u32, ProcessFile),
 }
 
@@ -84,6 +89,8 @@ impl FileKind {
             ["df"] => FileKind::Df,
             ["du"] => FileKind::Du,
             ["dmesg"] => FileKind::Dmesg,
+            ["proc", "vmstat"] => FileKind::Vmstat,
+            ["proc", "pressure", "memory"] => FileKind::Pressure,
             ["proc", pid, file] if !pid.is_empty() && pid.bytes().all(|c| c.is_ascii_digit()) => {
                 let pid = pid.parse().ok()?;
                 let file = ProcessFile::ALL.into_iter().find(|f| f.name() == *file)?;
@@ -296,7 +303,12 @@ impl SnapshotBuilder {
                 self.record_issues(path, issues);
                 self.du = Some(entries);
             }
-            FileKind::Dmesg => self.snapshot.boot_memory = parse_boot_log(bytes),
+            FileKind::Dmesg => {
+                self.snapshot.boot_memory = parse_boot_log(bytes);
+                self.snapshot.exhaustion = Some(parse_exhaustion(bytes));
+            }
+            FileKind::Vmstat => self.snapshot.vmstat = Some(parse_vmstat(bytes)),
+            FileKind::Pressure => self.snapshot.pressure = Some(parse_pressure(bytes)),
             FileKind::Process(pid, file) => self.add_process_file(pid, path, file, bytes),
         }
         Ok(())
@@ -540,6 +552,7 @@ impl SnapshotBuilder {
             threads: status.threads.unwrap_or(1),
             vm_size: status.vm_size,
             vm_rss: status.vm_rss,
+            vm_hwm: status.vm_hwm,
             start_time: partial.stat.and_then(|s| s.start_time),
             mappings,
             rollup: partial.rollup.map(|rollup| *rollup),

@@ -2,12 +2,15 @@
 //! Each returns what it understood plus the lines it had to skip; none of them panics.
 
 pub mod df;
+pub mod exhaustion;
 pub mod kernel;
 pub mod kv;
 pub mod maps;
 pub mod meminfo;
 pub mod meta;
 pub mod mounts;
+pub mod pressure;
 pub mod smaps;
 pub mod stat;
 pub mod status;
+pub mod vmstat;
