@@ -394,16 +394,21 @@ struct BoardRam {
 }
 
 /// What the snapshot says the kernel saw: the boot log's `Memory:` line, or where the log is
-/// missing, the command line's `mem=` (the kernel uses no more than that).
+/// missing, the command line's `mem=`. `mem=` is a ceiling (a board with less RAM gives the
+/// kernel less), so it is believed only when the kernel's own share it implies, `mem=` -
+/// MemTotal, is at most MemTotal: no kernel keeps more for itself than it hands out, and a
+/// larger `mem=` says the board has less RAM than the command line allows. Either way kernel
+/// static is on both sides of the equation under `ram = "auto"`, so a ceiling cannot turn
+/// the verdict into a pass.
 fn seen_by_kernel(snapshot: &Snapshot, mem_total: u64) -> Option<(u64, &'static str)> {
     let from_log = snapshot.boot_memory.as_ref().map(|b| (b.total, "dmesg"));
     let from_cmdline = || {
         let mem = snapshot.kernel_cmdline.as_ref()?.mem?;
-        Some((mem, "proc/cmdline"))
+        (mem.checked_sub(mem_total)? <= mem_total).then_some((mem, "proc/cmdline"))
     };
     from_log
-        .or_else(from_cmdline)
         .filter(|(seen, _)| *seen >= mem_total)
+        .or_else(from_cmdline)
 }
 
 fn board_ram(
@@ -541,6 +546,7 @@ fn static_parts_from_cmdline(
 /// RAM - carve-outs - MemTotal, split by the boot log or `mem=` where the snapshot has them.
 fn kernel_static_item(
     snapshot: &Snapshot,
+    profile_source: &str,
     ram: &BoardRam,
     carveouts: u64,
     mem_total: u64,
@@ -552,12 +558,16 @@ fn kernel_static_item(
     };
     let kernel_ram = ram.bytes.saturating_sub(carveouts);
     let kernel_static = kernel_ram.saturating_sub(mem_total);
+    let mut files = vec!["proc/meminfo", profile_source];
+    if source != "profile" {
+        files.push(source);
+    }
     let mut item = LineItem::new(
         "kernel_static",
         label,
         Some(kernel_static),
         Provenance::Derived,
-        &["proc/meminfo", source],
+        &files,
     );
     let parts = match (&snapshot.boot_memory, source) {
         (Some(boot), "dmesg") => static_parts_from_log(boot, kernel_ram, kernel_static),
@@ -572,7 +582,7 @@ fn kernel_static_item(
 
 /// Slab + KernelStack + PageTables, each unknown when meminfo lacks it (the whole unknown
 /// then: a partial sum under this label would read as complete).
-fn kernel_dynamic_item(snapshot: &Snapshot) -> LineItem {
+fn kernel_dynamic_item(snapshot: &Snapshot) -> Result<LineItem> {
     let parts: Vec<LineItem> = ["Slab", "KernelStack", "PageTables"]
         .iter()
         .map(|k| {
@@ -585,17 +595,23 @@ fn kernel_dynamic_item(snapshot: &Snapshot) -> LineItem {
             )
         })
         .collect();
-    let total = parts
-        .iter()
-        .try_fold(0u64, |sum, p| sum.checked_add(p.bytes?));
-    LineItem::new(
+    let known: Option<Vec<u64>> = parts.iter().map(|p| p.bytes).collect();
+    let total = match known {
+        Some(values) => Some(checked_total(
+            values.into_iter(),
+            &format!("{}:proc/meminfo", snapshot.origin),
+            "Slab, KernelStack and PageTables",
+        )?),
+        None => None,
+    };
+    Ok(LineItem::new(
         "kernel_dynamic",
         "kernel dynamic (Slab + KernelStack + PageTables)",
         total,
         Provenance::Measured,
         &["proc/meminfo"],
     )
-    .with_parts(parts)
+    .with_parts(parts))
 }
 
 /// How a measure's sum of the processes is put in a label, honestly.
@@ -784,8 +800,8 @@ fn line_items(
     let carveout_bytes = carveouts.bytes.unwrap_or(0);
     Ok(vec![
         carveouts,
-        kernel_static_item(snapshot, ram, carveout_bytes, mem_total),
-        kernel_dynamic_item(snapshot),
+        kernel_static_item(snapshot, &profile.source, ram, carveout_bytes, mem_total),
+        kernel_dynamic_item(snapshot)?,
         processes_item(snapshot, profile, accounting),
         tmpfs_item(snapshot)?,
         ramdisks_item(snapshot)?,

@@ -94,6 +94,7 @@ pub struct Side {
     pub demand: u64,
     pub headroom: i64,
     pub within_budget: bool,
+    pub verdict: crate::budget::Verdict,
     pub processes: usize,
 }
 
@@ -106,6 +107,7 @@ impl Side {
             demand: b.demand,
             headroom: b.headroom,
             within_budget: b.within_budget,
+            verdict: b.verdict,
             processes: b.accounting.processes.len(),
         }
     }
@@ -222,11 +224,12 @@ pub fn compare(old: &Budget, new: &Budget, fail_above: Option<GrowthLimit>) -> R
         .iter()
         .map(|i| {
             let new_bytes = new.item(&i.key).and_then(|n| n.bytes);
-            // An unknown side is shown as such, its delta taken from 0.
-            let label = if i.bytes.is_none() || new_bytes.is_none() {
-                format!("{} (unknown in one snapshot)", i.label)
-            } else {
-                i.label.clone()
+            // An unknown side is named in the label (its figure shows as 0 B).
+            let label = match (i.bytes, new_bytes) {
+                (None, None) => format!("{} (unknown in both: 0 B here)", i.label),
+                (None, Some(_)) => format!("{} (unknown in the old: 0 B here)", i.label),
+                (Some(_), None) => format!("{} (unknown in the new: 0 B here)", i.label),
+                _ => i.label.clone(),
             };
             Delta::new(&i.key, &label, i.bytes.unwrap_or(0), new_bytes.unwrap_or(0))
         })

@@ -286,10 +286,15 @@ impl SnapshotBuilder {
             },
             FileKind::RamdiskSize(name) => {
                 match String::from_utf8_lossy(bytes).trim().parse::<u64>() {
-                    Ok(sectors) => self.snapshot.ramdisks.push(Ramdisk {
-                        name,
-                        size: sectors.saturating_mul(512),
-                    }),
+                    Ok(sectors) => {
+                        let size = sectors.checked_mul(512).ok_or_else(|| {
+                            Error::in_file(
+                                self.display(path),
+                                format!("{sectors} sectors of 512 bytes overflow: no ramdisk is that large"),
+                            )
+                        })?;
+                        self.snapshot.ramdisks.push(Ramdisk { name, size })
+                    }
                     Err(_) => self.warn(path, "not a number of 512-byte sectors"),
                 }
             }
