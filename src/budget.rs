@@ -217,7 +217,7 @@ impl Budget {
         let reasons: Vec<&str> = self.inconclusive().map(|f| f.subject.as_str()).collect();
         if !reasons.is_empty() {
             self.banner = Some(format!(
-                "INCOMPLETE EVIDENCE (--allow-incomplete): this verdict budgets only what the snapshot holds; not known: {}",
+                "INCOMPLETE EVIDENCE (--allow-incomplete): this verdict budgets only what the snapshot holds ({})",
                 reasons.join("; ")
             ));
         }

@@ -14,7 +14,7 @@ fn findings(budget: &Budget, out: &mut String) {
     for f in &budget.findings {
         let _ = writeln!(
             out,
-            "  {}  {:<14} {}",
+            "  {}  {:<17} {}",
             status_word(f.status),
             f.rule,
             finding_text(f)
