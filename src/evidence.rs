@@ -68,7 +68,12 @@ fn skipped_finding(snapshot: &Snapshot) -> Option<Finding> {
 
 /// The processes must explain AnonPages within the tolerance, else some are missing from the
 /// snapshot (a capture of a few pids, a damaged archive).
+///
+/// Without any process the user-process line is unknown, which says it already.
 fn coverage_finding(snapshot: &Snapshot, accounting: &Accounting) -> Option<Finding> {
+    if accounting.processes.is_empty() {
+        return None;
+    }
     let anon_pages = snapshot.meminfo.get("AnonPages")?;
     let bound = accounting
         .processes
