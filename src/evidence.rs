@@ -9,7 +9,7 @@
 
 use crate::account::{Accounting, Measure, ProcessAccount};
 use crate::budget::{Finding, LineItem, Status};
-use crate::model::Snapshot;
+use crate::model::{Snapshot, SKIPPED_BY_CAPTURE};
 use crate::profile::Profile;
 use crate::size::human;
 
@@ -34,7 +34,7 @@ fn anon_bound(p: &ProcessAccount) -> u64 {
     }
 }
 
-/// Skips that leave memory uncounted: a process that vanished mid-capture holds none.
+/// Skips that may leave memory uncounted: a process that vanished mid-read holds none.
 fn uncounted_skips(snapshot: &Snapshot) -> usize {
     snapshot
         .skipped
@@ -43,11 +43,25 @@ fn uncounted_skips(snapshot: &Snapshot) -> usize {
         .count()
 }
 
-fn skipped_finding(snapshot: &Snapshot) -> Option<Finding> {
+/// Skipped processes. A capture's meta lists skipped pids without saying why (vanished or
+/// unreadable; the busybox script skips its own short-lived commands this way): when every
+/// skip is of that kind and the processes read explain AnonPages within the tolerance
+/// (`covered`), the skipped ones held no more than the tolerance, and the finding is a
+/// warning. A known unreadable process (permission denied, no maps) is always inconclusive.
+fn skipped_finding(snapshot: &Snapshot, covered: bool) -> Option<Finding> {
     let count = uncounted_skips(snapshot);
     if count == 0 {
         return None;
     }
+    let ambiguous_only = snapshot
+        .skipped
+        .iter()
+        .all(|s| s.reason == SKIPPED_BY_CAPTURE || s.reason.starts_with("vanished"));
+    let status = if ambiguous_only && covered {
+        Status::Warn
+    } else {
+        Status::Inconclusive
+    };
     let read = snapshot.processes.len();
     let remedy = if snapshot.origin == "live" {
         "run membudget as root (or with CAP_SYS_PTRACE) so that every process can be read"
@@ -58,7 +72,7 @@ fn skipped_finding(snapshot: &Snapshot) -> Option<Finding> {
         Finding::new(
             "skipped_processes",
             format!("{count} process(es) skipped"),
-            Status::Inconclusive,
+            status,
             format!("{count} of {} processes could not be read: their memory is not in the user-process line", count + read),
         )
         .figures(count as i64, 0)
@@ -313,9 +327,11 @@ pub fn findings(
     demand: u64,
     fit_limit: u64,
 ) -> Vec<Finding> {
+    let coverage = coverage_finding(snapshot, accounting);
+    let covered = coverage.as_ref().is_some_and(|c| c.status == Status::Pass);
     let mut out: Vec<Finding> = [
-        skipped_finding(snapshot),
-        coverage_finding(snapshot, accounting),
+        skipped_finding(snapshot, covered),
+        coverage,
         measure_finding(profile.measure, accounting),
         unknown_finding(unknown),
         log_finding(snapshot),

@@ -107,6 +107,10 @@ impl Process {
     }
 }
 
+/// The reason of a pid a capture's meta lists as `skipped=`: the capture does not say whether it
+/// vanished (nothing lost) or could not be read (memory not counted).
+pub const SKIPPED_BY_CAPTURE: &str = "skipped by the capture (vanished or unreadable)";
+
 /// A process that was listed but could not be read whole (it exited mid-read, or we may not
 /// read it). Recorded, never fatal.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -134,7 +134,26 @@ fn board_end_to_end(arch: &str) {
         assert_eq!(p.vm_size_matches, Some(true), "{} {}", p.pid, p.name);
     }
     assert!(budget.within_budget, "{:?}", budget.findings);
-    assert!(budget.findings.iter().all(|f| f.status == Status::Pass));
+    // The script's meta lists the pids it skipped (its own short-lived commands) without a
+    // reason; the processes read explain AnonPages within the tolerance, so that is a warning.
+    for f in &budget.findings {
+        match f.rule.as_str() {
+            "skipped_processes" => {
+                assert_eq!(f.status, Status::Warn);
+                assert_eq!(f.actual, Some(snapshot.skipped.len() as i64));
+            }
+            _ => assert_eq!(f.status, Status::Pass, "{f:?}"),
+        }
+    }
+    let coverage = budget
+        .findings
+        .iter()
+        .find(|f| f.rule == "process_coverage")
+        .unwrap();
+    assert_eq!(
+        coverage.limit,
+        snapshot.meminfo.get("AnonPages").map(|a| a as i64)
+    );
 
     // The verdict through the binary: pass with the board's profile...
     let check = |profile: &Path| {

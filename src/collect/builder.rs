@@ -494,7 +494,7 @@ impl SnapshotBuilder {
             if !self.snapshot.skipped.iter().any(|s| s.pid == pid) {
                 self.snapshot.skipped.push(Skipped {
                     pid,
-                    reason: "skipped by the capture (vanished or unreadable)".into(),
+                    reason: crate::model::SKIPPED_BY_CAPTURE.into(),
                 });
             }
         }
