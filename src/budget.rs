@@ -697,12 +697,12 @@ fn fallback_note(measure: Measure, accounting: &Accounting) -> Option<String> {
     ))
 }
 
+/// The checked sum of measured parts (each known): the figure of the item they make up.
+fn parts_total(parts: &[LineItem], file: String, what: &str) -> Result<u64> {
+    checked_total(parts.iter().filter_map(|p| p.bytes), &file, what)
+}
+
 fn tmpfs_item(snapshot: &Snapshot) -> Result<LineItem> {
-    let known = checked_total(
-        snapshot.fs_usage.iter().map(|u| u.used),
-        &format!("{}:df", snapshot.origin),
-        "tmpfs/ramfs used sizes",
-    )?;
     let parts: Vec<LineItem> = snapshot
         .fs_usage
         .iter()
@@ -716,6 +716,11 @@ fn tmpfs_item(snapshot: &Snapshot) -> Result<LineItem> {
             )
         })
         .collect();
+    let known = parts_total(
+        &parts,
+        format!("{}:df", snapshot.origin),
+        "tmpfs/ramfs used sizes",
+    )?;
     let item = if snapshot.unmeasured_mounts.is_empty() {
         LineItem::new(
             "tmpfs",
@@ -736,9 +741,22 @@ fn tmpfs_item(snapshot: &Snapshot) -> Result<LineItem> {
 }
 
 fn ramdisks_item(snapshot: &Snapshot) -> Result<LineItem> {
-    let total = checked_total(
-        snapshot.ramdisks.iter().map(|r| r.size),
-        &format!("{}:sys/block", snapshot.origin),
+    let parts: Vec<LineItem> = snapshot
+        .ramdisks
+        .iter()
+        .map(|r| {
+            LineItem::new(
+                &r.name,
+                &format!("/dev/{}", r.name),
+                Some(r.size),
+                Provenance::Measured,
+                &[&format!("sys/block/{}/size", r.name)],
+            )
+        })
+        .collect();
+    let total = parts_total(
+        &parts,
+        format!("{}:sys/block", snapshot.origin),
         "ramdisk sizes",
     )?;
     Ok(LineItem::new(
@@ -748,21 +766,7 @@ fn ramdisks_item(snapshot: &Snapshot) -> Result<LineItem> {
         Provenance::Measured,
         &["sys/block/ram*/size"],
     )
-    .with_parts(
-        snapshot
-            .ramdisks
-            .iter()
-            .map(|r| {
-                LineItem::new(
-                    &r.name,
-                    &format!("/dev/{}", r.name),
-                    Some(r.size),
-                    Provenance::Measured,
-                    &[&format!("sys/block/{}/size", r.name)],
-                )
-            })
-            .collect(),
-    ))
+    .with_parts(parts))
 }
 
 /// The watermark reserve: unknown when the snapshot lacks the file or the capture says it

@@ -21,6 +21,11 @@ fn ours(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
 }
 
+/// The first finding of `rule`.
+fn finding<'a>(b: &'a membudget::budget::Budget, rule: &str) -> &'a membudget::budget::Finding {
+    b.findings.iter().find(|f| f.rule == rule).unwrap()
+}
+
 fn zynq() -> membudget::model::Snapshot {
     load(
         Some(&real("innosilicon-t2-zynq-snapshot")),
@@ -239,11 +244,7 @@ fn hisi_camera_budget_reconciles_and_fails() {
     assert_eq!(b.device_mapped, 9_875_456);
     // Virtual sizes count the 66 reserved 1 MiB thread stacks: far over a 37 MiB kernel.
     assert!(!b.within_budget);
-    let sofia = b
-        .findings
-        .iter()
-        .find(|f| f.rule == "process_limit")
-        .unwrap();
+    let sofia = finding(&b, "process_limit");
     assert_eq!(sofia.status, Status::Fail);
     assert_eq!(sofia.actual, Some((108912 * KIB) as i64));
 }
@@ -287,11 +288,7 @@ fn hikvision_old_smaps_without_pss() {
     assert_eq!(acc.measure_fallback, [1]);
     let profile = Profile::parse("ram = \"64MiB\"\nmeasure = \"pss\"\n", "pss.toml").unwrap();
     let b = evaluate(&snap, &profile).unwrap();
-    let measure = b
-        .findings
-        .iter()
-        .find(|f| f.rule == "measure_figures")
-        .unwrap();
+    let measure = finding(&b, "measure_figures");
     assert_eq!(measure.status, Status::Inconclusive);
     assert!(
         measure.message.contains("init (1) by rss"),
