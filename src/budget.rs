@@ -120,6 +120,15 @@ impl Finding {
         self.remedy = Some(remedy.into());
         self
     }
+
+    /// Whether `actual` and `limit` count things (processes, log lines, kills) rather than
+    /// bytes.
+    pub fn counts(&self) -> bool {
+        matches!(
+            self.rule.as_str(),
+            "skipped_processes" | "measure_figures" | "exhaustion"
+        )
+    }
 }
 
 /// What `check` concludes; exit codes 0, 1 and 2.
@@ -268,7 +277,7 @@ fn declared_item(
 
 /// A byte figure as a signed quantity for headroom and findings, saturating instead of wrapping
 /// to a negative number.
-fn signed(bytes: u64) -> i64 {
+pub(crate) fn signed(bytes: u64) -> i64 {
     i64::try_from(bytes).unwrap_or(i64::MAX)
 }
 

@@ -8,7 +8,7 @@
 //! (VmHWM) that would not fit if they came together.
 
 use crate::account::{Accounting, Measure, ProcessAccount};
-use crate::budget::{Finding, LineItem, Status};
+use crate::budget::{signed, Finding, LineItem, Status};
 use crate::model::{Snapshot, SKIPPED_BY_CAPTURE};
 use crate::profile::Profile;
 use crate::size::human;
@@ -250,7 +250,7 @@ fn vmstat_finding(snapshot: &Snapshot) -> Option<Finding> {
             status,
             format!("the OOM killer killed {kills} process(es) since boot (proc/vmstat oom_kill)"),
         )
-        .figures(kills.min(i64::MAX as u64) as i64, 0),
+        .figures(signed(kills), 0),
     )
 }
 
@@ -312,10 +312,6 @@ fn peaks_finding(accounting: &Accounting, demand: u64, fit_limit: u64) -> Option
         )
         .figures(signed(at_peaks), signed(fit_limit)),
     )
-}
-
-fn signed(bytes: u64) -> i64 {
-    i64::try_from(bytes).unwrap_or(i64::MAX)
 }
 
 /// Every evidence finding. `fit_limit` is RAM minus the minimum headroom.

@@ -106,9 +106,8 @@ fn banner_case(b: &Budget) -> Option<Case> {
 
 fn finding_case(b: &Budget, f: &crate::budget::Finding) -> Case {
     let numbers = match (f.actual, f.limit) {
-        (Some(actual), Some(limit)) if f.rule != "skipped_processes" => {
-            format!(" (actual {actual} bytes, limit {limit} bytes)")
-        }
+        (Some(actual), Some(limit)) if f.counts() => format!(" (count {actual}, limit {limit})"),
+        (Some(actual), Some(limit)) => format!(" (actual {actual} bytes, limit {limit} bytes)"),
         _ => String::new(),
     };
     let message = format!("{}{numbers}", super::sections::finding_text(f));
