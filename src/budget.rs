@@ -1075,9 +1075,7 @@ fn class_findings(profile: &Profile, accounting: &Accounting) -> Vec<Finding> {
                 .get(class)
                 .copied()
                 .unwrap_or_default();
-            let value = figures
-                .get(accounting.measure)
-                .unwrap_or(figures.virtual_size);
+            let (_, value) = figures.by_chain(accounting.measure);
             let over = value > max.0;
             Finding::new(
                 "class_limit",

@@ -84,6 +84,28 @@ impl Figures {
             Measure::Pss => self.pss,
         }
     }
+
+    /// `wanted` when these figures have it, else the next measure down the chain
+    /// pss -> rss -> virtual (2.6.18 smaps have no `Pss`; a trimmed smaps may lack `Rss`;
+    /// maps alone have only virtual). Never a missing figure as 0.
+    pub fn available(&self, wanted: Measure) -> Measure {
+        let chain: &[Measure] = match wanted {
+            Measure::Pss => &[Measure::Pss, Measure::Rss],
+            Measure::Rss => &[Measure::Rss],
+            Measure::Virtual => &[],
+        };
+        chain
+            .iter()
+            .copied()
+            .find(|m| self.get(*m).is_some())
+            .unwrap_or(Measure::Virtual)
+    }
+
+    /// The figure in `available(wanted)`, and which measure that is.
+    pub fn by_chain(&self, wanted: Measure) -> (Measure, u64) {
+        let measure = self.available(wanted);
+        (measure, self.get(measure).unwrap_or(self.virtual_size))
+    }
 }
 
 /// One process's figures by class.
@@ -256,22 +278,6 @@ fn merge_max(into: &mut Figures, f: &Figures) {
     into.mappings = 1;
 }
 
-/// The measure a process is counted in: `wanted` when any of its mappings has that figure,
-/// else the next one down the chain pss -> rss -> virtual (2.6.18 smaps have no `Pss`; a
-/// trimmed smaps may lack `Rss`; maps alone have only virtual). Never a missing figure as 0.
-fn measure_available(wanted: Measure, private: &Figures, shared: &Figures) -> Measure {
-    let chain: &[Measure] = match wanted {
-        Measure::Pss => &[Measure::Pss, Measure::Rss],
-        Measure::Rss => &[Measure::Rss],
-        Measure::Virtual => &[],
-    };
-    chain
-        .iter()
-        .copied()
-        .find(|m| private.get(*m).or(shared.get(*m)).is_some())
-        .unwrap_or(Measure::Virtual)
-}
-
 /// `hidden_stack_guard`: the kernel's maps omit the stack guard page that `VmSize` counts.
 fn account_process(
     p: &Process,
@@ -312,7 +318,10 @@ fn account_process(
         };
         pieces.push((class, figures, key));
     }
-    let measure_used = measure_available(measure, &private, &shared);
+    // The measure of the whole process: any of its mappings having the figure will do.
+    let mut all = private;
+    all.add(&shared);
+    let measure_used = all.available(measure);
     let demand = private.get(measure_used).unwrap_or(private.virtual_size);
     let account = ProcessAccount {
         pid: p.pid,
