@@ -1,6 +1,7 @@
 //! The budget engine: physical RAM on one side, every line item of demand on the other
-//! (DESIGN.md's equation), each with its value, where it came from, and the files behind it;
-//! then the findings for every rule of the profile.
+//! (DESIGN.md's equation), each with its value (or "unknown"), where it came from, and the
+//! files behind it; then the findings for every rule of the profile and for the evidence
+//! itself (src/evidence.rs), and the verdict.
 
 use crate::account::classify::Class;
 use crate::account::dynamic::{self, DynamicReconciliation};
@@ -8,9 +9,10 @@ use crate::account::held::{self, Held};
 use crate::account::shmem::{self, ShmemBreakdown};
 use crate::account::{account, Accounting, Measure};
 use crate::error::{Error, Result};
+use crate::evidence;
 use crate::model::{Skipped, Snapshot, Warning};
 use crate::parse::kernel::BootMemory;
-use crate::profile::{LimitOf, Profile, Ram, Size};
+use crate::profile::{Amount, LimitOf, Profile, Ram, Size};
 use crate::size::human;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -31,7 +33,8 @@ pub enum Provenance {
 pub struct LineItem {
     pub key: String,
     pub label: String,
-    pub bytes: u64,
+    /// `None`: unknown (the snapshot lacks what it takes), never the same as 0 B.
+    pub bytes: Option<u64>,
     pub provenance: Provenance,
     /// The snapshot files (or profile) this figure comes from.
     pub files: Vec<String>,
@@ -40,7 +43,13 @@ pub struct LineItem {
 }
 
 impl LineItem {
-    fn new(key: &str, label: &str, bytes: u64, provenance: Provenance, files: &[&str]) -> Self {
+    fn new(
+        key: &str,
+        label: &str,
+        bytes: Option<u64>,
+        provenance: Provenance,
+        files: &[&str],
+    ) -> Self {
         LineItem {
             key: key.into(),
             label: label.into(),
@@ -70,18 +79,83 @@ pub enum Status {
     Fail,
     /// Worth a look, but not a failed promise (a limit that matched no process).
     Warn,
+    /// The evidence cannot carry a verdict (skipped processes, missing figures): the check
+    /// neither passes nor fails unless `--allow-incomplete` is given.
+    Inconclusive,
 }
 
 /// The outcome of one rule. Each becomes a JUnit test case, a table row, a JSON object.
 #[derive(Debug, Clone, Serialize)]
 pub struct Finding {
-    /// `ram_fit`, `headroom`, `process_limit`, `class_limit`, `expect`, `reconciliation`.
+    /// `ram_fit`, `headroom`, `process_limit`, `class_limit`, `expect`, `reconciliation`,
+    /// `exhaustion`, `pressure`, `peaks`, and the evidence rules of src/evidence.rs.
     pub rule: String,
     pub subject: String,
     pub status: Status,
     pub actual: Option<i64>,
     pub limit: Option<i64>,
     pub message: String,
+    /// What to do about it (inconclusive findings always say).
+    pub remedy: Option<String>,
+}
+
+impl Finding {
+    /// A finding without a remedy.
+    pub fn new(rule: &str, subject: impl Into<String>, status: Status, message: String) -> Self {
+        Finding {
+            rule: rule.into(),
+            subject: subject.into(),
+            status,
+            actual: None,
+            limit: None,
+            message,
+            remedy: None,
+        }
+    }
+
+    pub fn figures(mut self, actual: i64, limit: i64) -> Self {
+        self.actual = Some(actual);
+        self.limit = Some(limit);
+        self
+    }
+
+    pub fn remedy(mut self, remedy: impl Into<String>) -> Self {
+        self.remedy = Some(remedy.into());
+        self
+    }
+
+    /// Whether `actual` and `limit` count things (processes, log lines, kills) rather than
+    /// bytes.
+    pub fn counts(&self) -> bool {
+        matches!(
+            self.rule.as_str(),
+            "skipped_processes" | "measure_figures" | "exhaustion"
+        )
+    }
+}
+
+/// What `check` concludes; exit codes 0, 1 and 2.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    WithinBudget,
+    /// A rule failed (a failed rule stands on the evidence there is: unknown figures only add
+    /// demand, and exhaustion lines are proof).
+    OverBudget,
+    /// Nothing failed, but the evidence cannot carry a pass.
+    Inconclusive,
+}
+
+impl Verdict {
+    fn of(findings: &[Finding], allow_incomplete: bool) -> Verdict {
+        if findings.iter().any(|f| f.status == Status::Fail) {
+            Verdict::OverBudget
+        } else if !allow_incomplete && findings.iter().any(|f| f.status == Status::Inconclusive) {
+            Verdict::Inconclusive
+        } else {
+            Verdict::WithinBudget
+        }
+    }
 }
 
 /// RAM → carve-outs → boot line → MemTotal: where each kilobyte the kernel did not hand to
@@ -106,12 +180,20 @@ pub struct Budget {
     pub ram_note: String,
     pub measure: Measure,
     pub items: Vec<LineItem>,
-    /// Σ items.
+    /// Σ known items: a lower bound when an item is unknown.
     pub demand: u64,
+    /// Whether some item is unknown (then `demand` is a lower bound, `headroom` an upper one).
+    pub demand_incomplete: bool,
     /// RAM - demand; negative when over.
     pub headroom: i64,
     pub min_headroom: u64,
+    pub verdict: Verdict,
+    /// `verdict == WithinBudget`, kept for consumers of the first JSON reports.
     pub within_budget: bool,
+    /// `--allow-incomplete` was given: inconclusive findings do not stop a verdict.
+    pub allow_incomplete: bool,
+    /// What every format prints first when a verdict was reached on incomplete evidence.
+    pub banner: Option<String>,
     pub findings: Vec<Finding>,
     pub accounting: Accounting,
     /// Device / carve-out memory mapped by processes (`/dev/mmz`, `/dev/mem`...), by virtual
@@ -137,28 +219,72 @@ impl Budget {
     pub fn failed(&self) -> impl Iterator<Item = &Finding> {
         self.findings.iter().filter(|f| f.status == Status::Fail)
     }
+
+    pub fn inconclusive(&self) -> impl Iterator<Item = &Finding> {
+        self.findings
+            .iter()
+            .filter(|f| f.status == Status::Inconclusive)
+    }
+
+    /// `--allow-incomplete`: budget what is there, and say so at the top of every format.
+    pub fn allow_incomplete(&mut self) {
+        self.allow_incomplete = true;
+        self.set_verdict(Verdict::of(&self.findings, true));
+        let reasons: Vec<&str> = self.inconclusive().map(|f| f.subject.as_str()).collect();
+        if !reasons.is_empty() {
+            self.banner = Some(format!(
+                "INCOMPLETE EVIDENCE (--allow-incomplete): this verdict budgets only what the snapshot holds ({})",
+                reasons.join("; ")
+            ));
+        }
+    }
+
+    fn set_verdict(&mut self, verdict: Verdict) {
+        self.verdict = verdict;
+        self.within_budget = verdict == Verdict::WithinBudget;
+    }
 }
 
-/// Sums byte figures without overflow: hostile snapshots and profiles can hold values whose
-/// plain sum wraps (and panics in debug builds); a saturated total is plainly over budget.
-fn saturating_sum(values: impl Iterator<Item = u64>) -> u64 {
-    values.fold(0, u64::saturating_add)
+/// Sums byte figures, refusing an overflow: a hostile or damaged input whose figures do not
+/// add up within 2^63 bytes is bad input (exit 2, naming `file`), never a saturated total
+/// reaching a verdict.
+fn checked_total(mut values: impl Iterator<Item = u64>, file: &str, what: &str) -> Result<u64> {
+    values
+        .try_fold(0u64, u64::checked_add)
+        .filter(|total| i64::try_from(*total).is_ok())
+        .ok_or_else(|| {
+            Error::in_file(
+                file.to_string(),
+                format!(
+                    "{what} add up to more than 8 EiB: no board holds that, the input is damaged"
+                ),
+            )
+        })
 }
 
 /// A line item the profile states (carve-outs, reserves): their sum, one part per name.
-fn declared_item(key: &str, label: &str, sizes: &BTreeMap<String, Size>, source: &str) -> LineItem {
-    let total = saturating_sum(sizes.values().map(|s| s.0));
-    LineItem::new(key, label, total, Provenance::Declared, &[source]).with_parts(
-        sizes
-            .iter()
-            .map(|(name, size)| LineItem::new(name, name, size.0, Provenance::Declared, &[source]))
-            .collect(),
+fn declared_item(
+    key: &str,
+    label: &str,
+    sizes: &BTreeMap<String, Size>,
+    source: &str,
+) -> Result<LineItem> {
+    let total = checked_total(sizes.values().map(|s| s.0), source, label)?;
+    Ok(
+        LineItem::new(key, label, Some(total), Provenance::Declared, &[source]).with_parts(
+            sizes
+                .iter()
+                .map(|(name, size)| {
+                    LineItem::new(name, name, Some(size.0), Provenance::Declared, &[source])
+                })
+                .collect(),
+        ),
     )
 }
 
 /// A byte figure as a signed quantity for headroom and findings, saturating instead of wrapping
 /// to a negative number.
-fn signed(bytes: u64) -> i64 {
+pub(crate) fn signed(bytes: u64) -> i64 {
     i64::try_from(bytes).unwrap_or(i64::MAX)
 }
 
@@ -273,358 +399,331 @@ fn reconcile(snapshot: &Snapshot, ram: u64, carveouts: u64) -> Option<Reconcilia
     })
 }
 
-/// Computes the whole budget of a snapshot against a profile.
-pub fn evaluate(snapshot: &Snapshot, profile: &Profile) -> Result<Budget> {
-    let mem_total = snapshot.meminfo.get("MemTotal").ok_or_else(|| {
-        Error::in_file(format!("{}:proc/meminfo", snapshot.origin), "no MemTotal")
-    })?;
-    let carveouts = saturating_sum(profile.carveouts.values().map(|s| s.0));
-    let (ram, ram_provenance, ram_note) = match profile.ram {
-        Ram::Bytes(b) => (b, Provenance::Declared, format!("declared in {}", profile.source)),
-        Ram::Auto => match &snapshot.boot_memory {
-            Some(boot) if boot.total >= mem_total => (
-                boot.total.saturating_add(carveouts),
-                Provenance::Derived,
-                "from the boot log's Memory: line (RAM the kernel saw) plus declared carve-outs".into(),
-            ),
-            _ => (
-                mem_total.saturating_add(carveouts),
-                Provenance::Derived,
-                "from MemTotal plus declared carve-outs (no boot log: kernel static memory unknown)".into(),
-            ),
+/// The board's RAM and how we know it.
+struct BoardRam {
+    bytes: u64,
+    provenance: Provenance,
+    note: String,
+    /// RAM the kernel saw, when the snapshot says (boot line, else `mem=`): the base of
+    /// kernel static. `None`: kernel static is unknown.
+    seen_by_kernel: Option<(u64, &'static str)>,
+}
+
+/// What the snapshot says the kernel saw: the boot log's `Memory:` line, or where the log is
+/// missing, the command line's `mem=`. `mem=` is a ceiling (a board with less RAM gives the
+/// kernel less), so it is believed only when the kernel's own share it implies, `mem=` -
+/// MemTotal, is at most MemTotal: no kernel keeps more for itself than it hands out, and a
+/// larger `mem=` says the board has less RAM than the command line allows. Either way kernel
+/// static is on both sides of the equation under `ram = "auto"`, so a ceiling cannot turn
+/// the verdict into a pass.
+fn seen_by_kernel(snapshot: &Snapshot, mem_total: u64) -> Option<(u64, &'static str)> {
+    let from_log = snapshot.boot_memory.as_ref().map(|b| (b.total, "dmesg"));
+    let from_cmdline = || {
+        let mem = snapshot.kernel_cmdline.as_ref()?.mem?;
+        (mem.checked_sub(mem_total)? <= mem_total).then_some((mem, "proc/cmdline"))
+    };
+    from_log
+        .filter(|(seen, _)| *seen >= mem_total)
+        .or_else(from_cmdline)
+}
+
+fn board_ram(
+    snapshot: &Snapshot,
+    profile: &Profile,
+    mem_total: u64,
+    carveouts: u64,
+) -> Result<BoardRam> {
+    let seen = seen_by_kernel(snapshot, mem_total);
+    let overflow = || {
+        Error::in_file(
+            profile.source.clone(),
+            "RAM plus carve-outs is beyond 8 EiB: check the carve-out sizes",
+        )
+    };
+    let plus_carveouts = |bytes: u64| {
+        bytes
+            .checked_add(carveouts)
+            .filter(|t| i64::try_from(*t).is_ok())
+            .ok_or_else(overflow)
+    };
+    let ram = match (profile.ram, seen) {
+        (Ram::Bytes(b), _) => BoardRam {
+            bytes: b,
+            provenance: Provenance::Declared,
+            note: format!("declared in {}", profile.source),
+            seen_by_kernel: seen.or(Some((b.saturating_sub(carveouts), "profile"))),
+        },
+        (Ram::Auto, Some((bytes, "dmesg"))) => BoardRam {
+            bytes: plus_carveouts(bytes)?,
+            provenance: Provenance::Derived,
+            note: "from the boot log's Memory: line (RAM the kernel saw) plus declared carve-outs".into(),
+            seen_by_kernel: seen,
+        },
+        (Ram::Auto, Some((bytes, _))) => BoardRam {
+            bytes: plus_carveouts(bytes)?,
+            provenance: Provenance::Derived,
+            note: "from the command line's mem= (RAM the kernel was given; no boot log) plus declared carve-outs".into(),
+            seen_by_kernel: seen,
+        },
+        (Ram::Auto, None) => BoardRam {
+            bytes: plus_carveouts(mem_total)?,
+            provenance: Provenance::Derived,
+            note: "from MemTotal plus declared carve-outs (no boot log, no mem=: kernel static memory unknown, left out of RAM and demand alike)".into(),
+            seen_by_kernel: None,
         },
     };
-    if ram < mem_total.saturating_add(carveouts) {
+    if i64::try_from(ram.bytes).is_err() {
+        return Err(overflow());
+    }
+    if ram.bytes < mem_total.saturating_add(carveouts) {
         return Err(Error::in_file(
             profile.source.clone(),
             format!(
                 "profile RAM {} is smaller than the snapshot's MemTotal {} plus carve-outs {}: is this the profile for this board ({})?",
-                human(ram),
+                human(ram.bytes),
                 human(mem_total),
                 human(carveouts),
                 snapshot.origin
             ),
         ));
     }
+    Ok(ram)
+}
 
-    let accounting = account(
-        snapshot,
-        profile.measure,
-        profile.thread_stack_size.map(|s| s.0),
-    );
-    let mut warnings = snapshot.warnings.clone();
-    if !accounting.measure_fallback.is_empty() {
-        warnings.push(Warning {
-            file: snapshot.origin.clone(),
-            line: None,
-            message: format!(
-                "measure {} needs smaps; {} process(es) have none and are counted by virtual size (pids {:?})",
-                profile.measure.name(),
-                accounting.measure_fallback.len(),
-                accounting.measure_fallback
-            ),
-        });
-    }
+/// The boot line's split of kernel static: cut by `mem=`, the image, the reservations.
+fn static_parts_from_log(
+    boot: &BootMemory,
+    kernel_ram: u64,
+    kernel_static: u64,
+) -> Option<Vec<LineItem>> {
+    let image: u64 = ["kernel code", "rwdata", "rodata", "bss", "data"]
+        .iter()
+        .filter_map(|k| boot.breakdown_value(k))
+        .try_fold(0u64, u64::checked_add)?;
+    let unseen = kernel_ram.checked_sub(boot.total)?;
+    let rest = kernel_static.checked_sub(unseen)?.checked_sub(image)?;
+    Some(vec![
+        LineItem::new(
+            "not_seen",
+            "not seen by the kernel (mem= cut)",
+            Some(unseen),
+            Provenance::Derived,
+            &["dmesg"],
+        ),
+        LineItem::new(
+            "image",
+            "kernel image (code, data, bss)",
+            Some(image),
+            Provenance::Measured,
+            &["dmesg"],
+        ),
+        LineItem::new(
+            "reserved",
+            "boot reservations (memmap, page tables...)",
+            Some(rest),
+            Provenance::Derived,
+            &["dmesg", "proc/meminfo"],
+        ),
+    ])
+}
 
-    let mut items = Vec::new();
-    items.push(declared_item(
-        "carveouts",
-        "carve-outs (MMZ/CMA/framebuffer)",
-        &profile.carveouts,
-        &profile.source,
-    ));
-
-    let kernel_static = ram.saturating_sub(carveouts).saturating_sub(mem_total);
-    let mut static_item = LineItem::new(
-        "kernel_static",
-        "kernel static (RAM - carve-outs - MemTotal)",
-        kernel_static,
+/// Without a boot log, `mem=` still splits kernel static: what the command line hid (when
+/// the profile states the RAM; with `ram = "auto"` the RAM is what `mem=` gave), and the
+/// kernel's own share of what it was given (image and reservations, not told apart).
+fn static_parts_from_cmdline(
+    mem: u64,
+    ram: &BoardRam,
+    kernel_ram: u64,
+    mem_total: u64,
+) -> Option<Vec<LineItem>> {
+    let hidden = LineItem::new(
+        "not_seen",
+        "hidden by mem= on the command line",
+        Some(kernel_ram.checked_sub(mem)?),
         Provenance::Derived,
-        &["proc/meminfo", &profile.source],
+        &["proc/cmdline"],
     );
-    if let Some(boot) = &snapshot.boot_memory {
-        static_item.files.push("dmesg".into());
-        let image: u64 = ["kernel code", "rwdata", "rodata", "bss", "data"]
-            .iter()
-            .filter_map(|k| boot.breakdown_value(k))
-            .fold(0, u64::saturating_add);
-        let unseen = signed(ram.saturating_sub(carveouts)).saturating_sub(signed(boot.total));
-        let rest = signed(kernel_static)
-            .saturating_sub(unseen)
-            .saturating_sub(signed(image));
-        if unseen >= 0 && rest >= 0 {
-            static_item = static_item.with_parts(vec![
-                LineItem::new(
-                    "not_seen",
-                    "not seen by the kernel (mem= cut)",
-                    unseen as u64,
-                    Provenance::Derived,
-                    &["dmesg"],
-                ),
-                LineItem::new(
-                    "image",
-                    "kernel image (code, data, bss)",
-                    image,
-                    Provenance::Measured,
-                    &["dmesg"],
-                ),
-                LineItem::new(
-                    "reserved",
-                    "boot reservations (memmap, page tables...)",
-                    rest as u64,
-                    Provenance::Derived,
-                    &["dmesg", "proc/meminfo"],
-                ),
-            ]);
-        }
-    }
-    items.push(static_item);
+    let declared = ram.provenance == Provenance::Declared;
+    Some(
+        declared
+            .then_some(hidden)
+            .into_iter()
+            .chain(std::iter::once(LineItem::new(
+                "below_mem",
+                "kernel image and reservations (mem= - MemTotal)",
+                Some(mem.checked_sub(mem_total)?),
+                Provenance::Derived,
+                &["proc/cmdline", "proc/meminfo"],
+            )))
+            .collect(),
+    )
+}
 
-    let m = &snapshot.meminfo;
-    let dynamic_parts: Vec<LineItem> = ["Slab", "KernelStack", "PageTables"]
+/// RAM - carve-outs - MemTotal, split by the boot log or `mem=` where the snapshot has them.
+fn kernel_static_item(
+    snapshot: &Snapshot,
+    profile_source: &str,
+    ram: &BoardRam,
+    carveouts: u64,
+    mem_total: u64,
+) -> LineItem {
+    let label = "kernel static (RAM - carve-outs - MemTotal)";
+    let Some((seen, source)) = ram.seen_by_kernel else {
+        return LineItem::new("kernel_static", label, None, Provenance::Derived, &["dmesg"])
+            .with_note("no boot log and no mem=: the RAM the kernel keeps for itself is unknown (RAM is taken as MemTotal plus carve-outs, so it is left out of both sides)");
+    };
+    let kernel_ram = ram.bytes.saturating_sub(carveouts);
+    let kernel_static = kernel_ram.saturating_sub(mem_total);
+    let mut files = vec!["proc/meminfo", profile_source];
+    if source != "profile" {
+        files.push(source);
+    }
+    let mut item = LineItem::new(
+        "kernel_static",
+        label,
+        Some(kernel_static),
+        Provenance::Derived,
+        &files,
+    );
+    let parts = match (&snapshot.boot_memory, source) {
+        (Some(boot), "dmesg") => static_parts_from_log(boot, kernel_ram, kernel_static),
+        (_, "proc/cmdline") => static_parts_from_cmdline(seen, ram, kernel_ram, mem_total),
+        _ => None,
+    };
+    if let Some(parts) = parts {
+        item = item.with_parts(parts);
+    }
+    item
+}
+
+/// Slab + KernelStack + PageTables, each unknown when meminfo lacks it (the whole unknown
+/// then: a partial sum under this label would read as complete).
+fn kernel_dynamic_item(snapshot: &Snapshot) -> Result<LineItem> {
+    let parts: Vec<LineItem> = ["Slab", "KernelStack", "PageTables"]
         .iter()
         .map(|k| {
             LineItem::new(
                 k,
                 k,
-                m.get(k).unwrap_or(0),
+                snapshot.meminfo.get(k),
                 Provenance::Measured,
                 &["proc/meminfo"],
             )
         })
         .collect();
-    items.push(
-        LineItem::new(
-            "kernel_dynamic",
-            "kernel dynamic (Slab + KernelStack + PageTables)",
-            saturating_sum(dynamic_parts.iter().map(|p| p.bytes)),
-            Provenance::Measured,
-            &["proc/meminfo"],
-        )
-        .with_parts(dynamic_parts),
-    );
-
-    items.push(
-        LineItem::new(
-            "processes",
-            &format!(
-                "user processes ({}, shared counted once)",
-                profile.measure.name()
-            ),
-            accounting.user_demand,
-            Provenance::Measured,
-            &[
-                "proc/<pid>/maps",
-                if accounting.processes.iter().any(|p| p.has_smaps) {
-                    "proc/<pid>/smaps"
-                } else {
-                    "proc/<pid>/status"
-                },
-            ],
-        )
-        .with_parts(vec![
-            LineItem::new(
-                "private",
-                "private (heap, stacks, data, anon)",
-                accounting.user_private,
-                Provenance::Measured,
-                &["proc/<pid>/maps"],
-            ),
-            LineItem::new(
-                "shared",
-                "shared (code, rodata, shared anon), once",
-                accounting.user_shared,
-                Provenance::Measured,
-                &["proc/<pid>/maps"],
-            ),
-        ]),
-    );
-
-    let all_have_smaps = accounting.processes.iter().all(|p| p.has_smaps);
-    let shared_anon = accounting
-        .class_totals
-        .get(&Class::SharedAnon)
-        .copied()
-        .unwrap_or_default();
-    let shmem = shmem::breakdown(
-        snapshot,
-        &accounting.shm_objects,
-        &shared_anon,
-        all_have_smaps,
-    );
-    items.push(tmpfs_item(snapshot, &shmem, profile.measure));
-
-    items.push(
-        LineItem::new(
-            "ramdisks",
-            "ramdisks (/dev/ramN)",
-            saturating_sum(snapshot.ramdisks.iter().map(|r| r.size)),
-            Provenance::Measured,
-            &["sys/block/ram*/size"],
-        )
-        .with_parts(
-            snapshot
-                .ramdisks
-                .iter()
-                .map(|r| {
-                    LineItem::new(
-                        &r.name,
-                        &format!("/dev/{}", r.name),
-                        r.size,
-                        Provenance::Measured,
-                        &[&format!("sys/block/{}/size", r.name)],
-                    )
-                })
-                .collect(),
-        ),
-    );
-
-    let zram = held::zram(snapshot);
-    let dmabuf = held::dmabuf(snapshot);
-    items.extend(held_item(
-        "zram",
-        "zram (compressed memory held)",
-        zram.as_ref(),
-    ));
-    items.extend(held_item("dmabuf", "dma-buf buffers", dmabuf.as_ref()));
-    let dynamic = dynamic::reconcile(snapshot, &shmem, zram.as_ref(), dmabuf.as_ref());
-    items.extend(dynamic.as_ref().map(unattributed_item));
-
-    let min_free_item = LineItem::new(
-        "min_free",
-        "min_free_kbytes (watermark reserve)",
-        snapshot.min_free.unwrap_or(0),
+    let known: Option<Vec<u64>> = parts.iter().map(|p| p.bytes).collect();
+    let total = match known {
+        Some(values) => Some(checked_total(
+            values.into_iter(),
+            &format!("{}:proc/meminfo", snapshot.origin),
+            "Slab, KernelStack and PageTables",
+        )?),
+        None => None,
+    };
+    Ok(LineItem::new(
+        "kernel_dynamic",
+        "kernel dynamic (Slab + KernelStack + PageTables)",
+        total,
         Provenance::Measured,
-        &["proc/sys/vm/min_free_kbytes"],
-    );
-    items.push(if snapshot.min_free.is_none() {
-        min_free_item.with_note("not in the snapshot: counted as 0")
-    } else {
-        min_free_item
-    });
+        &["proc/meminfo"],
+    )
+    .with_parts(parts))
+}
 
-    items.push(declared_item(
-        "reserves",
-        "reserves (disk cache, skb...)",
-        &profile.reserves,
-        &profile.source,
-    ));
-
-    let demand = saturating_sum(items.iter().map(|i| i.bytes));
-    let headroom = signed(ram).saturating_sub(signed(demand));
-    let min_headroom = profile.min_headroom.map_or(0, |a| a.resolve(ram));
-
-    let mut findings = Vec::new();
-    findings.push(Finding {
-        rule: "ram_fit".into(),
-        subject: "everything fits in RAM".into(),
-        status: if headroom >= 0 {
-            Status::Pass
-        } else {
-            Status::Fail
-        },
-        actual: Some(demand as i64),
-        limit: Some(ram as i64),
-        message: format!("demand {} of RAM {}", human(demand), human(ram)),
-    });
-    findings.push(Finding {
-        rule: "headroom".into(),
-        subject: format!(
-            "headroom at least {}",
-            profile.min_headroom.map_or("0".into(), |a| a.to_string())
-        ),
-        status: if headroom >= min_headroom as i64 {
-            Status::Pass
-        } else {
-            Status::Fail
-        },
-        actual: Some(headroom),
-        limit: Some(min_headroom as i64),
-        message: format!(
-            "headroom {} ({:.1}% of RAM), minimum {}",
-            crate::size::human_signed(headroom),
-            headroom as f64 * 100.0 / ram.max(1) as f64,
-            human(min_headroom)
-        ),
-    });
-    process_findings(profile, &accounting, &mut findings);
-    class_findings(profile, &accounting, &mut findings);
-    for name in &profile.expect {
-        let found = accounting.processes.iter().any(|p| &p.name == name);
-        findings.push(Finding {
-            rule: "expect".into(),
-            subject: name.clone(),
-            status: if found { Status::Pass } else { Status::Fail },
-            actual: None,
-            limit: None,
-            message: if found {
-                format!("{name} is running")
-            } else {
-                format!("{name} is not running")
-            },
-        });
+/// How a measure's sum of the processes is put in a label, honestly.
+fn measure_label(measure: Measure) -> &'static str {
+    match measure {
+        Measure::Virtual => "virtual, shared counted once",
+        Measure::Rss => "rss: shared mappings once, private and copy-on-write pages per process",
+        Measure::Pss => "pss: shared pages split among their users",
     }
-    let reconciliation = reconcile(snapshot, ram, carveouts);
-    if let Some(r) = &reconciliation {
-        findings.push(Finding {
-            rule: "reconciliation".into(),
-            subject: "boot Memory: line reconciles with MemTotal".into(),
-            status: if r.flagged {
-                Status::Warn
-            } else {
-                Status::Pass
-            },
-            actual: Some(r.mem_total as i64),
-            limit: Some(r.expected_mem_total as i64),
-            message: format!(
-                "MemTotal {} vs boot line available + freed + CMA {}: gap {} kB",
-                kib(r.mem_total),
-                kib(r.expected_mem_total),
-                r.gap / 1024
-            ),
-        });
+}
+
+/// The user-process line: private demand plus shared memory once. Unknown when no process
+/// could be read at all (a snapshot of kernel files only, an unprivileged live run).
+fn processes_item(snapshot: &Snapshot, profile: &Profile, accounting: &Accounting) -> LineItem {
+    let label = format!("user processes ({})", measure_label(profile.measure));
+    let files = [
+        "proc/<pid>/maps",
+        if accounting.processes.iter().any(|p| p.has_smaps) {
+            "proc/<pid>/smaps"
+        } else {
+            "proc/<pid>/status"
+        },
+    ];
+    if accounting.processes.is_empty() {
+        let why = if snapshot.skipped.is_empty() {
+            "the snapshot holds no process"
+        } else {
+            "no process could be read"
+        };
+        return LineItem::new("processes", &label, None, Provenance::Measured, &files)
+            .with_note(format!("{why}: user memory unknown"));
     }
-    findings.extend(dynamic.as_ref().map(dynamic_finding));
-    let within_budget = !findings.iter().any(|f| f.status == Status::Fail);
-    let device_mapped = accounting
+    let mut item = LineItem::new(
+        "processes",
+        &label,
+        Some(accounting.user_demand),
+        Provenance::Measured,
+        &files,
+    )
+    .with_parts(vec![
+        LineItem::new(
+            "private",
+            "private (heap, stacks, data, anon)",
+            Some(accounting.user_private),
+            Provenance::Measured,
+            &["proc/<pid>/maps"],
+        ),
+        LineItem::new(
+            "shared",
+            "shared (code, rodata, shared anon), once",
+            Some(accounting.user_shared),
+            Provenance::Measured,
+            &["proc/<pid>/maps"],
+        ),
+    ]);
+    if let Some(note) = fallback_note(profile.measure, accounting) {
+        item = item.with_note(note);
+    }
+    item
+}
+
+/// Which processes are counted by another measure than the profile's, and by which.
+fn fallback_note(measure: Measure, accounting: &Accounting) -> Option<String> {
+    let mut by_measure: BTreeMap<&str, usize> = BTreeMap::new();
+    for p in accounting
         .processes
         .iter()
-        .map(|p| p.class(Class::Device).virtual_size)
-        .fold(0, u64::saturating_add);
-    Ok(Budget {
-        profile: profile.display_name(),
-        profile_source: profile.source.clone(),
-        origin: snapshot.origin.clone(),
-        meta: snapshot.meta.fields.clone(),
-        ram,
-        ram_provenance,
-        ram_note,
-        measure: profile.measure,
-        items,
-        demand,
-        headroom,
-        min_headroom,
-        within_budget,
-        findings,
-        accounting,
-        device_mapped,
-        reconciliation,
-        shmem,
-        dynamic,
-        kernel_memory_params: snapshot
-            .kernel_cmdline
-            .as_ref()
-            .map(|c| c.memory_params())
-            .unwrap_or_default(),
-        warnings,
-        skipped: snapshot.skipped.clone(),
-    })
+        .filter(|p| p.measure_used != measure)
+    {
+        *by_measure.entry(p.measure_used.name()).or_default() += 1;
+    }
+    if by_measure.is_empty() {
+        return None;
+    }
+    let counts: Vec<String> = by_measure
+        .iter()
+        .map(|(m, n)| format!("{n} by {m}"))
+        .collect();
+    Some(format!(
+        "{} figures missing for some processes (fallback pss -> rss -> virtual): {}",
+        measure.name(),
+        counts.join(", ")
+    ))
+}
+
+/// The checked sum of measured parts (each known): the figure of the item they make up.
+fn parts_total(parts: &[LineItem], file: String, what: &str) -> Result<u64> {
+    checked_total(parts.iter().filter_map(|p| p.bytes), &file, what)
 }
 
 /// The tmpfs / ramfs line: files (statfs or du per mount), the shmem objects no filesystem
 /// figure holds (memfd, SysV, ashmem, deleted files), and the rest of meminfo Shmem. Shared
-/// anonymous memory is the process line's, so it is not here.
-fn tmpfs_item(snapshot: &Snapshot, shmem: &ShmemBreakdown, measure: Measure) -> LineItem {
+/// anonymous memory is the process line's, so it is not here. Without a Shmem counter (kernels
+/// before 2.6.32) the rest is unknown; the whole line is then unknown only when some mount has
+/// no df/du figure, since those files would be counted nowhere else.
+fn tmpfs_item(snapshot: &Snapshot, shmem: &ShmemBreakdown, measure: Measure) -> Result<LineItem> {
     let mut parts: Vec<LineItem> = snapshot
         .fs_usage
         .iter()
@@ -632,7 +731,7 @@ fn tmpfs_item(snapshot: &Snapshot, shmem: &ShmemBreakdown, measure: Measure) -> 
             LineItem::new(
                 &u.mount_point,
                 &format!("{} {}", u.fs_type, u.mount_point),
-                u.used,
+                Some(u.used),
                 Provenance::Measured,
                 &[&u.method],
             )
@@ -645,7 +744,7 @@ fn tmpfs_item(snapshot: &Snapshot, shmem: &ShmemBreakdown, measure: Measure) -> 
                 "shmem objects: memfd, SysV, ashmem, deleted files ({})",
                 shmem.objects.len()
             ),
-            shmem.objects_total(measure),
+            Some(shmem.objects_total(measure)),
             Provenance::Measured,
             &["proc/<pid>/maps", "proc/sysvipc/shm"],
         ));
@@ -653,61 +752,56 @@ fn tmpfs_item(snapshot: &Snapshot, shmem: &ShmemBreakdown, measure: Measure) -> 
     let remainder = LineItem::new(
         "shmem_rest",
         "rest of Shmem (fd-only memfds, GPU buffers, unmeasured mounts)",
-        shmem.remainder.unwrap_or(0),
+        shmem.remainder,
         Provenance::Derived,
         &["proc/meminfo", "df", "du", "proc/<pid>/maps"],
     );
     parts.push(match shmem.remainder {
         Some(_) => remainder,
-        None => remainder
-            .with_note("meminfo has no Shmem (kernel before 2.6.32): unknown, counted as 0"),
+        None => remainder.with_note("meminfo has no Shmem (kernel before 2.6.32): unknown"),
     });
+    let known = parts_total(
+        &parts,
+        format!("{}:df", snapshot.origin),
+        "tmpfs/ramfs used sizes and shmem",
+    )?;
+    let unmeasured = !snapshot.unmeasured_mounts.is_empty();
+    let total = if unmeasured && shmem.remainder.is_none() {
+        None
+    } else {
+        Some(known)
+    };
     let mut item = LineItem::new(
         "tmpfs",
         "tmpfs / ramfs files and shmem",
-        saturating_sum(parts.iter().map(|p| p.bytes)),
+        total,
         Provenance::Measured,
         &["df", "du", "proc/meminfo"],
     );
-    if !snapshot.unmeasured_mounts.is_empty() {
+    if unmeasured {
         item = item.with_note(format!(
             "no df/du figure for {}: their files are in the rest of Shmem ({})",
             snapshot.unmeasured_mounts.join(", "),
-            kib(shmem.remainder.unwrap_or(0))
+            shmem.remainder.map_or("unknown".into(), kib)
         ));
     }
-    item.with_parts(parts)
+    Ok(item.with_parts(parts))
 }
 
 /// zram, dma-buf: present only when the snapshot shows such memory; a part whose size is
-/// missing makes the whole unknown (counted as 0 and said so).
+/// missing makes the whole unknown.
 fn held_item(key: &str, label: &str, held: Option<&Held>) -> Option<LineItem> {
     let held = held?;
     let files: Vec<&str> = held.parts.iter().map(|p| p.file.as_str()).collect();
-    let item = LineItem::new(
-        key,
-        label,
-        held.total.unwrap_or(0),
-        Provenance::Measured,
-        &files,
-    )
-    .with_parts(
+    let item = LineItem::new(key, label, held.total, Provenance::Measured, &files).with_parts(
         held.parts
             .iter()
-            .map(|p| {
-                LineItem::new(
-                    &p.name,
-                    &p.name,
-                    p.bytes.unwrap_or(0),
-                    Provenance::Measured,
-                    &[&p.file],
-                )
-            })
+            .map(|p| LineItem::new(&p.name, &p.name, p.bytes, Provenance::Measured, &[&p.file]))
             .collect(),
     );
     Some(match held.total {
         Some(_) => item,
-        None => item.with_note("a size is missing from the snapshot: unknown, counted as 0"),
+        None => item.with_note("a size is missing from the snapshot: unknown"),
     })
 }
 
@@ -720,7 +814,7 @@ fn unattributed_item(d: &DynamicReconciliation) -> LineItem {
             LineItem::new(
                 &p.label,
                 &p.label,
-                p.bytes,
+                Some(p.bytes),
                 Provenance::Measured,
                 &["proc/meminfo"],
             )
@@ -729,14 +823,14 @@ fn unattributed_item(d: &DynamicReconciliation) -> LineItem {
     parts.push(LineItem::new(
         "unexplained",
         "explained by no counter",
-        d.unexplained.max(0) as u64,
+        Some(d.unexplained.max(0) as u64),
         Provenance::Derived,
         &["proc/meminfo"],
     ));
     let item = LineItem::new(
         "unattributed",
         "unattributed (in use, outside every counter above)",
-        d.unattributed.max(0) as u64,
+        Some(d.unattributed.max(0) as u64),
         Provenance::Derived,
         &["proc/meminfo"],
     )
@@ -752,27 +846,339 @@ fn unattributed_item(d: &DynamicReconciliation) -> LineItem {
 }
 
 fn dynamic_finding(d: &DynamicReconciliation) -> Finding {
-    Finding {
-        rule: "dynamic_reconciliation".into(),
-        subject: "memory in use is explained by the kernel's counters".into(),
-        status: if d.flagged {
+    Finding::new(
+        "dynamic_reconciliation",
+        "memory in use is explained by the kernel's counters",
+        if d.flagged {
             Status::Warn
         } else {
             Status::Pass
         },
-        actual: Some(d.unexplained),
-        limit: Some(signed(d.tolerance)),
-        message: format!(
+        format!(
             "unattributed {} of MemTotal {}, {} explained by no counter (tolerance {})",
             kib(d.unattributed.unsigned_abs()),
             kib(d.mem_total),
             kib(d.unexplained.unsigned_abs()),
             kib(d.tolerance)
         ),
+    )
+    .figures(d.unexplained, signed(d.tolerance))
+}
+
+/// What the kernel side holds beyond the process line: Shmem taken apart, zram, dma-buf, and
+/// the dynamic reconciliation that closes MemTotal.
+struct KernelHeld {
+    shmem: ShmemBreakdown,
+    zram: Option<Held>,
+    dmabuf: Option<Held>,
+    dynamic: Option<DynamicReconciliation>,
+}
+
+impl KernelHeld {
+    fn of(snapshot: &Snapshot, accounting: &Accounting) -> Self {
+        let all_have_smaps = accounting.processes.iter().all(|p| p.has_smaps);
+        let shared_anon = accounting
+            .class_totals
+            .get(&Class::SharedAnon)
+            .copied()
+            .unwrap_or_default();
+        let shmem = shmem::breakdown(
+            snapshot,
+            &accounting.shm_objects,
+            &shared_anon,
+            all_have_smaps,
+        );
+        let zram = held::zram(snapshot);
+        let dmabuf = held::dmabuf(snapshot);
+        let dynamic = dynamic::reconcile(snapshot, &shmem, zram.as_ref(), dmabuf.as_ref());
+        KernelHeld {
+            shmem,
+            zram,
+            dmabuf,
+            dynamic,
+        }
     }
 }
 
-fn process_findings(profile: &Profile, accounting: &Accounting, findings: &mut Vec<Finding>) {
+fn ramdisks_item(snapshot: &Snapshot) -> Result<LineItem> {
+    let parts: Vec<LineItem> = snapshot
+        .ramdisks
+        .iter()
+        .map(|r| {
+            LineItem::new(
+                &r.name,
+                &format!("/dev/{}", r.name),
+                Some(r.size),
+                Provenance::Measured,
+                &[&format!("sys/block/{}/size", r.name)],
+            )
+        })
+        .collect();
+    let total = parts_total(
+        &parts,
+        format!("{}:sys/block", snapshot.origin),
+        "ramdisk sizes",
+    )?;
+    Ok(LineItem::new(
+        "ramdisks",
+        "ramdisks (/dev/ramN)",
+        Some(total),
+        Provenance::Measured,
+        &["sys/block/ram*/size"],
+    )
+    .with_parts(parts))
+}
+
+/// The watermark reserve: unknown when the snapshot lacks the file or the capture says it
+/// could not take it (meta `missing=`).
+fn min_free_item(snapshot: &Snapshot) -> LineItem {
+    const FILE: &str = "proc/sys/vm/min_free_kbytes";
+    let value = snapshot.min_free.filter(|_| !snapshot.capture_missed(FILE));
+    let item = LineItem::new(
+        "min_free",
+        "min_free_kbytes (watermark reserve)",
+        value,
+        Provenance::Measured,
+        &[FILE],
+    );
+    match value {
+        Some(_) => item,
+        None => item.with_note("not in the snapshot: unknown"),
+    }
+}
+
+/// Every line item of demand, in DESIGN.md's order.
+fn line_items(
+    snapshot: &Snapshot,
+    profile: &Profile,
+    ram: &BoardRam,
+    accounting: &Accounting,
+    held: &KernelHeld,
+) -> Result<Vec<LineItem>> {
+    let mem_total = snapshot.meminfo.get("MemTotal").unwrap_or(0);
+    let carveouts = declared_item(
+        "carveouts",
+        "carve-outs (MMZ/CMA/framebuffer)",
+        &profile.carveouts,
+        &profile.source,
+    )?;
+    let carveout_bytes = carveouts.bytes.unwrap_or(0);
+    let mut items = vec![
+        carveouts,
+        kernel_static_item(snapshot, &profile.source, ram, carveout_bytes, mem_total),
+        kernel_dynamic_item(snapshot)?,
+        processes_item(snapshot, profile, accounting),
+        tmpfs_item(snapshot, &held.shmem, profile.measure)?,
+        ramdisks_item(snapshot)?,
+    ];
+    items.extend(held_item(
+        "zram",
+        "zram (compressed memory held)",
+        held.zram.as_ref(),
+    ));
+    items.extend(held_item("dmabuf", "dma-buf buffers", held.dmabuf.as_ref()));
+    items.extend(held.dynamic.as_ref().map(unattributed_item));
+    items.push(min_free_item(snapshot));
+    items.push(declared_item(
+        "reserves",
+        "reserves (disk cache, skb...)",
+        &profile.reserves,
+        &profile.source,
+    )?);
+    Ok(items)
+}
+
+/// Whether an unknown item keeps the verdict from standing: kernel static under `ram =
+/// "auto"` without a boot log is on both sides of the equation (RAM is taken without it), so
+/// only a headroom minimum in percent of that RAM still depends on it.
+fn unknown_matters(item: &LineItem, profile: &Profile) -> bool {
+    item.bytes.is_none()
+        && !(item.key == "kernel_static"
+            && profile.ram == Ram::Auto
+            && !matches!(profile.min_headroom, Some(Amount::Percent(_))))
+}
+
+fn ram_fit_finding(demand: u64, ram: u64, headroom: i64) -> Finding {
+    Finding::new(
+        "ram_fit",
+        "everything fits in RAM",
+        if headroom >= 0 {
+            Status::Pass
+        } else {
+            Status::Fail
+        },
+        format!("demand {} of RAM {}", human(demand), human(ram)),
+    )
+    .figures(demand as i64, ram as i64)
+}
+
+fn headroom_finding(profile: &Profile, ram: u64, headroom: i64, min_headroom: u64) -> Finding {
+    Finding::new(
+        "headroom",
+        format!(
+            "headroom at least {}",
+            profile.min_headroom.map_or("0".into(), |a| a.to_string())
+        ),
+        if headroom >= min_headroom as i64 {
+            Status::Pass
+        } else {
+            Status::Fail
+        },
+        format!(
+            "headroom {} ({:.1}% of RAM), minimum {}",
+            crate::size::human_signed(headroom),
+            headroom as f64 * 100.0 / ram.max(1) as f64,
+            human(min_headroom)
+        ),
+    )
+    .figures(headroom, min_headroom as i64)
+}
+
+fn expect_findings(profile: &Profile, accounting: &Accounting) -> Vec<Finding> {
+    profile
+        .expect
+        .iter()
+        .map(|name| {
+            let found = accounting.processes.iter().any(|p| &p.name == name);
+            Finding::new(
+                "expect",
+                name.clone(),
+                if found { Status::Pass } else { Status::Fail },
+                if found {
+                    format!("{name} is running")
+                } else {
+                    format!("{name} is not running")
+                },
+            )
+        })
+        .collect()
+}
+
+fn reconciliation_finding(r: &Reconciliation) -> Finding {
+    Finding::new(
+        "reconciliation",
+        "boot Memory: line reconciles with MemTotal",
+        if r.flagged {
+            Status::Warn
+        } else {
+            Status::Pass
+        },
+        format!(
+            "MemTotal {} vs boot line available + freed + CMA {}: gap {} kB",
+            kib(r.mem_total),
+            kib(r.expected_mem_total),
+            r.gap / 1024
+        ),
+    )
+    .figures(r.mem_total as i64, r.expected_mem_total as i64)
+}
+
+/// The measure's warning on stderr and in the report when some processes fell back.
+fn fallback_warning(
+    snapshot: &Snapshot,
+    measure: Measure,
+    accounting: &Accounting,
+) -> Option<Warning> {
+    let note = fallback_note(measure, accounting)?;
+    Some(Warning {
+        file: snapshot.origin.clone(),
+        line: None,
+        message: format!("{note} (pids {:?})", accounting.measure_fallback),
+    })
+}
+
+/// Computes the whole budget of a snapshot against a profile.
+pub fn evaluate(snapshot: &Snapshot, profile: &Profile) -> Result<Budget> {
+    let mem_total = snapshot.meminfo.get("MemTotal").ok_or_else(|| {
+        Error::in_file(format!("{}:proc/meminfo", snapshot.origin), "no MemTotal")
+    })?;
+    let carveouts = checked_total(
+        profile.carveouts.values().map(|s| s.0),
+        &profile.source,
+        "carve-outs",
+    )?;
+    let ram = board_ram(snapshot, profile, mem_total, carveouts)?;
+    let accounting = account(
+        snapshot,
+        profile.measure,
+        profile.thread_stack_size.map(|s| s.0),
+    );
+    let mut warnings = snapshot.warnings.clone();
+    warnings.extend(fallback_warning(snapshot, profile.measure, &accounting));
+    let held = KernelHeld::of(snapshot, &accounting);
+    let items = line_items(snapshot, profile, &ram, &accounting, &held)?;
+    let demand = checked_total(
+        items.iter().filter_map(|i| i.bytes),
+        &snapshot.origin,
+        "the budget's line items",
+    )?;
+    let headroom = ram.bytes as i64 - demand as i64;
+    let min_headroom = profile.min_headroom.map_or(0, |a| a.resolve(ram.bytes));
+
+    let mut findings = vec![
+        ram_fit_finding(demand, ram.bytes, headroom),
+        headroom_finding(profile, ram.bytes, headroom, min_headroom),
+    ];
+    findings.extend(process_findings(profile, &accounting));
+    findings.extend(class_findings(profile, &accounting));
+    findings.extend(expect_findings(profile, &accounting));
+    let reconciliation = reconcile(snapshot, ram.bytes, carveouts);
+    findings.extend(reconciliation.as_ref().map(reconciliation_finding));
+    findings.extend(held.dynamic.as_ref().map(dynamic_finding));
+    let unknown: Vec<&LineItem> = items
+        .iter()
+        .filter(|i| unknown_matters(i, profile))
+        .collect();
+    findings.extend(evidence::findings(
+        snapshot,
+        profile,
+        &accounting,
+        &unknown,
+        demand,
+        ram.bytes.saturating_sub(min_headroom),
+    ));
+    let verdict = Verdict::of(&findings, false);
+    let device_mapped = accounting
+        .processes
+        .iter()
+        .map(|p| p.class(Class::Device).virtual_size)
+        .fold(0, u64::saturating_add);
+    Ok(Budget {
+        profile: profile.display_name(),
+        profile_source: profile.source.clone(),
+        origin: snapshot.origin.clone(),
+        meta: snapshot.meta.fields.clone(),
+        ram: ram.bytes,
+        ram_provenance: ram.provenance,
+        ram_note: ram.note,
+        measure: profile.measure,
+        demand_incomplete: items.iter().any(|i| i.bytes.is_none()),
+        items,
+        demand,
+        headroom,
+        min_headroom,
+        verdict,
+        within_budget: verdict == Verdict::WithinBudget,
+        allow_incomplete: false,
+        banner: None,
+        findings,
+        accounting,
+        device_mapped,
+        reconciliation,
+        shmem: held.shmem,
+        dynamic: held.dynamic,
+        kernel_memory_params: snapshot
+            .kernel_cmdline
+            .as_ref()
+            .map(|c| c.memory_params())
+            .unwrap_or_default(),
+        warnings,
+        skipped: snapshot.skipped.clone(),
+    })
+}
+
+fn process_findings(profile: &Profile, accounting: &Accounting) -> Vec<Finding> {
+    let mut findings = Vec::new();
     for limit in &profile.processes {
         let matching: Vec<_> = accounting
             .processes
@@ -780,22 +1186,21 @@ fn process_findings(profile: &Profile, accounting: &Accounting, findings: &mut V
             .filter(|p| limit.matches(&p.name, &p.cmdline))
             .collect();
         if matching.is_empty() {
-            findings.push(Finding {
-                rule: "process_limit".into(),
-                subject: limit.describe(),
-                status: Status::Warn,
-                actual: None,
-                limit: Some(limit.max.0 as i64),
-                message: format!("no running process matches {}", limit.describe()),
-            });
+            let mut f = Finding::new(
+                "process_limit",
+                limit.describe(),
+                Status::Warn,
+                format!("no running process matches {}", limit.describe()),
+            );
+            f.limit = Some(limit.max.0 as i64);
+            findings.push(f);
         }
         for p in matching {
             let value = match limit.of {
                 LimitOf::Private => p.demand,
                 LimitOf::Total => p.demand.saturating_add(
                     p.shared
-                        .get(accounting.measure)
-                        .filter(|_| p.has_smaps)
+                        .get(p.measure_used)
                         .unwrap_or(p.shared.virtual_size),
                 ),
             };
@@ -804,47 +1209,50 @@ fn process_findings(profile: &Profile, accounting: &Accounting, findings: &mut V
                 LimitOf::Private => "private",
                 LimitOf::Total => "total",
             };
-            findings.push(Finding {
-                rule: "process_limit".into(),
-                subject: format!("{} (pid {})", p.name, p.pid),
-                status: if over { Status::Fail } else { Status::Pass },
-                actual: Some(value as i64),
-                limit: Some(limit.max.0 as i64),
-                message: format!(
-                    "{} {of} {} {} limit {}",
-                    p.name,
-                    human(value),
-                    if over { "exceeds" } else { "within" },
-                    human(limit.max.0)
-                ),
-            });
+            findings.push(
+                Finding::new(
+                    "process_limit",
+                    format!("{} (pid {})", p.name, p.pid),
+                    if over { Status::Fail } else { Status::Pass },
+                    format!(
+                        "{} {of} {} {} limit {}",
+                        p.name,
+                        human(value),
+                        if over { "exceeds" } else { "within" },
+                        human(limit.max.0)
+                    ),
+                )
+                .figures(signed(value), signed(limit.max.0)),
+            );
         }
     }
+    findings
 }
 
-fn class_findings(profile: &Profile, accounting: &Accounting, findings: &mut Vec<Finding>) {
-    for (class, max) in &profile.classes {
-        let figures = accounting
-            .class_totals
-            .get(class)
-            .copied()
-            .unwrap_or_default();
-        let value = figures
-            .get(accounting.measure)
-            .unwrap_or(figures.virtual_size);
-        let over = value > max.0;
-        findings.push(Finding {
-            rule: "class_limit".into(),
-            subject: class.name().into(),
-            status: if over { Status::Fail } else { Status::Pass },
-            actual: Some(value as i64),
-            limit: Some(max.0 as i64),
-            message: format!(
-                "all {class} {} {} limit {}",
-                human(value),
-                if over { "exceeds" } else { "within" },
-                human(max.0)
-            ),
-        });
-    }
+fn class_findings(profile: &Profile, accounting: &Accounting) -> Vec<Finding> {
+    profile
+        .classes
+        .iter()
+        .map(|(class, max)| {
+            let figures = accounting
+                .class_totals
+                .get(class)
+                .copied()
+                .unwrap_or_default();
+            let (_, value) = figures.by_chain(accounting.measure);
+            let over = value > max.0;
+            Finding::new(
+                "class_limit",
+                class.name(),
+                if over { Status::Fail } else { Status::Pass },
+                format!(
+                    "all {class} {} {} limit {}",
+                    human(value),
+                    if over { "exceeds" } else { "within" },
+                    human(max.0)
+                ),
+            )
+            .figures(signed(value), signed(max.0))
+        })
+        .collect()
 }

@@ -1,7 +1,7 @@
 //! The command line: parse, run the pipeline (collect → account → budget → report), map the
 //! outcome to the exit code (0 within budget, 1 over, 2 bad input).
 
-use crate::budget::{evaluate, Budget};
+use crate::budget::{evaluate, Budget, Verdict};
 use crate::collect::{load, LiveOptions};
 use crate::error::Result;
 use crate::profile::Profile;
@@ -29,7 +29,7 @@ pub enum Command {
         after_help = "Examples:\n  membudget report                                   # this machine, built-in default profile\n  membudget report board.tar.gz --profile budgets/zynq-256m.toml\n  membudget report capture-dir/ --bytes --top 30"
     )]
     Report(ReportArgs),
-    /// Print the verdict; exit 0 within budget, 1 over budget, 2 on bad input.
+    /// Print the verdict; exit 0 within budget, 1 over budget, 2 inconclusive or bad input.
     #[command(
         after_help = "Examples:\n  membudget check board.tar.gz --profile budgets/hi3518ev300-64m.toml && echo fits\n  membudget check                                    # this machine, built-in default profile"
     )]
@@ -68,6 +68,10 @@ pub struct ReportArgs {
     /// Live runs: read smaps too (RSS/PSS columns); implied by a profile measure of rss or pss.
     #[arg(long)]
     pub smaps: bool,
+    /// Reach a verdict on incomplete evidence (skipped processes, missing figures): budget
+    /// what is there, under a banner saying so. Without it such a check is INCONCLUSIVE (exit 2).
+    #[arg(long)]
+    pub allow_incomplete: bool,
 }
 
 /// How every report-printing command writes its output.
@@ -154,7 +158,10 @@ fn build_budget(args: &ReportArgs) -> Result<Budget> {
         smaps: args.smaps || profile.measure != crate::account::Measure::Virtual,
     };
     let snapshot = load(args.snapshot.as_deref(), live)?;
-    let budget = evaluate(&snapshot, &profile)?;
+    let mut budget = evaluate(&snapshot, &profile)?;
+    if args.allow_incomplete {
+        budget.allow_incomplete();
+    }
     announce_problems(&budget);
     Ok(budget)
 }
@@ -195,10 +202,10 @@ fn run_command(command: Command) -> Result<ExitCode> {
             let budget = build_budget(&args)?;
             args.out
                 .emit(&reporter(args.out.format).check(&budget, &args.out.options()))?;
-            Ok(if budget.within_budget {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::from(1)
+            Ok(match budget.verdict {
+                Verdict::WithinBudget => ExitCode::SUCCESS,
+                Verdict::OverBudget => ExitCode::from(1),
+                Verdict::Inconclusive => ExitCode::from(2),
             })
         }
         Command::Diff(args) => {

@@ -94,6 +94,7 @@ pub struct Side {
     pub demand: u64,
     pub headroom: i64,
     pub within_budget: bool,
+    pub verdict: crate::budget::Verdict,
     pub processes: usize,
 }
 
@@ -106,6 +107,7 @@ impl Side {
             demand: b.demand,
             headroom: b.headroom,
             within_budget: b.within_budget,
+            verdict: b.verdict,
             processes: b.accounting.processes.len(),
         }
     }
@@ -221,16 +223,19 @@ pub fn compare(old: &Budget, new: &Budget, fail_above: Option<GrowthLimit>) -> R
         .items
         .iter()
         .map(|i| {
-            Delta::new(
-                &i.key,
-                &i.label,
-                i.bytes,
-                new.item(&i.key).map_or(0, |n| n.bytes),
-            )
+            let new_bytes = new.item(&i.key).and_then(|n| n.bytes);
+            // An unknown side is named in the label (its figure shows as 0 B).
+            let label = match (i.bytes, new_bytes) {
+                (None, None) => format!("{} (unknown in both: 0 B here)", i.label),
+                (None, Some(_)) => format!("{} (unknown in the old: 0 B here)", i.label),
+                (Some(_), None) => format!("{} (unknown in the new: 0 B here)", i.label),
+                _ => i.label.clone(),
+            };
+            Delta::new(&i.key, &label, i.bytes.unwrap_or(0), new_bytes.unwrap_or(0))
         })
         .collect();
     for i in new.items.iter().filter(|i| old.item(&i.key).is_none()) {
-        items.push(Delta::new(&i.key, &i.label, 0, i.bytes));
+        items.push(Delta::new(&i.key, &i.label, 0, i.bytes.unwrap_or(0)));
     }
     let total = |b: &Budget, c: Class| {
         b.accounting

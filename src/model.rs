@@ -2,6 +2,7 @@
 //! system, a snapshot directory, a tar archive). Collectors fill it; accounting reads it.
 //! It holds figures, never file texts, so its size follows the board, not the input bytes.
 
+use crate::parse::exhaustion::Exhaustion;
 use crate::parse::kernel::{BootMemory, KernelCmdline};
 use crate::parse::meminfo::Meminfo;
 use crate::parse::meta::Meta;
@@ -24,6 +25,8 @@ pub struct Snapshot {
     pub kernel_cmdline: Option<KernelCmdline>,
     pub kernel_version: Option<String>,
     pub boot_memory: Option<BootMemory>,
+    /// OOM-killer and allocation-failure lines of the kernel log; `None` without a log.
+    pub exhaustion: Option<Exhaustion>,
     /// `/proc/sys/vm/min_free_kbytes`, in bytes.
     pub min_free: Option<u64>,
     pub ramdisks: Vec<Ramdisk>,
@@ -38,6 +41,14 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
+    /// Whether the capture recorded `path` (snapshot-relative) as one it could not take
+    /// (meta `missing=`): such a figure is unknown, never 0.
+    pub fn capture_missed(&self, path: &str) -> bool {
+        self.meta
+            .get("missing")
+            .is_some_and(|m| m.split_whitespace().any(|p| p == path))
+    }
+
     /// The kernel release, from `proc/version` or the capture's `uname`.
     pub fn kernel_release(&self) -> Option<(u32, u32, u32)> {
         let from_version = self
@@ -78,6 +89,8 @@ pub struct Process {
     /// `VmSize` from status: the kernel's own sum of the mappings, for cross-checks.
     pub vm_size: Option<u64>,
     pub vm_rss: Option<u64>,
+    /// `VmHWM` from status: the peak resident size, the most this process has ever held.
+    pub vm_hwm: Option<u64>,
     /// Clock ticks since boot when the process started (`stat` field 22): with the pid, it
     /// tells a restarted process from the same one across a series.
     pub start_time: Option<u64>,
@@ -91,6 +104,10 @@ impl Process {
         self.mappings.iter().any(|m| m.smaps.is_some())
     }
 }
+
+/// The reason of a pid a capture's meta lists as `skipped=`: the capture does not say whether it
+/// vanished (nothing lost) or could not be read (memory not counted).
+pub const SKIPPED_BY_CAPTURE: &str = "skipped by the capture (vanished or unreadable)";
 
 /// A process that was listed but could not be read whole (it exited mid-read, or we may not
 /// read it). Recorded, never fatal.

@@ -233,6 +233,17 @@ pub struct LeakSettings {
     pub min_growth_steps: Option<u32>,
 }
 
+/// `[pressure]`: memory pressure (PSI, `/proc/pressure/memory` avg10, in percent of wall
+/// time) above which the board is short of memory now, even if the sums fit: a warning.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PressureLimits {
+    /// Share of the last 10 s in which some task stalled waiting for memory.
+    pub some_avg10: Option<f64>,
+    /// Share of the last 10 s in which every non-idle task stalled waiting for memory.
+    pub full_avg10: Option<f64>,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Profile {
@@ -259,6 +270,8 @@ pub struct Profile {
     pub expect: Vec<String>,
     #[serde(default)]
     pub leak: LeakSettings,
+    #[serde(default)]
+    pub pressure: PressureLimits,
     /// Where it was read from, for messages and reports.
     #[serde(skip)]
     pub source: String,

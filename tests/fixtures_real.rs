@@ -3,7 +3,7 @@
 
 use membudget::account::classify::{Class, Classifier};
 use membudget::account::{account, Measure};
-use membudget::budget::{evaluate, Status};
+use membudget::budget::{evaluate, Status, Verdict};
 use membudget::collect::{load, LiveOptions};
 use membudget::parse::maps::parse_maps;
 use membudget::profile::Profile;
@@ -19,6 +19,11 @@ fn real(rel: &str) -> PathBuf {
 
 fn ours(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
+}
+
+/// The first finding of `rule`.
+fn finding<'a>(b: &'a membudget::budget::Budget, rule: &str) -> &'a membudget::budget::Finding {
+    b.findings.iter().find(|f| f.rule == rule).unwrap()
 }
 
 fn zynq() -> membudget::model::Snapshot {
@@ -164,7 +169,7 @@ fn zynq_budget_line_items() {
     let snap = zynq();
     let profile = Profile::load(&ours("budgets/zynq-innosilicon-t2-256m.toml")).unwrap();
     let b = evaluate(&snap, &profile).unwrap();
-    let item = |k: &str| b.item(k).unwrap().bytes;
+    let item = |k: &str| b.item(k).unwrap().bytes.unwrap();
     // 256 MiB - MemTotal 252308 kB
     assert_eq!(item("kernel_static"), (262144 - 252308) * KIB);
     // Slab 13264 + KernelStack 880 + PageTables 372
@@ -181,8 +186,19 @@ fn zynq_budget_line_items() {
     let demand = (262144 - 252308) + (13264 + 880 + 372) + 179592 + 5108 + 3356 + 30 * 1024;
     assert_eq!(b.demand, demand * KIB);
     assert_eq!(b.headroom, (262144 - demand) as i64 * KIB as i64);
-    assert!(b.within_budget);
-    assert!(b.findings.iter().all(|f| f.status == Status::Pass));
+    // The capture has no min_free_kbytes: unknown, so no pass without --allow-incomplete.
+    assert_eq!(b.item("min_free").unwrap().bytes, None);
+    assert_eq!(b.verdict, Verdict::Inconclusive);
+    let open: Vec<&str> = b.inconclusive().map(|f| f.subject.as_str()).collect();
+    assert_eq!(open, ["unknown: min_free"]);
+    assert!(b
+        .findings
+        .iter()
+        .all(|f| matches!(f.status, Status::Pass | Status::Inconclusive)));
+    let mut b = b;
+    b.allow_incomplete();
+    assert_eq!(b.verdict, Verdict::WithinBudget);
+    assert!(b.banner.unwrap().contains("unknown: min_free"));
 }
 
 /// The Sofia camera application: 22 /dev/mmz and 3 /dev/mem mappings are device memory (MMZ
@@ -219,24 +235,20 @@ fn hisi_camera_budget_reconciles_and_fails() {
     // 64 MiB - 27 MiB MMZ - 32616 kB MemTotal
     assert_eq!(
         b.item("kernel_static").unwrap().bytes,
-        (65536 - 27648 - 32616) * KIB
+        Some((65536 - 27648 - 32616) * KIB)
     );
     let parts = &b.item("kernel_static").unwrap().parts;
     // mem=37M is exactly what the boot line saw: nothing unseen beyond the MMZ.
-    assert_eq!(parts[0].bytes, 0);
+    assert_eq!(parts[0].bytes, Some(0));
     // 3575K code + 121K rwdata + 904K rodata + 146K bss
-    assert_eq!(parts[1].bytes, (3575 + 121 + 904 + 146) * KIB);
+    assert_eq!(parts[1].bytes, Some((3575 + 121 + 904 + 146) * KIB));
     let r = b.reconciliation.as_ref().unwrap();
     assert_eq!(r.expected_mem_total, (31728 + 888) * KIB);
     assert_eq!(r.gap, 0);
     assert_eq!(b.device_mapped, 9_875_456);
     // Virtual sizes count the 66 reserved 1 MiB thread stacks: far over a 37 MiB kernel.
     assert!(!b.within_budget);
-    let sofia = b
-        .findings
-        .iter()
-        .find(|f| f.rule == "process_limit")
-        .unwrap();
+    let sofia = finding(&b, "process_limit");
     assert_eq!(sofia.status, Status::Fail);
     assert_eq!(sofia.actual, Some((108912 * KIB) as i64));
 }
@@ -270,11 +282,31 @@ fn hikvision_old_smaps_without_pss() {
     let rss = init.private.rss.unwrap() + init.shared.rss.unwrap();
     assert_eq!(rss, 272 * KIB);
     assert_eq!(init.class(Class::Heap).virtual_size, 440 * KIB);
+    // measure = "pss" on a kernel without Pss lines: counted by rss (the next figure down
+    // the chain), recorded per process, never virtual under a "pss" heading.
     let acc = account(&snap, Measure::Pss, None);
-    assert_eq!(
-        acc.processes[0].demand,
-        acc.processes[0].private.virtual_size
+    let init = &acc.processes[0];
+    assert_eq!(init.measure_used, Measure::Rss);
+    assert_eq!(Some(init.demand), init.private.rss);
+    assert!(init.demand < init.private.virtual_size);
+    assert_eq!(acc.measure_fallback, [1]);
+    let profile = Profile::parse("ram = \"64MiB\"\nmeasure = \"pss\"\n", "pss.toml").unwrap();
+    let b = evaluate(&snap, &profile).unwrap();
+    let measure = finding(&b, "measure_figures");
+    assert_eq!(measure.status, Status::Inconclusive);
+    assert!(
+        measure.message.contains("init (1) by rss"),
+        "{}",
+        measure.message
     );
+    assert!(measure.remedy.as_deref().unwrap().contains("no Pss"));
+    let note = b.item("processes").unwrap().note.as_deref().unwrap();
+    assert!(note.contains("1 by rss"), "{note}");
+    let text = membudget::report::reporter(membudget::report::Format::Text)
+        .report(&b, &Default::default());
+    let row = text.lines().find(|l| l.contains(" init ")).unwrap();
+    assert!(row.contains("rss"), "{row}");
+    assert!(!row.contains("virtual"), "{row}");
 }
 
 /// The model packs every process's mappings (src/model/mappings.rs). Unpacked, they must be

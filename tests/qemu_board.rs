@@ -109,7 +109,7 @@ fn board_end_to_end(arch: &str) {
     assert_eq!(snapshot.meminfo.get("CmaTotal"), Some(24 * 1024 * KIB));
 
     // Exactly what init gave the board.
-    assert_eq!(budget.item("ramdisks").unwrap().bytes, 8 * 1024 * KIB);
+    assert_eq!(budget.item("ramdisks").unwrap().bytes, Some(8 * 1024 * KIB));
     let volatile = snapshot
         .fs_usage
         .iter()
@@ -117,7 +117,7 @@ fn board_end_to_end(arch: &str) {
         .expect("df of /var/volatile");
     assert_eq!(volatile.used, 1536 * KIB);
     assert_eq!(volatile.size, 4096 * KIB);
-    assert_eq!(budget.item("min_free").unwrap().bytes, 2048 * KIB);
+    assert_eq!(budget.item("min_free").unwrap().bytes, Some(2048 * KIB));
     tmpfs_ramfs_and_rootfs_each_once(&snapshot, &budget, &capture);
     dynamic_reconciliation_closes(&budget);
 
@@ -136,7 +136,26 @@ fn board_end_to_end(arch: &str) {
         assert_eq!(p.vm_size_matches, Some(true), "{} {}", p.pid, p.name);
     }
     assert!(budget.within_budget, "{:?}", budget.findings);
-    assert!(budget.findings.iter().all(|f| f.status == Status::Pass));
+    // The script's meta lists the pids it skipped (its own short-lived commands) without a
+    // reason; the processes read explain AnonPages within the tolerance, so that is a warning.
+    for f in &budget.findings {
+        match f.rule.as_str() {
+            "skipped_processes" => {
+                assert_eq!(f.status, Status::Warn);
+                assert_eq!(f.actual, Some(snapshot.skipped.len() as i64));
+            }
+            _ => assert_eq!(f.status, Status::Pass, "{f:?}"),
+        }
+    }
+    let coverage = budget
+        .findings
+        .iter()
+        .find(|f| f.rule == "process_coverage")
+        .unwrap();
+    assert_eq!(
+        coverage.limit,
+        snapshot.meminfo.get("AnonPages").map(|a| a as i64)
+    );
 
     // The verdict through the binary: pass with the board's profile...
     let check = |profile: &Path| {
@@ -214,7 +233,7 @@ fn tmpfs_ramfs_and_rootfs_each_once(
     let tmpfs = budget.item("tmpfs").unwrap();
     assert_eq!(
         tmpfs.bytes,
-        files + shmem.objects_total(budget.measure) + shmem.remainder.unwrap(),
+        Some(files + shmem.objects_total(budget.measure) + shmem.remainder.unwrap()),
         "{tmpfs:?}"
     );
     // Shmem holds every tmpfs file (the rootfs too when it is tmpfs) and nothing of ramfs.
@@ -222,7 +241,7 @@ fn tmpfs_ramfs_and_rootfs_each_once(
     assert!(meminfo_shmem >= shmem.tmpfs_files, "{shmem:?}");
     println!(
         "tmpfs line {} kB: tmpfs files {} kB, ramfs files {} kB, objects {}, rest of Shmem {} kB (Shmem {} kB)",
-        tmpfs.bytes / KIB,
+        tmpfs.bytes.unwrap() / KIB,
         shmem.tmpfs_files / KIB,
         shmem.ramfs_files / KIB,
         shmem.objects.len(),

@@ -1,6 +1,8 @@
-//! Every report format on the real Zynq capture (within budget) and the HiSilicon fixture
-//! (over budget): insta snapshots, the JSON against its schema, the JUnit XML parsed back,
-//! the HTML rendered by headless chromium.
+//! Every report format on the three verdicts: the real Zynq capture (within budget once
+//! `--allow-incomplete` accepts its missing min_free_kbytes, under the banner), the HiSilicon
+//! fixture (over budget) and the real ZTE ONT capture (inconclusive: 5 processes cannot
+//! explain its AnonPages): insta snapshots, the JSON against its schema, the JUnit XML parsed
+//! back, the HTML rendered by headless chromium.
 
 mod common;
 
@@ -24,9 +26,19 @@ fn crate_dir() -> &'static Path {
 }
 
 fn zynq() -> Budget {
-    budget(
+    let mut budget = budget(
         &crate_dir().join("tests/fixtures/real/innosilicon-t2-zynq-snapshot"),
         "budgets/zynq-innosilicon-t2-256m.toml",
+    );
+    budget.allow_incomplete();
+    budget
+}
+
+/// The inconclusive case: 5 of the ZTE ONT's processes against its own profile.
+fn zte() -> Budget {
+    budget(
+        &crate_dir().join("tests/fixtures/real/zte-zx279128-ont-snapshot"),
+        "budgets/zte-zx279128-ont-128m.toml",
     )
 }
 
@@ -54,7 +66,7 @@ fn render(budget: &Budget, format: Format) -> String {
 
 #[test]
 fn every_format_of_both_fixtures_matches_its_snapshot() {
-    for (name, budget) in [("zynq", zynq()), ("hisi", hisi())] {
+    for (name, budget) in [("zynq", zynq()), ("hisi", hisi()), ("zte", zte())] {
         for (format, format_name) in FORMATS {
             insta::assert_snapshot!(format!("{name}_{format_name}"), render(&budget, format));
         }
@@ -67,14 +79,20 @@ fn markdown_leads_with_the_verdict_and_lists_failures_first() {
     let mut lines = md.lines().filter(|l| !l.is_empty());
     assert_eq!(
         lines.nth(1),
-        Some("OVER BUDGET: 3 rule(s) failed; headroom -86.52 MiB of 64 MiB RAM (minimum 2 MiB)")
+        Some("OVER BUDGET: 3 rule(s) failed; headroom at most -86.52 MiB of 64 MiB RAM (minimum 2 MiB)")
     );
     let findings: Vec<&str> = md
         .lines()
-        .filter(|l| l.starts_with("| FAIL") || l.starts_with("| PASS"))
+        .filter(|l| {
+            ["| FAIL", "| PASS", "| INCONCLUSIVE"]
+                .iter()
+                .any(|s| l.starts_with(s))
+        })
         .collect();
-    assert_eq!(findings.len(), 5);
+    assert_eq!(findings.len(), 7);
     assert!(findings[..3].iter().all(|l| l.starts_with("| FAIL")));
+    // Its meminfo has MemTotal alone and no min_free_kbytes: unknown, not 0 B.
+    assert!(findings[3].starts_with("| INCONCLUSIVE | unknown_items | unknown: kernel_dynamic (Slab, KernelStack, PageTables), min_free |"));
 }
 
 fn schema_validator() -> jsonschema::Validator {
@@ -88,7 +106,7 @@ fn schema_validator() -> jsonschema::Validator {
 #[test]
 fn json_validates_against_the_schema_with_every_figure_in_bytes() {
     let validator = schema_validator();
-    for budget in [zynq(), hisi()] {
+    for budget in [zynq(), hisi(), zte()] {
         let json: serde_json::Value = serde_json::from_str(&render(&budget, Format::Json)).unwrap();
         let errors: Vec<String> = validator
             .iter_errors(&json)
@@ -100,7 +118,7 @@ fn json_validates_against_the_schema_with_every_figure_in_bytes() {
             .as_array()
             .unwrap()
             .iter()
-            .map(|i| i["bytes"].as_u64().unwrap())
+            .filter_map(|i| i["bytes"].as_u64())
             .sum();
         assert_eq!(json["demand"].as_u64(), Some(items));
         assert_eq!(
@@ -115,6 +133,18 @@ fn json_validates_against_the_schema_with_every_figure_in_bytes() {
     let dynamic = common::keyed(&json["items"], "kernel_dynamic");
     assert_eq!(dynamic["bytes"], (13264u64 + 880 + 372) * 1024);
     assert_eq!(dynamic["files"][0], "proc/meminfo");
+    assert_eq!(json["verdict"], "within_budget");
+    assert!(json["banner"]
+        .as_str()
+        .unwrap()
+        .starts_with("INCOMPLETE EVIDENCE"));
+    assert_eq!(
+        common::keyed(&json["items"], "min_free")["bytes"],
+        serde_json::Value::Null
+    );
+    let json: serde_json::Value = serde_json::from_str(&render(&zte(), Format::Json)).unwrap();
+    assert_eq!(json["verdict"], "inconclusive");
+    assert_eq!(json["within_budget"], false);
 }
 
 #[test]
@@ -165,8 +195,9 @@ fn junit_counts(xml: &str) -> JunitCounts {
 #[test]
 fn junit_has_one_testcase_per_rule_and_fails_the_three_broken_ones() {
     let hisi = junit_counts(&render(&hisi(), Format::Junit));
-    // ram_fit, headroom, Sofia's process limit, expect Sofia, reconciliation.
-    assert_eq!(hisi.testcases, 5);
+    // ram_fit, headroom, Sofia's process limit, expect Sofia, reconciliation, unknown items
+    // (an error: inconclusive), exhaustion (its dmesg is clean).
+    assert_eq!(hisi.testcases, 7);
     assert_eq!(hisi.failures, 3);
     assert_eq!(
         hisi.failed_classes,
@@ -177,9 +208,20 @@ fn junit_has_one_testcase_per_rule_and_fails_the_three_broken_ones() {
         ]
     );
     let within = zynq();
-    let counts = junit_counts(&render(&within, Format::Junit));
-    assert_eq!(counts.testcases, within.findings.len());
+    let xml = render(&within, Format::Junit);
+    let counts = junit_counts(&xml);
+    // The banner comes first, as a skipped case.
+    assert_eq!(counts.testcases, within.findings.len() + 1);
     assert_eq!(counts.failures, 0);
+    assert!(xml.contains("errors=\"0\""));
+    let first = xml.find("<testcase").unwrap();
+    assert!(xml[first..].starts_with(
+        "<testcase classname=\"membudget.evidence\" name=\"incomplete evidence allowed\""
+    ));
+    // Inconclusive without --allow-incomplete: an <error>, one per reason.
+    let xml = render(&zte(), Format::Junit);
+    assert!(xml.contains("errors=\"2\""), "{xml}");
+    assert!(xml.contains("<error message=\"5 processes hold at most 568 KiB"));
 }
 
 /// A process name holding markup and control characters, as a hostile board could show.
@@ -261,7 +303,7 @@ fn html_renders_in_headless_chromium_with_the_headline_figures() {
             "hisi",
             hisi(),
             [
-                "OVER BUDGET: 3 rule(s) failed; headroom -86.52 MiB of 64 MiB RAM (minimum 2 MiB)",
+                "OVER BUDGET: 3 rule(s) failed; headroom at most -86.52 MiB of 64 MiB RAM (minimum 2 MiB)",
                 "150.52 MiB",
                 "Sofia (1)",
             ],
@@ -270,9 +312,18 @@ fn html_renders_in_headless_chromium_with_the_headline_figures() {
             "zynq",
             zynq(),
             [
-                "WITHIN BUDGET: headroom 18.57 MiB of 256 MiB RAM (minimum 12.80 MiB)",
-                "237.43 MiB",
+                "WITHIN BUDGET: headroom at most 18.57 MiB of 256 MiB RAM (minimum 12.80 MiB)",
+                "INCOMPLETE EVIDENCE (--allow-incomplete)",
                 "innominer_T2 (18268)",
+            ],
+        ),
+        (
+            "zte",
+            zte(),
+            [
+                "INCONCLUSIVE: the evidence cannot carry a verdict",
+                "11.66 MiB unexplained",
+                "logcat (607)",
             ],
         ),
     ] {

@@ -21,7 +21,10 @@ pub enum Measure {
     /// end - start: the article's method, a ceiling, available from maps alone.
     #[default]
     Virtual,
-    /// Resident pages (smaps `Rss`), shared pages counted once system-wide.
+    /// Resident pages (smaps `Rss`): pages of shared mappings (code, rodata, shared anon)
+    /// counted once system-wide, but a process's private pages count in full for every
+    /// process, including copy-on-write pages a forked child still shares with its parent.
+    /// Not "shared counted once": an upper bound for private memory after fork.
     Rss,
     /// Proportional set size (smaps `Pss`): shared pages already split, no dedupe needed.
     Pss,
@@ -69,7 +72,7 @@ impl Figures {
     fn of_mapping(size: u64, smaps: Option<&SmapsFields>) -> Figures {
         Figures {
             virtual_size: size,
-            rss: smaps.map(|s| s.rss),
+            rss: smaps.and_then(|s| s.rss),
             pss: smaps.and_then(|s| s.pss),
             uss: smaps.map(SmapsFields::uss),
             swap: smaps.and_then(|s| s.swap),
@@ -108,6 +111,28 @@ impl Figures {
             Measure::Pss => self.pss,
         }
     }
+
+    /// `wanted` when these figures have it, else the next measure down the chain
+    /// pss -> rss -> virtual (2.6.18 smaps have no `Pss`; a trimmed smaps may lack `Rss`;
+    /// maps alone have only virtual). Never a missing figure as 0.
+    pub fn available(&self, wanted: Measure) -> Measure {
+        let chain: &[Measure] = match wanted {
+            Measure::Pss => &[Measure::Pss, Measure::Rss],
+            Measure::Rss => &[Measure::Rss],
+            Measure::Virtual => &[],
+        };
+        chain
+            .iter()
+            .copied()
+            .find(|m| self.get(*m).is_some())
+            .unwrap_or(Measure::Virtual)
+    }
+
+    /// The figure in `available(wanted)`, and which measure that is.
+    pub fn by_chain(&self, wanted: Measure) -> (Measure, u64) {
+        let measure = self.available(wanted);
+        (measure, self.get(measure).unwrap_or(self.virtual_size))
+    }
 }
 
 /// One process's figures by class.
@@ -123,8 +148,14 @@ pub struct ProcessAccount {
     pub private: Figures,
     /// Shared classes as this process maps them (counted once system-wide, not here).
     pub shared: Figures,
-    /// The budget measure of `private`, or of virtual where smaps were missing.
+    /// The budget measure of `private` (`measure_used`).
     pub demand: u64,
+    /// The measure `demand` is in: the profile's, or the next one down the chain
+    /// pss -> rss -> virtual when this process lacks its figures.
+    pub measure_used: Measure,
+    /// `VmRSS` and `VmHWM` (peak resident) from status, when the snapshot has them.
+    pub vm_rss: Option<u64>,
+    pub vm_hwm: Option<u64>,
     /// `VmSize` from status, and whether the maps add up to it exactly.
     pub vm_size: Option<u64>,
     pub vm_size_matches: Option<bool>,
@@ -235,7 +266,7 @@ pub struct Accounting {
     pub user_demand: u64,
     pub user_private: u64,
     pub user_shared: u64,
-    /// Processes whose figures fell back to `virtual` because the snapshot has no smaps.
+    /// Processes counted by another measure than the profile's (their `measure_used`).
     pub measure_fallback: Vec<u32>,
     /// memfd, SysV, ashmem and deleted-file shmem objects the processes map, once each.
     pub shm_objects: Vec<ShmObject>,
@@ -344,10 +375,11 @@ fn account_process(
         };
         pieces.push((class, figures, key));
     }
-    let demand = private
-        .get(measure)
-        .filter(|_| has_smaps || measure == Measure::Virtual)
-        .unwrap_or(private.virtual_size);
+    // The measure of the whole process: any of its mappings having the figure will do.
+    let mut all = private;
+    all.add(&shared);
+    let measure_used = all.available(measure);
+    let demand = private.get(measure_used).unwrap_or(private.virtual_size);
     let account = ProcessAccount {
         pid: p.pid,
         name: p.name.clone(),
@@ -358,6 +390,9 @@ fn account_process(
         private,
         shared,
         demand,
+        measure_used,
+        vm_rss: p.vm_rss,
+        vm_hwm: p.vm_hwm,
         vm_size: p.vm_size,
         vm_size_matches: p.vm_size.map(|v| v == kernel_vm_size),
         has_smaps,
@@ -387,11 +422,7 @@ pub fn account(
     for p in &snapshot.processes {
         let (acc, pieces) =
             account_process(p, &classifier, measure, hidden_stack_guard, &mut objects);
-        let use_measure = if acc.has_smaps {
-            measure
-        } else {
-            Measure::Virtual
-        };
+        let use_measure = acc.measure_used;
         if use_measure != measure {
             measure_fallback.push(p.pid);
         }

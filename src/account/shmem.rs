@@ -125,8 +125,8 @@ impl ShmObjects {
         }
         b.ranges
             .push((map.offset, map.offset.saturating_add(map.size())));
-        if let Some(s) = smaps {
-            b.this_process = Some(b.this_process.unwrap_or(0).saturating_add(s.rss));
+        if let Some(rss) = smaps.and_then(|s| s.rss) {
+            b.this_process = Some(b.this_process.unwrap_or(0).saturating_add(rss));
         }
     }
 
@@ -365,7 +365,7 @@ mod tests {
         let a = parse_line(b"1000-5000 rw-s 00000000 00:05 42 /memfd:pool (deleted)").unwrap();
         let b = parse_line(b"7000-9000 rw-s 00002000 00:05 42 /memfd:pool (deleted)").unwrap();
         let rss = |kib: u64| SmapsFields {
-            rss: kib * 1024,
+            rss: Some(kib * 1024),
             ..Default::default()
         };
         objects.add(1, ObjectKind::Memfd, None, &a, Some(&rss(8)));

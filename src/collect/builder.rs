@@ -6,6 +6,7 @@ use crate::model::{
     FsUsage, Interner, Mapping, Mappings, Packer, Process, Ramdisk, Skipped, Snapshot, Warning,
 };
 use crate::parse::df::{parse_df, parse_du, DfEntry};
+use crate::parse::exhaustion::parse_exhaustion;
 use crate::parse::kernel::{parse_boot_log, parse_cmdline};
 use crate::parse::maps::{parse_maps, LineIssue, MapLine};
 use crate::parse::meminfo::parse_meminfo;
@@ -281,10 +282,15 @@ impl SnapshotBuilder {
             },
             FileKind::RamdiskSize(name) => {
                 match String::from_utf8_lossy(bytes).trim().parse::<u64>() {
-                    Ok(sectors) => self.snapshot.ramdisks.push(Ramdisk {
-                        name,
-                        size: sectors.saturating_mul(512),
-                    }),
+                    Ok(sectors) => {
+                        let size = sectors.checked_mul(512).ok_or_else(|| {
+                            Error::in_file(
+                                self.display(path),
+                                format!("{sectors} sectors of 512 bytes overflow: no ramdisk is that large"),
+                            )
+                        })?;
+                        self.snapshot.ramdisks.push(Ramdisk { name, size })
+                    }
                     Err(_) => self.warn(path, "not a number of 512-byte sectors"),
                 }
             }
@@ -298,7 +304,10 @@ impl SnapshotBuilder {
                 self.record_issues(path, issues);
                 self.du = Some(entries);
             }
-            FileKind::Dmesg => self.snapshot.boot_memory = parse_boot_log(bytes),
+            FileKind::Dmesg => {
+                self.snapshot.boot_memory = parse_boot_log(bytes);
+                self.snapshot.exhaustion = Some(parse_exhaustion(bytes));
+            }
             FileKind::Kernel(file) => {
                 let issues = file.take(bytes, &mut self.snapshot.kernel_files);
                 self.record_issues(path, issues);
@@ -483,7 +492,7 @@ impl SnapshotBuilder {
             if !self.snapshot.skipped.iter().any(|s| s.pid == pid) {
                 self.snapshot.skipped.push(Skipped {
                     pid,
-                    reason: "skipped by the capture (vanished or unreadable)".into(),
+                    reason: crate::model::SKIPPED_BY_CAPTURE.into(),
                 });
             }
         }
@@ -546,6 +555,7 @@ impl SnapshotBuilder {
             threads: status.threads.unwrap_or(1),
             vm_size: status.vm_size,
             vm_rss: status.vm_rss,
+            vm_hwm: status.vm_hwm,
             start_time: partial.stat.and_then(|s| s.start_time),
             mappings,
             rollup: partial.rollup.map(|rollup| *rollup),

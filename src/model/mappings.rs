@@ -43,6 +43,7 @@ const SMAPS_IN_KIB: u8 = 1 << 7;
 const HAS_PSS: u8 = 1;
 const HAS_ANONYMOUS: u8 = 1 << 1;
 const HAS_SWAP: u8 = 1 << 2;
+const HAS_RSS: u8 = 1 << 3;
 
 /// The mappings of one process, in maps order.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -218,7 +219,8 @@ impl<'i> Packer<'i> {
         }
         let out = &mut self.mappings.bytes;
         if let Some(smaps) = &mapping.smaps {
-            let present = flag(smaps.pss.is_some(), HAS_PSS)
+            let present = flag(smaps.rss.is_some(), HAS_RSS)
+                | flag(smaps.pss.is_some(), HAS_PSS)
                 | flag(smaps.anonymous.is_some(), HAS_ANONYMOUS)
                 | flag(smaps.swap.is_some(), HAS_SWAP);
             out.push(present);
@@ -242,7 +244,7 @@ impl<'i> Packer<'i> {
 fn smaps_figures(s: &SmapsFields) -> [Option<u64>; 9] {
     [
         Some(s.size),
-        Some(s.rss),
+        s.rss,
         s.pss,
         Some(s.shared_clean),
         Some(s.shared_dirty),
@@ -319,7 +321,7 @@ impl Iterator for MappingsIter<'_> {
             let mut next = || self.varint() * unit;
             let optional = |bit: u8, next: &mut dyn FnMut() -> u64| (present & bit != 0).then(next);
             let size = next();
-            let rss = next();
+            let rss = optional(HAS_RSS, &mut next);
             let pss = optional(HAS_PSS, &mut next);
             let shared_clean = next();
             let shared_dirty = next();
@@ -401,7 +403,7 @@ mod tests {
         let kb = |n: u64| n * 1024;
         let smaps = |size, rss| SmapsFields {
             size,
-            rss,
+            rss: Some(rss),
             pss: Some(rss / 2),
             shared_clean: rss / 2,
             shared_dirty: 0,
@@ -431,7 +433,7 @@ mod tests {
     fn hostile_values_roundtrip_exactly() {
         let odd = SmapsFields {
             size: u64::MAX,
-            rss: 1023,
+            rss: Some(1023),
             pss: None,
             shared_clean: 1,
             shared_dirty: u64::MAX - 1,

@@ -63,8 +63,10 @@ const MEMORY_PARAMS: [&str; 13] = [
     "reserve",
 ];
 
+/// The size at the head of a parameter value: `128M@0x80000000`, `64M,0x...`, or `128M;` as
+/// one ZTE boot loader writes it (a `;` and its own words follow on the same line).
 fn leading_size(value: &str) -> Option<u64> {
-    let size = value.split(['@', ',']).next()?;
+    let size = value.split(['@', ',', ';']).next()?;
     parse_size(size).ok()
 }
 
@@ -264,6 +266,9 @@ mod tests {
                 "mmz=anonymous,0,0x86000000,160M"
             ]
         );
+        // The ZTE ONT's boot loader appends `; U-Boot ...` right after `mem=128M`.
+        let zte = parse_cmdline(b"root=/dev/mtdblock10 ro mem=128M; U-Boot V6.0.20P10N2\n");
+        assert_eq!(zte.mem, Some(128 << 20));
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! Each returns what it understood plus the lines it had to skip; none of them panics.
 
 pub mod df;
+pub mod exhaustion;
 pub mod kernel;
 pub mod kv;
 pub mod maps;

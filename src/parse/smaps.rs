@@ -1,7 +1,9 @@
 //! `/proc/PID/smaps` and `smaps_rollup`: a maps header line followed by `Key: N kB` fields.
 //!
 //! Old kernels (2.6.18, seen on a Hikvision DM365) have no `Pss`, `Anonymous` or `Swap` fields,
-//! so those are optional: a report must say "no PSS" rather than print zero.
+//! so those are optional: a report must say "no PSS" rather than print zero. `Rss` is optional
+//! too: every kernel prints it, but a damaged or hand-trimmed capture may not, and a missing
+//! figure must never count as 0 B resident.
 
 use super::kv::{split_key_value, value_bytes};
 use super::maps::{lines, looks_like_header, parse_line, LineIssue, MapLine};
@@ -10,7 +12,7 @@ use super::maps::{lines, looks_like_header, parse_line, LineIssue, MapLine};
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct SmapsFields {
     pub size: u64,
-    pub rss: u64,
+    pub rss: Option<u64>,
     pub pss: Option<u64>,
     pub shared_clean: u64,
     pub shared_dirty: u64,
@@ -34,7 +36,7 @@ impl SmapsFields {
             };
         }
         self.size += other.size;
-        self.rss += other.rss;
+        add_opt(&mut self.rss, other.rss);
         self.shared_clean += other.shared_clean;
         self.shared_dirty += other.shared_dirty;
         self.private_clean += other.private_clean;
@@ -97,7 +99,7 @@ pub fn parse_smaps(bytes: &[u8]) -> (Vec<SmapsEntry>, Vec<LineIssue>) {
         };
         let target: &mut u64 = match key {
             "Size" => &mut entry.fields.size,
-            "Rss" => &mut entry.fields.rss,
+            "Rss" => entry.fields.rss.get_or_insert(0),
             "Shared_Clean" => &mut entry.fields.shared_clean,
             "Shared_Dirty" => &mut entry.fields.shared_dirty,
             "Private_Clean" => &mut entry.fields.private_clean,
@@ -143,7 +145,7 @@ mod tests {
         let (e, issues) = parse_smaps(text.as_bytes());
         assert_eq!(e.len(), 1);
         assert_eq!(e[0].fields.size, 928 * 1024);
-        assert_eq!(e[0].fields.rss, 8 * 1024);
+        assert_eq!(e[0].fields.rss, Some(8 * 1024));
         assert_eq!(e[0].fields.shared_clean, 12 * 1024);
         let lines: Vec<(usize, &str)> = issues
             .iter()

@@ -1,4 +1,5 @@
-//! `/proc/PID/status`: the few fields the budget needs, plus VmSize/VmRSS for cross-checks.
+//! `/proc/PID/status`: the few fields the budget needs, VmSize/VmRSS for cross-checks, and
+//! VmHWM, the peak resident size, which one snapshot cannot see otherwise.
 
 use super::kv::{key_values, value_bytes};
 
@@ -11,6 +12,8 @@ pub struct Status {
     pub threads: Option<u32>,
     pub vm_size: Option<u64>,
     pub vm_rss: Option<u64>,
+    /// Peak resident set size ("high water mark") since the process started.
+    pub vm_hwm: Option<u64>,
 }
 
 pub fn parse_status(bytes: &[u8]) -> Status {
@@ -24,6 +27,7 @@ pub fn parse_status(bytes: &[u8]) -> Status {
             "Threads" => status.threads = value.parse().ok(),
             "VmSize" => status.vm_size = value_bytes(value),
             "VmRSS" => status.vm_rss = value_bytes(value),
+            "VmHWM" => status.vm_hwm = value_bytes(value),
             _ => {}
         }
     }
@@ -46,13 +50,14 @@ mod tests {
     #[test]
     fn reads_the_fields() {
         let s = parse_status(
-            b"Name:\tftpd\nState:\tS (sleeping)\nTgid:\t7231\nPid:\t7231\nPPid:\t16649\nVmSize:\t    3080 kB\nVmRSS:\t    1412 kB\nThreads:\t1\n",
+            b"Name:\tftpd\nState:\tS (sleeping)\nTgid:\t7231\nPid:\t7231\nPPid:\t16649\nVmSize:\t    3080 kB\nVmHWM:\t    1500 kB\nVmRSS:\t    1412 kB\nThreads:\t1\n",
         );
         assert_eq!(s.name.as_deref(), Some("ftpd"));
         assert_eq!(s.tgid, Some(7231));
         assert_eq!(s.threads, Some(1));
         assert_eq!(s.vm_size, Some(3080 * 1024));
         assert_eq!(s.vm_rss, Some(1412 * 1024));
+        assert_eq!(s.vm_hwm, Some(1500 * 1024));
     }
 
     #[test]

@@ -100,10 +100,18 @@ pub fn parse_pressure(bytes: &[u8]) -> (Pressure, Vec<LineIssue>) {
             let Some((key, value)) = field.split_once('=') else {
                 continue;
             };
+            // A share of time is a finite percentage: NaN or a negative value is a bad line,
+            // never a figure a threshold could silently pass.
+            let share = || {
+                value
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|v| v.is_finite() && *v >= 0.0)
+            };
             let ok = match key {
-                "avg10" => value.parse().map(|v| parsed.avg10 = v).is_ok(),
-                "avg60" => value.parse().map(|v| parsed.avg60 = v).is_ok(),
-                "avg300" => value.parse().map(|v| parsed.avg300 = v).is_ok(),
+                "avg10" => share().map(|v| parsed.avg10 = v).is_some(),
+                "avg60" => share().map(|v| parsed.avg60 = v).is_some(),
+                "avg300" => share().map(|v| parsed.avg300 = v).is_some(),
                 "total" => value.parse().map(|v| parsed.total_us = v).is_ok(),
                 _ => continue,
             };

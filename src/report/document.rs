@@ -184,6 +184,8 @@ p.note { color: #555; font-size: 0.9em; }
 .verdict { font-size: 1.2em; font-weight: bold; padding: 0.5em; }
 .pass { background: #e3f6e3; color: #145214; }
 .fail { background: #fbe3e3; color: #8a1010; }
+.inconclusive { background: #fff3cd; color: #6b4e00; }
+.banner { font-weight: bold; padding: 0.5em; background: #fff3cd; color: #6b4e00; border: 1px solid #e0c060; }
 svg text { font-family: sans-serif; font-size: 12px; fill: #222; }
 ";
 

@@ -54,11 +54,11 @@ fn budget_bar(b: &Budget, o: &ReportOptions) -> String {
     let mut segments: Vec<Segment> = b
         .items
         .iter()
-        .filter(|i| i.bytes > 0)
+        .filter_map(|i| Some((i, i.bytes.filter(|b| *b > 0)?)))
         .enumerate()
-        .map(|(n, i)| Segment {
+        .map(|(n, (i, bytes))| Segment {
             label: i.label.clone(),
-            bytes: i.bytes,
+            bytes,
             colour: PALETTE[n % (PALETTE.len() - 2)],
         })
         .collect();
@@ -163,13 +163,26 @@ fn wrap_svg(content: &str, height: f64, label: &str) -> String {
     )
 }
 
-fn page(title: &str, verdict: &str, pass: bool, sections: &[(Section, String)]) -> String {
-    let mut body = format!(
-        "<h1>{}</h1>\n<p class=\"verdict {}\" id=\"verdict\">{}</p>\n",
-        html_escape(title),
-        if pass { "pass" } else { "fail" },
-        html_escape(verdict)
-    );
+/// The page: heading, the banner when a verdict stands on incomplete evidence, the verdict
+/// (styled `pass`, `fail` or `inconclusive`), then the sections.
+fn page(
+    title: &str,
+    banner: Option<&str>,
+    verdict: (&str, &str),
+    sections: &[(Section, String)],
+) -> String {
+    let mut body = format!("<h1>{}</h1>\n", html_escape(title));
+    if let Some(banner) = banner {
+        body.push_str(&format!(
+            "<p class=\"banner\" id=\"banner\">{}</p>\n",
+            html_escape(banner)
+        ));
+    }
+    body.push_str(&format!(
+        "<p class=\"verdict {}\" id=\"verdict\">{}</p>\n",
+        verdict.0,
+        html_escape(verdict.1)
+    ));
     for (section, figure) in sections {
         body.push_str(&document::html_section(section, figure));
     }
@@ -182,7 +195,8 @@ impl Reporter for HtmlReporter {
         // The heading section's title and verdict become the page's heading.
         let mut heading = all.remove(0);
         let title = std::mem::take(&mut heading.title);
-        heading.paragraphs.remove(0);
+        // The banner and the verdict line lead the page instead.
+        heading.paragraphs.drain(..=usize::from(b.banner.is_some()));
         heading.title = "Snapshot".into();
         let mut with_figures: Vec<(Section, String)> = vec![(heading, String::new())];
         for s in all {
@@ -195,10 +209,15 @@ impl Reporter for HtmlReporter {
             };
             with_figures.push((s, figure));
         }
+        let class = match b.verdict {
+            crate::budget::Verdict::WithinBudget => "pass",
+            crate::budget::Verdict::OverBudget => "fail",
+            crate::budget::Verdict::Inconclusive => "inconclusive",
+        };
         page(
             &title,
-            &sections::verdict_line(b, o),
-            b.within_budget,
+            b.banner.as_deref(),
+            (class, &sections::verdict_line(b, o)),
             &with_figures,
         )
     }
@@ -215,8 +234,11 @@ impl Reporter for HtmlReporter {
             .collect();
         page(
             &title,
-            &sections::diff_verdict(d, o),
-            !d.exceeded,
+            None,
+            (
+                if d.exceeded { "fail" } else { "pass" },
+                &sections::diff_verdict(d, o),
+            ),
             &with_figures,
         )
     }

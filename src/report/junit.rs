@@ -8,11 +8,13 @@ use std::fmt::Write;
 
 pub struct JunitReporter;
 
-/// One test case: a failure message makes it fail, a skipped message marks a warning.
+/// One test case: a failure message makes it fail, an error message marks evidence that
+/// cannot carry a verdict (INCONCLUSIVE), a skipped message marks a warning.
 pub struct Case {
     pub class: String,
     pub name: String,
     pub failure: Option<String>,
+    pub error: Option<String>,
     pub skipped: Option<String>,
 }
 
@@ -34,17 +36,24 @@ pub fn xml_escape(text: &str) -> String {
 /// `<testsuites>` holding one `<testsuite>` of `cases`.
 pub fn suites(name: &str, cases: &[Case]) -> String {
     let failures = cases.iter().filter(|c| c.failure.is_some()).count();
-    let skipped = cases.iter().filter(|c| c.skipped.is_some()).count();
+    let errors = cases
+        .iter()
+        .filter(|c| c.failure.is_none() && c.error.is_some())
+        .count();
+    let skipped = cases
+        .iter()
+        .filter(|c| c.failure.is_none() && c.error.is_none() && c.skipped.is_some())
+        .count();
     let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     let name = xml_escape(name);
     let _ = writeln!(
         out,
-        "<testsuites name=\"{name}\" tests=\"{}\" failures=\"{failures}\" errors=\"0\" skipped=\"{skipped}\">",
+        "<testsuites name=\"{name}\" tests=\"{}\" failures=\"{failures}\" errors=\"{errors}\" skipped=\"{skipped}\">",
         cases.len()
     );
     let _ = writeln!(
         out,
-        "  <testsuite name=\"{name}\" tests=\"{}\" failures=\"{failures}\" errors=\"0\" skipped=\"{skipped}\">",
+        "  <testsuite name=\"{name}\" tests=\"{}\" failures=\"{failures}\" errors=\"{errors}\" skipped=\"{skipped}\">",
         cases.len()
     );
     for case in cases {
@@ -54,48 +63,69 @@ pub fn suites(name: &str, cases: &[Case]) -> String {
             xml_escape(&case.class),
             xml_escape(&case.name)
         );
-        match (&case.failure, &case.skipped) {
-            (Some(message), _) => {
+        match (&case.failure, &case.error, &case.skipped) {
+            (Some(message), _, _) => {
                 let message = xml_escape(message);
                 let _ = write!(
                     out,
                     ">\n      <failure message=\"{message}\" type=\"budget\">{message}</failure>\n    </testcase>\n"
                 );
             }
-            (None, Some(message)) => {
+            (None, Some(message), _) => {
+                let message = xml_escape(message);
+                let _ = write!(
+                    out,
+                    ">\n      <error message=\"{message}\" type=\"inconclusive\">{message}</error>\n    </testcase>\n"
+                );
+            }
+            (None, None, Some(message)) => {
                 let _ = write!(
                     out,
                     ">\n      <skipped message=\"{}\"/>\n    </testcase>\n",
                     xml_escape(message)
                 );
             }
-            (None, None) => out.push_str("/>\n"),
+            (None, None, None) => out.push_str("/>\n"),
         }
     }
     out.push_str("  </testsuite>\n</testsuites>\n");
     out
 }
 
+/// The `--allow-incomplete` banner as the suite's first case (skipped: it passes nothing),
+/// so a CI page shows it above the rules.
+fn banner_case(b: &Budget) -> Option<Case> {
+    Some(Case {
+        class: "membudget.evidence".into(),
+        name: "incomplete evidence allowed".into(),
+        failure: None,
+        error: None,
+        skipped: Some(b.banner.clone()?),
+    })
+}
+
+fn finding_case(b: &Budget, f: &crate::budget::Finding) -> Case {
+    let numbers = match (f.actual, f.limit) {
+        (Some(actual), Some(limit)) if f.counts() => format!(" (count {actual}, limit {limit})"),
+        (Some(actual), Some(limit)) => format!(" (actual {actual} bytes, limit {limit} bytes)"),
+        _ => String::new(),
+    };
+    let message = format!("{}{numbers}", super::sections::finding_text(f));
+    let inconclusive = f.status == Status::Inconclusive;
+    Case {
+        class: format!("membudget.{}", f.rule),
+        name: f.subject.clone(),
+        failure: (f.status == Status::Fail).then(|| message.clone()),
+        error: (inconclusive && !b.allow_incomplete).then(|| message.clone()),
+        skipped: (f.status == Status::Warn || inconclusive).then_some(message),
+    }
+}
+
 impl Reporter for JunitReporter {
     fn report(&self, b: &Budget, _: &ReportOptions) -> String {
-        let cases: Vec<Case> = b
-            .findings
-            .iter()
-            .map(|f| {
-                let numbers = match (f.actual, f.limit) {
-                    (Some(actual), Some(limit)) => {
-                        format!(" (actual {actual} bytes, limit {limit} bytes)")
-                    }
-                    _ => String::new(),
-                };
-                let message = format!("{}{numbers}", f.message);
-                Case {
-                    class: format!("membudget.{}", f.rule),
-                    name: f.subject.clone(),
-                    failure: (f.status == Status::Fail).then(|| message.clone()),
-                    skipped: (f.status == Status::Warn).then_some(message),
-                }
-            })
+        let cases: Vec<Case> = banner_case(b)
+            .into_iter()
+            .chain(b.findings.iter().map(|f| finding_case(b, f)))
             .collect();
         suites(&format!("membudget {}", b.profile), &cases)
     }
@@ -107,6 +137,7 @@ impl Reporter for JunitReporter {
             class: "membudget.diff".into(),
             name: "demand growth within limit".into(),
             failure: d.exceeded.then(|| super::sections::diff_verdict(d, o)),
+            error: None,
             skipped: None,
         }];
         cases.extend(
@@ -117,6 +148,7 @@ impl Reporter for JunitReporter {
                     class: "membudget.diff.process".into(),
                     name: format!("{} {:?}: {} bytes", p.name, p.change, p.delta),
                     failure: None,
+                    error: None,
                     skipped: None,
                 }),
         );

@@ -5,7 +5,7 @@ use super::document::Section;
 use super::ReportOptions;
 use crate::account::classify::Class;
 use crate::account::dynamic::Role;
-use crate::budget::{Budget, Finding, Status};
+use crate::budget::{Budget, Finding, Status, Verdict};
 use crate::diff::{Change, Delta, Diff};
 
 /// Classes shown as columns of the process table, in order.
@@ -27,23 +27,54 @@ pub fn status_word(status: Status) -> &'static str {
         Status::Pass => "PASS",
         Status::Fail => "FAIL",
         Status::Warn => "WARN",
+        Status::Inconclusive => "INCONCLUSIVE",
+    }
+}
+
+/// A line item's size, or "unknown" (never a 0 that was not measured).
+pub fn item_size(bytes: Option<u64>, o: &ReportOptions) -> String {
+    bytes.map_or("unknown".into(), |b| o.size(b))
+}
+
+/// A finding's message with its remedy, when it has one.
+pub fn finding_text(f: &Finding) -> String {
+    match &f.remedy {
+        Some(remedy) => format!("{}. Remedy: {remedy}", f.message),
+        None => f.message.clone(),
     }
 }
 
 pub fn verdict_line(budget: &Budget, o: &ReportOptions) -> String {
+    let bound = if budget.demand_incomplete {
+        " at most"
+    } else {
+        ""
+    };
     let figures = format!(
-        "headroom {} of {} RAM (minimum {})",
+        "headroom{bound} {} of {} RAM (minimum {})",
         o.size_signed(budget.headroom),
         o.size(budget.ram),
         o.size(budget.min_headroom)
     );
-    if budget.within_budget {
-        format!("WITHIN BUDGET: {figures}")
-    } else {
-        format!(
+    match budget.verdict {
+        Verdict::WithinBudget => format!("WITHIN BUDGET: {figures}"),
+        Verdict::OverBudget => format!(
             "OVER BUDGET: {} rule(s) failed; {figures}",
             budget.failed().count()
-        )
+        ),
+        Verdict::Inconclusive => {
+            let reasons: Vec<String> = budget
+                .inconclusive()
+                .map(|f| match &f.remedy {
+                    Some(remedy) => format!("{} (remedy: {remedy})", f.subject),
+                    None => f.subject.clone(),
+                })
+                .collect();
+            format!(
+                "INCONCLUSIVE: the evidence cannot carry a verdict: {}; {figures} on what is known (--allow-incomplete budgets it)",
+                reasons.join("; ")
+            )
+        }
     }
 }
 
@@ -70,21 +101,25 @@ pub fn budget_section(
     for item in &b.items {
         s.rows.push(vec![
             item.label.clone(),
-            o.size(item.bytes),
-            share(item.bytes as i64, b.ram),
+            item_size(item.bytes, o),
+            item_share(item.bytes, b.ram),
             source(item),
         ]);
         for part in &item.parts {
             s.rows.push(vec![
                 format!("{indent}{}", part.label),
-                o.size(part.bytes),
-                share(part.bytes as i64, b.ram),
+                item_size(part.bytes, o),
+                item_share(part.bytes, b.ram),
                 source(part),
             ]);
         }
     }
     s.rows.push(vec![
-        "total demand".into(),
+        if b.demand_incomplete {
+            "total demand (known items: a lower bound)".into()
+        } else {
+            "total demand".into()
+        },
         o.size(b.demand),
         share(b.demand as i64, b.ram),
         String::new(),
@@ -111,13 +146,18 @@ pub fn budget_section(
     s
 }
 
+fn item_share(bytes: Option<u64>, ram: u64) -> String {
+    bytes.map_or("-".into(), |b| share(b as i64, ram))
+}
+
 pub fn processes_section(b: &Budget, o: &ReportOptions) -> Section {
-    let mut headers = vec!["pid", "name", "thr", "private"];
+    let mut headers = vec!["pid", "name", "thr", "private", "by"];
     headers.extend(PROCESS_COLUMNS.iter().map(|c| c.name()));
     headers.push("rss");
     headers.push("pss");
-    let mut right = vec![true, false, true, true];
-    right.extend(std::iter::repeat_n(true, PROCESS_COLUMNS.len() + 2));
+    headers.push("peak (VmHWM)");
+    let mut right = vec![true, false, true, true, false];
+    right.extend(std::iter::repeat_n(true, PROCESS_COLUMNS.len() + 3));
     let mut s = Section::new(format!(
         "Top processes by private {} (of {})",
         b.measure.name(),
@@ -130,6 +170,7 @@ pub fn processes_section(b: &Budget, o: &ReportOptions) -> Section {
             p.name.clone(),
             p.threads.to_string(),
             o.size(p.demand),
+            p.measure_used.name().into(),
         ];
         row.extend(
             PROCESS_COLUMNS
@@ -140,8 +181,13 @@ pub fn processes_section(b: &Budget, o: &ReportOptions) -> Section {
         let total_pss = p.private.pss.zip(p.shared.pss).map(|(a, b)| a + b);
         row.push(total_rss.map_or("-".into(), |v| o.size(v)));
         row.push(total_pss.map_or("-".into(), |v| o.size(v)));
+        row.push(p.vm_hwm.map_or("-".into(), |v| o.size(v)));
         s.rows.push(row);
     }
+    s.notes.push(format!(
+        "by: the measure each process is counted in ({} wanted; fallback pss -> rss -> virtual). peak: VmHWM, the most it has held resident.",
+        b.measure.name()
+    ));
     s
 }
 
@@ -300,8 +346,9 @@ fn shmem_parts(b: &Budget) -> Vec<(String, u64, &'static str)> {
 pub fn findings_in_order(b: &Budget) -> Vec<&Finding> {
     let rank = |s: Status| match s {
         Status::Fail => 0,
-        Status::Warn => 1,
-        Status::Pass => 2,
+        Status::Inconclusive => 1,
+        Status::Warn => 2,
+        Status::Pass => 3,
     };
     let mut findings: Vec<&Finding> = b.findings.iter().collect();
     findings.sort_by_key(|f| rank(f.status));
@@ -318,7 +365,7 @@ pub fn findings_section(b: &Budget) -> Section {
             status_word(f.status).into(),
             f.rule.clone(),
             f.subject.clone(),
-            f.message.clone(),
+            finding_text(f),
         ]);
     }
     s
@@ -327,6 +374,7 @@ pub fn findings_section(b: &Budget) -> Section {
 /// The heading section: what was measured against what, and the verdict.
 pub fn heading_section(b: &Budget, o: &ReportOptions) -> Section {
     let mut s = Section::new(format!("membudget report: {}", b.origin));
+    s.paragraphs.extend(b.banner.clone());
     s.paragraphs.push(verdict_line(b, o));
     s.paragraphs
         .push(format!("Profile: {} ({}).", b.profile, b.profile_source));

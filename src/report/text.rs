@@ -1,7 +1,7 @@
 //! The terminal report: the budget table, top processes by class, findings, warnings.
 
 use super::document::{self, Section};
-use super::sections::{self, status_word, verdict_line};
+use super::sections::{self, finding_text, status_word, verdict_line};
 use super::{ReportOptions, Reporter};
 use crate::budget::Budget;
 use crate::diff::Diff;
@@ -14,12 +14,19 @@ fn findings(budget: &Budget, out: &mut String) {
     for f in &budget.findings {
         let _ = writeln!(
             out,
-            "  {}  {:<14} {}",
+            "  {}  {:<17} {}",
             status_word(f.status),
             f.rule,
-            f.message
+            finding_text(f)
         );
     }
+}
+
+/// The `--allow-incomplete` banner, first of all, when there is one.
+fn banner(b: &Budget) -> String {
+    b.banner
+        .as_ref()
+        .map_or(String::new(), |banner| format!("{banner}\n\n"))
 }
 
 /// A titled table in the terminal layout: a blank line, the title, the table, its notes.
@@ -33,7 +40,7 @@ fn titled(section: &Section, out: &mut String) {
 
 impl Reporter for TextReporter {
     fn report(&self, b: &Budget, o: &ReportOptions) -> String {
-        let mut out = String::new();
+        let mut out = banner(b);
         let _ = writeln!(out, "membudget report: {}", b.origin);
         let _ = writeln!(out, "profile: {} ({})", b.profile, b.profile_source);
         if let Some(host) = b.meta.get("host") {
@@ -92,7 +99,7 @@ impl Reporter for TextReporter {
     }
 
     fn check(&self, b: &Budget, o: &ReportOptions) -> String {
-        let mut out = String::new();
+        let mut out = banner(b);
         let _ = writeln!(out, "{}", verdict_line(b, o));
         findings(b, &mut out);
         out

@@ -392,6 +392,7 @@ pub fn junit(trend: &Trend) -> String {
                     p.name, p.pid, p.rate_per_hour
                 )
             }),
+            error: None,
             skipped: None,
         })
         .collect();
