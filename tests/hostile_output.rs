@@ -1,0 +1,483 @@
+//! Hostile conditions on the OUTPUT side, driven through the binary (docs/security.md): full or
+//! failing outputs, closed pipes, device nodes and links as `-o`, long names, snapshot-derived
+//! text built to fool a terminal or a review page, signals mid-write, absurd durations.
+//! The input side (archives, caps, manifests) is tests/hostile.rs.
+
+use std::io::Read;
+use std::os::unix::fs::FileTypeExt;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+fn membudget() -> Command {
+    Command::new(assert_cmd::cargo::cargo_bin("membudget"))
+}
+
+fn minimal() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/hostile/ok-minimal")
+}
+
+/// A snapshot with one warning on stderr (a maps line with bad permissions).
+fn warning_snapshot() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/hostile/maps-bad-perms")
+}
+
+fn no_panic(out: &Output) {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_ne!(out.status.code(), Some(101), "{stderr}");
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn dev_full() -> Stdio {
+    Stdio::from(
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .unwrap(),
+    )
+}
+
+/// Names in `dir`, sorted.
+fn names(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+// ---------------------------------------------------------------------------------------------
+// 1. Write errors are exit 2.
+
+#[test]
+fn every_command_that_prints_fails_on_a_full_stdout() {
+    let m = minimal();
+    let m = m.to_str().unwrap();
+    let commands: [&[&str]; 6] = [
+        &["report", m],
+        &["check", m],
+        &["report", "--format", "html", m],
+        &["diff", m, m],
+        &["trend", m, m],
+        &["capture-script"],
+    ];
+    for args in commands {
+        let out = membudget().args(args).stdout(dev_full()).output().unwrap();
+        no_panic(&out);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains("membudget: error: standard output: No space left on device"),
+            "{args:?}: {}",
+            stderr(&out)
+        );
+    }
+}
+
+#[test]
+fn help_to_a_full_stdout_is_an_error_too() {
+    let out = membudget()
+        .arg("--help")
+        .stdout(dev_full())
+        .output()
+        .unwrap();
+    no_panic(&out);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+}
+
+/// RLIMIT_FSIZE stands in for a full filesystem: a regular `-o` file cannot grow past 100
+/// bytes. Nothing may appear under the output name, no temporary may stay, and the run fails.
+#[test]
+fn a_report_that_does_not_fit_on_disk_leaves_nothing_and_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("report.md");
+    let mut cmd = membudget();
+    cmd.args(["report", "--format", "markdown", "-o"])
+        .arg(&target)
+        .arg(minimal());
+    limit_file_size(&mut cmd, 100);
+    let out = cmd.output().unwrap();
+    no_panic(&out);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("File too large"), "{}", stderr(&out));
+    assert!(names(dir.path()).is_empty(), "{:?}", names(dir.path()));
+}
+
+#[test]
+fn a_capture_that_does_not_fit_on_disk_leaves_nothing_and_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = membudget();
+    cmd.args(["capture", "-o"]).arg(dir.path().join("b.tar.gz"));
+    limit_file_size(&mut cmd, 4096);
+    let out = cmd.output().unwrap();
+    no_panic(&out);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(names(dir.path()).is_empty(), "{:?}", names(dir.path()));
+}
+
+fn limit_file_size(cmd: &mut Command, bytes: u64) {
+    // SAFETY: setrlimit is async-signal-safe; called in the child between fork and exec.
+    unsafe {
+        cmd.pre_exec(move || {
+            let limit = libc::rlimit {
+                rlim_cur: bytes,
+                rlim_max: bytes,
+            };
+            if libc::setrlimit(libc::RLIMIT_FSIZE, &limit) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// 2. Failing stderr, closed pipes.
+
+/// A pipe whose read end is already closed: `2>&1 | head -1` once head has gone.
+fn closed_pipe() -> Stdio {
+    use std::os::fd::FromRawFd;
+    let mut fds = [0; 2];
+    // SAFETY: pipe fills two new descriptors; the read end is closed at once, the write end is
+    // handed to an OwnedFd, which owns it from here.
+    unsafe {
+        assert_eq!(libc::pipe(fds.as_mut_ptr()), 0);
+        libc::close(fds[0]);
+        Stdio::from(std::os::fd::OwnedFd::from_raw_fd(fds[1]))
+    }
+}
+
+#[test]
+fn a_failing_stderr_never_panics_and_keeps_the_verdict() {
+    for stream in [dev_full(), closed_pipe()] {
+        let out = membudget()
+            .args(["check"])
+            .arg(warning_snapshot())
+            .stderr(stream)
+            .output()
+            .unwrap();
+        assert_ne!(out.status.code(), Some(101));
+        assert_eq!(out.status.code(), Some(0));
+        assert!(String::from_utf8_lossy(&out.stdout).starts_with("WITHIN BUDGET"));
+    }
+    // An error message that cannot be written still ends in exit 2.
+    let out = membudget()
+        .args(["report", "/nonexistent"])
+        .stderr(dev_full())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn a_closed_stdout_pipe_ends_quietly_with_status_141() {
+    let out = membudget()
+        .arg("report")
+        .arg(minimal())
+        .stdout(closed_pipe())
+        .output()
+        .unwrap();
+    no_panic(&out);
+    assert_eq!(out.status.code(), Some(141));
+    assert_eq!(stderr(&out), "");
+}
+
+// ---------------------------------------------------------------------------------------------
+// 3. Output files: devices, links, FIFOs, long names, exclusive temporaries.
+
+#[test]
+fn a_link_to_a_device_is_written_through_and_stays_a_link() {
+    let dir = tempfile::tempdir().unwrap();
+    let null = dir.path().join("null");
+    std::os::unix::fs::symlink("/dev/null", &null).unwrap();
+    let out = membudget()
+        .args(["report", "-o"])
+        .arg(&null)
+        .arg(minimal())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(std::fs::symlink_metadata(&null).unwrap().is_symlink());
+    assert_eq!(names(dir.path()), ["null"]);
+
+    let full = dir.path().join("full");
+    std::os::unix::fs::symlink("/dev/full", &full).unwrap();
+    for args in [&["report", "-o"][..], &["capture", "-o"]] {
+        let out = membudget()
+            .args(args)
+            .arg(&full)
+            .args((args[0] == "report").then(minimal))
+            .output()
+            .unwrap();
+        no_panic(&out);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+        assert!(std::fs::symlink_metadata(&full).unwrap().is_symlink());
+    }
+}
+
+/// /dev/stdout is a link to the process's descriptor 1: the report must go down the pipe.
+#[test]
+fn dash_o_dev_stdout_writes_to_standard_output() {
+    let out = membudget()
+        .args(["check", "-o", "/dev/stdout"])
+        .arg(minimal())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("WITHIN BUDGET"));
+    assert!(std::fs::symlink_metadata("/dev/stdout")
+        .unwrap()
+        .is_symlink());
+}
+
+#[test]
+fn a_fifo_output_is_written_into_and_stays_a_fifo() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("pipe");
+    let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    // SAFETY: mkfifo takes a NUL-terminated path and a mode.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    let reader = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || {
+            let mut text = String::new();
+            std::fs::File::open(fifo)
+                .unwrap()
+                .read_to_string(&mut text)
+                .unwrap();
+            text
+        })
+    };
+    let out = membudget()
+        .args(["check", "-o"])
+        .arg(&fifo)
+        .arg(minimal())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(reader.join().unwrap().starts_with("WITHIN BUDGET"));
+    assert!(std::fs::symlink_metadata(&fifo)
+        .unwrap()
+        .file_type()
+        .is_fifo());
+}
+
+/// Root can make device nodes: a copy of /dev/null (char 1:3) in a temp directory stands in
+/// for the real one, which an old build would have replaced with a regular file.
+#[test]
+fn a_device_node_output_stays_a_device_node() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = dir.path().join("null");
+    let c = std::ffi::CString::new(node.to_str().unwrap()).unwrap();
+    // SAFETY: mknod takes a NUL-terminated path, a mode and a device number.
+    let made = unsafe { libc::mknod(c.as_ptr(), libc::S_IFCHR | 0o666, libc::makedev(1, 3)) };
+    if made != 0 {
+        // Not root (CI runs as root, where this test has teeth).
+        eprintln!("skipped: mknod needs root");
+        return;
+    }
+    for args in [&["report", "-o"][..], &["capture", "-o"]] {
+        let out = membudget()
+            .args(args)
+            .arg(&node)
+            .args((args[0] == "report").then(minimal))
+            .output()
+            .unwrap();
+        if args[0] == "report" {
+            assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        }
+        let kind = std::fs::symlink_metadata(&node).unwrap().file_type();
+        assert!(kind.is_char_device(), "{args:?}: {kind:?}");
+    }
+    assert_eq!(names(dir.path()), ["null"]);
+}
+
+#[test]
+fn a_symlink_to_a_regular_file_is_replaced_not_written_through() {
+    let dir = tempfile::tempdir().unwrap();
+    let victim = dir.path().join("victim");
+    std::fs::write(&victim, "precious\n").unwrap();
+    let link = dir.path().join("report.txt");
+    std::os::unix::fs::symlink(&victim, &link).unwrap();
+    let out = membudget()
+        .args(["check", "-o"])
+        .arg(&link)
+        .arg(minimal())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious\n");
+    let written = std::fs::read_to_string(&link).unwrap();
+    assert!(written.starts_with("WITHIN BUDGET"), "{written}");
+    assert!(!std::fs::symlink_metadata(&link).unwrap().is_symlink());
+}
+
+#[test]
+fn a_254_character_output_name_works() {
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("r".repeat(254));
+    let out = membudget()
+        .args(["check", "-o"])
+        .arg(&report)
+        .arg(minimal())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(std::fs::read_to_string(&report)
+        .unwrap()
+        .starts_with("WITHIN BUDGET"));
+    let capture = dir.path().join(format!("{}.tar.gz", "c".repeat(247)));
+    let out = membudget()
+        .args(["capture", "-o"])
+        .arg(&capture)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(names(dir.path()).len(), 2, "{:?}", names(dir.path()));
+}
+
+/// The old temporary name was `.NAME.tmp-PID`: planted as a link by whoever can write the
+/// directory, it redirected root's write. Links at every such name for a range of pids around
+/// the next one must neither be followed nor make the run fail.
+#[test]
+fn planted_links_at_the_old_temporary_names_are_not_followed() {
+    let dir = tempfile::tempdir().unwrap();
+    let victim = dir.path().join("victim");
+    std::fs::write(&victim, "precious\n").unwrap();
+    let next_pid = std::fs::read_to_string("/proc/sys/kernel/ns_last_pid")
+        .ok()
+        .and_then(|s| s.trim().parse::<u32>().ok())
+        .unwrap_or(std::process::id());
+    for pid in next_pid..next_pid + 200 {
+        for name in [format!(".r.txt.tmp-{pid}"), format!(".c.tar.partial-{pid}")] {
+            std::os::unix::fs::symlink(&victim, dir.path().join(name)).unwrap();
+        }
+    }
+    let out = membudget()
+        .args(["check", "-o"])
+        .arg(dir.path().join("r.txt"))
+        .arg(minimal())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = membudget()
+        .args(["capture", "-o"])
+        .arg(dir.path().join("c.tar"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious\n");
+}
+
+// ---------------------------------------------------------------------------------------------
+// 5. Signals.
+
+/// Starts `args`, waits until a temporary (a dot file) shows up in `dir`, sends `signal`, and
+/// returns the exit status. Retries: the temporary lives only while the capture runs.
+fn signal_mid_write(args: &[&str], dir: &Path, signal: i32) -> std::process::ExitStatus {
+    for _attempt in 0..20 {
+        for name in names(dir) {
+            let _ = std::fs::remove_file(dir.join(name));
+        }
+        let mut child = membudget()
+            .args(args)
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let mut seen = false;
+        while child.try_wait().unwrap().is_none() && Instant::now() < deadline {
+            if names(dir).iter().any(|n| n.starts_with('.')) {
+                seen = true;
+                break;
+            }
+            std::thread::sleep(Duration::from_micros(200));
+        }
+        if seen {
+            // SAFETY: kill sends a signal to our own child.
+            unsafe { libc::kill(child.id() as i32, signal) };
+            return child.wait().unwrap();
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    panic!("never caught {args:?} mid-write");
+}
+
+#[test]
+fn a_signal_during_a_capture_leaves_no_temporary() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("board.tar.gz");
+    let out = out.to_str().unwrap();
+    for signal in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
+        let status = signal_mid_write(&["capture", "--smaps", "-o", out], dir.path(), signal);
+        assert_eq!(status.signal(), Some(signal), "{status:?}");
+        assert!(names(dir.path()).is_empty(), "{:?}", names(dir.path()));
+    }
+}
+
+#[test]
+fn a_signal_during_a_series_sample_leaves_whole_samples_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let series = dir.path().join("s");
+    std::fs::create_dir(&series).unwrap();
+    let s = series.to_str().unwrap();
+    for signal in [libc::SIGTERM, libc::SIGHUP, libc::SIGINT] {
+        let status = signal_mid_write(
+            &["capture", "--smaps", "--every", "10ms", "-o", s],
+            &series,
+            signal,
+        );
+        assert_eq!(status.code(), Some(128 + signal), "{status:?}");
+        let left = names(&series);
+        assert!(left.iter().all(|n| !n.starts_with('.')), "{left:?}");
+        for name in &left {
+            membudget::collect::load(
+                Some(&series.join(name)),
+                membudget::collect::LiveOptions::default(),
+            )
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// 6. Durations.
+
+#[test]
+fn absurd_intervals_are_refused_not_panicked_on() {
+    for every in [
+        "100000000000000000000",
+        "10000000000000000000s",
+        "18446744073709551615h",
+        "1e400",
+        "0.0000000001ms",
+        "99999999999999999999999999999999999999ms",
+        "31d",
+    ] {
+        let out = membudget()
+            .args([
+                "capture",
+                "-o",
+                "/nonexistent/x",
+                "--count",
+                "1",
+                "--every",
+                every,
+            ])
+            .output()
+            .unwrap();
+        no_panic(&out);
+        assert_eq!(out.status.code(), Some(2), "{every}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains("--every"),
+            "{every}: {}",
+            stderr(&out)
+        );
+    }
+}
