@@ -481,3 +481,184 @@ fn absurd_intervals_are_refused_not_panicked_on() {
         );
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// 4. Snapshot-derived text in every format.
+
+/// Painted on the terminal, this clears the screen and shows a green verdict of its own.
+const FAKE_VERDICT: &str = "\u{1b}[2J\u{1b}[H\u{1b}[32mWITHIN BUDGET\u{1b}[0m";
+/// Markup, a cell break and a mention for a review page.
+const MARKUP: &str = "<script>alert(1)</script>|@all ![x](http://t/p.png)";
+/// A forged line, a C1 CSI and a right-to-left override.
+const FORGED_LINE: &str = "x\nWITHIN BUDGET: forged\u{9b}2J\u{202e}";
+
+/// Characters that act on a terminal rather than show.
+fn acts_on_a_terminal(c: char) -> bool {
+    (c.is_control() && c != '\n') || ('\u{202a}'..='\u{202e}').contains(&c)
+}
+
+/// A snapshot directory named like an escape sequence, holding three processes with the names
+/// above, those names as their command lines, a damaged maps line (for a warning that names
+/// the snapshot on stderr) and a hostile `host` in meta; `time` as given.
+fn hostile_names_snapshot(parent: &Path, time: u32) -> PathBuf {
+    let root = parent.join(format!("snap{time}-\u{1b}[2J"));
+    let copy = |rel: &str, to: &str| {
+        let to = root.join(to);
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::copy(minimal().join(rel), to).unwrap();
+    };
+    for f in ["proc/meminfo", "proc/mounts", "df"] {
+        copy(f, f);
+    }
+    std::fs::write(
+        root.join("meta"),
+        format!("format=1\ntime={time}\nhost=board{FAKE_VERDICT}\n"),
+    )
+    .unwrap();
+    for (pid, name) in [(1, FAKE_VERDICT), (2, MARKUP), (3, FORGED_LINE)] {
+        let dir = root.join(format!("proc/{pid}"));
+        copy("proc/1/maps", &format!("proc/{pid}/maps"));
+        let status = std::fs::read_to_string(minimal().join("proc/1/status")).unwrap();
+        let first_line = name.lines().next().unwrap();
+        let status = status
+            .replace("Name:\tinit", &format!("Name:\t{first_line}"))
+            .replace("Pid:\t1", &format!("Pid:\t{pid}"))
+            .replace("Tgid:\t1", &format!("Tgid:\t{pid}"));
+        std::fs::write(dir.join("status"), status).unwrap();
+        std::fs::write(dir.join("cmdline"), format!("{name}\0--flag\0")).unwrap();
+    }
+    let mut maps = std::fs::read_to_string(root.join("proc/1/maps")).unwrap();
+    maps.push_str("00010000-00011000 rwzq 00000000 00:00 0 \u{1b}[31m\n");
+    std::fs::write(root.join("proc/1/maps"), maps).unwrap();
+    root
+}
+
+fn run_format(args: &[&str], snapshots: &[&Path]) -> (String, String) {
+    let out = membudget().args(args).args(snapshots).output().unwrap();
+    no_panic(&out);
+    assert!(
+        matches!(out.status.code(), Some(0 | 1)),
+        "{args:?}: {}",
+        stderr(&out)
+    );
+    (
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+#[test]
+fn terminal_output_shows_escape_sequences_and_never_obeys_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let snap = hostile_names_snapshot(dir.path(), 1_700_000_000);
+    let later = hostile_names_snapshot(dir.path(), 1_700_003_600);
+    for args in [
+        &["report"][..],
+        &["check"],
+        &["diff"],
+        &["trend"],
+        &["report", "--format", "markdown"],
+    ] {
+        let pair: &[&Path] = if matches!(args[0], "diff" | "trend") {
+            &[&snap, &later]
+        } else {
+            &[&snap]
+        };
+        let (stdout, stderr) = run_format(args, pair);
+        for (stream, text) in [("stdout", &stdout), ("stderr", &stderr)] {
+            let bad: Vec<char> = text.chars().filter(|&c| acts_on_a_terminal(c)).collect();
+            assert!(bad.is_empty(), "{args:?} {stream}: {bad:?}\n{text}");
+        }
+        // Only the real verdict may start a line.
+        let verdicts = stdout
+            .lines()
+            .filter(|l| {
+                l.trim_start_matches(['#', ' ', '|'])
+                    .starts_with("WITHIN BUDGET")
+            })
+            .count();
+        assert!(verdicts <= 1, "{args:?}: a forged verdict line\n{stdout}");
+        // report and check repeat the snapshot's warnings (naming it) on stderr.
+        if matches!(args[0], "report" | "check") {
+            assert!(
+                stderr.contains("snap1700000000-\\u{1b}[2J"),
+                "{args:?}: {stderr}"
+            );
+        }
+    }
+    let (report, _) = run_format(&["report"], &[&snap]);
+    assert!(
+        report.contains("\\u{1b}[32mWITHIN BUDGET\\u{1b}[0m"),
+        "{report}"
+    );
+    assert!(report.contains("host: board\\u{1b}[2J"), "{report}");
+}
+
+#[test]
+fn markdown_html_junit_and_json_carry_names_as_text() {
+    let dir = tempfile::tempdir().unwrap();
+    let snap = hostile_names_snapshot(dir.path(), 1_700_000_000);
+    let later = hostile_names_snapshot(dir.path(), 1_700_003_600);
+
+    let (md, _) = run_format(&["report", "--format", "markdown"], &[&snap]);
+    assert!(!md.replace("\\<", "").contains("<script"), "{md}");
+    assert!(!md.contains("@all"), "{md}");
+    assert!(!md.replace("\\[", "").contains("[x]"), "{md}");
+    assert!(
+        md.contains("\\<script\\>alert(1)\\</script\\>\\|@\u{200b}all"),
+        "{md}"
+    );
+    // Every row of a table has as many cell separators (unescaped `|`) as its header.
+    let separators = |line: &str| {
+        let bytes = line.as_bytes();
+        (0..bytes.len())
+            .filter(|&i| bytes[i] == b'|' && (i == 0 || bytes[i - 1] != b'\\'))
+            .count()
+    };
+    for table in md.split("\n\n").filter(|b| b.starts_with('|')) {
+        let header = separators(table.lines().next().unwrap());
+        for row in table.lines() {
+            assert_eq!(separators(row), header, "{row}");
+        }
+    }
+
+    for args in [
+        &["report", "--format", "html"][..],
+        &["trend", "--format", "html"],
+    ] {
+        let pair: &[&Path] = if args[0] == "trend" {
+            &[&snap, &later]
+        } else {
+            &[&snap]
+        };
+        let (html, _) = run_format(args, pair);
+        assert!(!html.contains("<script"), "{args:?}");
+        assert!(
+            html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+            "{args:?}"
+        );
+    }
+
+    let (junit, _) = run_format(&["trend", "--format", "junit"], &[&snap, &later]);
+    let xml = roxmltree::Document::parse(&junit).unwrap_or_else(|e| panic!("{e}\n{junit}"));
+    let names: Vec<&str> = xml
+        .descendants()
+        .filter(|n| n.has_tag_name("testcase"))
+        .filter_map(|n| n.attribute("name"))
+        .collect();
+    assert!(names.iter().any(|n| n.starts_with(MARKUP)), "{names:?}");
+
+    // JSON carries the names exactly (serde escapes the control characters as \u001b).
+    let (json, _) = run_format(&["report", "--format", "json"], &[&snap]);
+    assert!(!json.contains('\u{1b}'));
+    let value: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let found: Vec<&str> = value["accounting"]["processes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|p| p["name"].as_str())
+        .collect();
+    for name in [FAKE_VERDICT, MARKUP] {
+        assert!(found.contains(&name), "{name:?} not in {found:?}");
+    }
+}
