@@ -101,14 +101,14 @@ pub fn terminal(text: &str) -> std::borrow::Cow<'_, str> {
 
 /// A Markdown table cell or paragraph, shown as the literal text it is: terminal-safe (a
 /// Markdown file is read with `cat` too), then every character Markdown or the HTML it allows
-/// would act on backslash-escaped (`|` ends a cell, `<script>` is markup, `[x](url)` and
+/// would act on backslash-escaped (`|` ends a cell, `<` opens markup, `[x](url)` and
 /// `![](url)` link and fetch, `` ` `` and `*` format), and `@` followed by a zero-width space
 /// so that `@all` in a process name notifies nobody on GitLab or GitHub.
 pub fn markdown_cell(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + 8);
     for c in terminal(text).chars() {
         match c {
-            '\\' | '|' | '<' | '>' | '&' | '`' | '*' | '[' | ']' => {
+            '\\' | '|' | '<' | '&' | '`' | '*' | '[' | ']' => {
                 out.push('\\');
                 out.push(c);
             }
@@ -155,10 +155,11 @@ pub fn markdown(sections: &[Section]) -> String {
 }
 
 /// Text for HTML element content and attribute values: process names and command lines can
-/// hold anything, `<script>` included.
+/// hold anything, `<script>` included. Terminal-safe first, as the page is text too (`cat`,
+/// `less`, a CI log).
 pub fn html_escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
+    for c in terminal(text).chars() {
         match c {
             '&' => out.push_str("&amp;"),
             '<' => out.push_str("&lt;"),
@@ -241,7 +242,7 @@ mod tests {
         assert_eq!(markdown_cell("a|b\nc"), "a\\|b\\\\u{a}c");
         assert_eq!(
             markdown_cell("<script>@all ![x](http://h/)"),
-            "\\<script\\>@\u{200b}all !\\[x\\](http://h/)"
+            "\\<script>@\u{200b}all !\\[x\\](http://h/)"
         );
     }
 
