@@ -83,7 +83,8 @@ pub struct OutputArgs {
     /// Output format.
     #[arg(long, value_enum, default_value = "text")]
     pub format: Format,
-    /// Write the output to FILE (atomically) instead of standard output.
+    /// Write the output to FILE (atomically; a device or FIFO is written into) instead of
+    /// standard output.
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
 }
@@ -109,7 +110,7 @@ pub struct CaptureArgs {
     /// Include each process's smaps (bigger capture; enables RSS/PSS figures).
     #[arg(long)]
     pub smaps: bool,
-    /// Take a series into the directory OUTPUT: one sample-NNNN.tar.gz every DURATION (500ms, 1s, 2m).
+    /// Take a series into the directory OUTPUT: one sample-NNNN.tar.gz every DURATION (500ms, 1s, 2m; 1ms to 7d).
     #[arg(long, value_name = "DURATION", value_parser = crate::capture::series::parse_interval)]
     pub every: Option<std::time::Duration>,
     /// How many samples the series takes (omitted: until Ctrl-C).

@@ -5,8 +5,9 @@
 //! - a file is written under an exclusively created temporary name (random, `O_EXCL`, in the
 //!   same directory, short enough for any name the directory accepts) and renamed into place
 //!   only when whole; only a regular file (or nothing) is ever renamed over;
-//! - an existing device, FIFO or socket, or a link to one (`/dev/null`, `/dev/stdout`), is
-//!   written into directly and left what it was;
+//! - an existing device, FIFO or socket (`/dev/null`) is written into directly and left what it
+//!   was; a symbolic link (`/dev/stdout`) is written through, never replaced, and only when it
+//!   belongs to the user running membudget or to root;
 //! - a failing standard error never stops a run: messages are best effort;
 //! - a closed standard output pipe ends the run quietly with status 141, as a command killed
 //!   by SIGPIPE would.
@@ -69,26 +70,26 @@ impl OutputFile {
     /// an existing non-regular file. A directory is refused.
     pub fn create(target: &Path) -> Result<OutputFile> {
         let named = |e: std::io::Error| Error::io(target.display(), &e);
-        let kind = match std::fs::metadata(target) {
+        let kind = match std::fs::symlink_metadata(target) {
             Ok(m) if m.is_dir() => {
                 return Err(Error::in_file(
                     target.display().to_string(),
                     "is a directory; name a file",
                 ))
             }
-            // A device or FIFO (`/dev/null`, `/dev/stdout` onto a pipe): renaming over it would
-            // replace the node (or the link to it) with a regular file.
+            // A link (`/dev/stdout`): written through, never replaced, if it is ours or root's.
+            Ok(m) if m.is_symlink() => Kind::Direct(open_through_link(target, &m)?),
+            // A device, FIFO or socket (`/dev/null`): renaming over it would replace the node
+            // with a regular file.
             Ok(m) if !m.is_file() => Kind::Direct(
                 std::fs::OpenOptions::new()
                     .write(true)
                     .open(target)
                     .map_err(named)?,
             ),
-            // Nothing there, a regular file, or a link to one: a new file is renamed over the
-            // name, and a link is replaced, never written through.
+            // Nothing there, or a regular file: a new file is renamed over the name.
             _ => {
-                let tmp = temporary_beside(target).map_err(named)?;
-                let registered = Registered::new(tmp.path());
+                let (tmp, registered) = temporary_beside(target).map_err(named)?;
                 Kind::Temporary(tmp, registered)
             }
         };
@@ -122,15 +123,9 @@ impl OutputFile {
     }
 }
 
-/// A temporary known to the signal handler for as long as this lives.
+/// A temporary known to the signal handler (registered by [`temporary_beside`]) for as long as
+/// this lives.
 struct Registered(PathBuf);
-
-impl Registered {
-    fn new(path: &Path) -> Registered {
-        crate::signals::register_temporary(path);
-        Registered(path.to_path_buf())
-    }
-}
 
 impl Drop for Registered {
     fn drop(&mut self) {
@@ -154,19 +149,57 @@ impl Write for OutputFile {
     }
 }
 
+/// Opens the file a link names, for writing, truncated; never creates one (a dangling link is
+/// an error). The link must belong to us or to root: a link another user planted in a shared
+/// directory (`/tmp/report.txt` -> `/etc/shadow`) is refused, as the kernel's
+/// `fs.protected_symlinks` would refuse it in a sticky directory, whatever that setting is.
+fn open_through_link(target: &Path, link: &std::fs::Metadata) -> Result<File> {
+    use std::os::unix::fs::MetadataExt;
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let me = unsafe { libc::geteuid() };
+    if link.uid() != me && link.uid() != 0 {
+        return Err(Error::in_file(
+            target.display().to_string(),
+            format!(
+                "symbolic link owned by uid {}: not followed (remove it, or name its target)",
+                link.uid()
+            ),
+        ));
+    }
+    std::fs::OpenOptions::new()
+        .write(true)
+        .truncate(true)
+        .open(target)
+        .map_err(|e| Error::io(target.display(), &e))
+}
+
 /// An exclusively created (`O_EXCL`, random name) temporary in the target's directory, so the
-/// final rename stays on one filesystem. The name is short (`.membudget-` and six random
-/// characters) whatever the target's length. Mode 0666 before the umask, as a plain create.
-fn temporary_beside(target: &Path) -> std::io::Result<tempfile::NamedTempFile> {
-    use std::os::unix::fs::PermissionsExt;
+/// final rename stays on one filesystem, known to the signal handler from before it exists (a
+/// signal between the create and a later registration would leave it behind). The name is
+/// short (`.membudget-` and six random characters) whatever the target's length. Mode 0666
+/// before the umask, as a plain create.
+fn temporary_beside(target: &Path) -> std::io::Result<(tempfile::NamedTempFile, Registered)> {
+    use std::os::unix::fs::OpenOptionsExt;
     let dir = target
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    tempfile::Builder::new()
+    let tmp = tempfile::Builder::new()
         .prefix(".membudget-")
-        .permissions(std::fs::Permissions::from_mode(0o666))
-        .tempfile_in(dir)
+        .make_in(dir, |path| {
+            crate::signals::register_temporary(path);
+            let created = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o666)
+                .open(path);
+            if created.is_err() {
+                crate::signals::forget_temporary(path);
+            }
+            created
+        })?;
+    let registered = Registered(tmp.path().to_path_buf());
+    Ok((tmp, registered))
 }
 
 /// Writes `content` to `path` whole or not at all (see [`OutputFile`]).

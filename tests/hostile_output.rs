@@ -297,24 +297,51 @@ fn a_device_node_output_stays_a_device_node() {
     assert_eq!(names(dir.path()), ["null"]);
 }
 
+/// `-o /dev/stdout` with standard output redirected to a file: the link leads to a regular
+/// file, and must still be written through, not replaced (an old build renamed a file over
+/// /dev/stdout itself).
 #[test]
-fn a_symlink_to_a_regular_file_is_replaced_not_written_through() {
+fn a_link_to_a_regular_file_is_written_through_and_stays_a_link() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("redirected");
+    let out = membudget()
+        .args(["check", "-o", "/dev/stdout"])
+        .arg(minimal())
+        .stdout(std::fs::File::create(&file).unwrap())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(std::fs::read_to_string(&file)
+        .unwrap()
+        .starts_with("WITHIN BUDGET"));
+    assert!(std::fs::symlink_metadata("/dev/stdout")
+        .unwrap()
+        .is_symlink());
+    assert_eq!(names(dir.path()), ["redirected"]);
+}
+
+/// A link planted by another user (`/tmp/report.txt` -> a file of root's) is not followed.
+#[test]
+fn a_link_owned_by_another_user_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let victim = dir.path().join("victim");
     std::fs::write(&victim, "precious\n").unwrap();
     let link = dir.path().join("report.txt");
     std::os::unix::fs::symlink(&victim, &link).unwrap();
+    if std::os::unix::fs::lchown(&link, Some(65534), Some(65534)).is_err() {
+        eprintln!("skipped: lchown needs root");
+        return;
+    }
     let out = membudget()
         .args(["check", "-o"])
         .arg(&link)
         .arg(minimal())
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("symbolic link owned by uid 65534: not followed"));
     assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious\n");
-    let written = std::fs::read_to_string(&link).unwrap();
-    assert!(written.starts_with("WITHIN BUDGET"), "{written}");
-    assert!(!std::fs::symlink_metadata(&link).unwrap().is_symlink());
+    assert!(std::fs::symlink_metadata(&link).unwrap().is_symlink());
 }
 
 #[test]

@@ -173,8 +173,11 @@ pub fn run_series(dir: &Path, plan: SeriesPlan) -> Result<u8> {
     let on_terminal = stderr.is_terminal();
     let total = plan.count.map_or("?".to_string(), |c| c.to_string());
     let mut report = |index: u32, summary: &CaptureSummary, next: Option<Duration>| {
+        if on_terminal && !summary.warnings.is_empty() {
+            let _ = writeln!(stderr); // off the progress line
+        }
         for w in &summary.warnings {
-            let _ = writeln!(stderr, "\nmembudget: warning: sample {index}: {w}");
+            crate::output::message(&format!("membudget: warning: sample {index}: {w}"));
         }
         if on_terminal {
             let next = next.map_or(String::new(), |d| {
