@@ -692,3 +692,23 @@ fn markdown_html_junit_and_json_carry_names_as_text() {
         assert!(found.contains(&name), "{name:?} not in {found:?}");
     }
 }
+
+/// `--fail-above` beyond any growth (1e300% of the demand, 2^63 bytes) once wrapped negative
+/// and failed a diff of a snapshot against itself.
+#[test]
+fn absurd_growth_limits_never_fail_an_unchanged_diff() {
+    let m = minimal();
+    for (limit, code) in [
+        ("1e300%", 0),
+        ("9223372036854775807", 0),
+        ("9223372036854775808", 2),
+    ] {
+        let out = membudget()
+            .args(["diff", "--fail-above", limit])
+            .args([&m, &m])
+            .output()
+            .unwrap();
+        no_panic(&out);
+        assert_eq!(out.status.code(), Some(code), "{limit}: {}", stderr(&out));
+    }
+}
