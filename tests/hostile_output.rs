@@ -3,6 +3,8 @@
 //! text built to fool a terminal or a review page, signals mid-write, absurd durations.
 //! The input side (archives, caps, manifests) is tests/hostile.rs.
 
+mod common;
+
 use std::io::Read;
 use std::os::unix::fs::FileTypeExt;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
@@ -42,14 +44,20 @@ fn dev_full() -> Stdio {
     )
 }
 
-/// Names in `dir`, sorted.
-fn names(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(dir)
+use common::sorted_names as names;
+
+fn c_path(path: &Path) -> std::ffi::CString {
+    std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap()
+}
+
+/// `membudget check -o TARGET` of the minimal snapshot.
+fn check_into(target: &Path) -> Output {
+    membudget()
+        .args(["check", "-o"])
+        .arg(target)
+        .arg(minimal())
+        .output()
         .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    names
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -223,11 +231,7 @@ fn a_link_to_a_device_is_written_through_and_stays_a_link() {
 /// /dev/stdout is a link to the process's descriptor 1: the report must go down the pipe.
 #[test]
 fn dash_o_dev_stdout_writes_to_standard_output() {
-    let out = membudget()
-        .args(["check", "-o", "/dev/stdout"])
-        .arg(minimal())
-        .output()
-        .unwrap();
+    let out = check_into(Path::new("/dev/stdout"));
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(String::from_utf8_lossy(&out.stdout).starts_with("WITHIN BUDGET"));
     assert!(std::fs::symlink_metadata("/dev/stdout")
@@ -239,9 +243,8 @@ fn dash_o_dev_stdout_writes_to_standard_output() {
 fn a_fifo_output_is_written_into_and_stays_a_fifo() {
     let dir = tempfile::tempdir().unwrap();
     let fifo = dir.path().join("pipe");
-    let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
     // SAFETY: mkfifo takes a NUL-terminated path and a mode.
-    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    assert_eq!(unsafe { libc::mkfifo(c_path(&fifo).as_ptr(), 0o600) }, 0);
     let reader = {
         let fifo = fifo.clone();
         std::thread::spawn(move || {
@@ -253,12 +256,7 @@ fn a_fifo_output_is_written_into_and_stays_a_fifo() {
             text
         })
     };
-    let out = membudget()
-        .args(["check", "-o"])
-        .arg(&fifo)
-        .arg(minimal())
-        .output()
-        .unwrap();
+    let out = check_into(&fifo);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(reader.join().unwrap().starts_with("WITHIN BUDGET"));
     assert!(std::fs::symlink_metadata(&fifo)
@@ -273,9 +271,9 @@ fn a_fifo_output_is_written_into_and_stays_a_fifo() {
 fn a_device_node_output_stays_a_device_node() {
     let dir = tempfile::tempdir().unwrap();
     let node = dir.path().join("null");
-    let c = std::ffi::CString::new(node.to_str().unwrap()).unwrap();
+    let device = libc::makedev(1, 3);
     // SAFETY: mknod takes a NUL-terminated path, a mode and a device number.
-    let made = unsafe { libc::mknod(c.as_ptr(), libc::S_IFCHR | 0o666, libc::makedev(1, 3)) };
+    let made = unsafe { libc::mknod(c_path(&node).as_ptr(), libc::S_IFCHR | 0o666, device) };
     if made != 0 {
         // Not root (CI runs as root, where this test has teeth).
         eprintln!("skipped: mknod needs root");
@@ -332,12 +330,7 @@ fn a_link_owned_by_another_user_is_refused() {
         eprintln!("skipped: lchown needs root");
         return;
     }
-    let out = membudget()
-        .args(["check", "-o"])
-        .arg(&link)
-        .arg(minimal())
-        .output()
-        .unwrap();
+    let out = check_into(&link);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(stderr(&out).contains("symbolic link owned by uid 65534: not followed"));
     assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious\n");
@@ -348,12 +341,7 @@ fn a_link_owned_by_another_user_is_refused() {
 fn a_254_character_output_name_works() {
     let dir = tempfile::tempdir().unwrap();
     let report = dir.path().join("r".repeat(254));
-    let out = membudget()
-        .args(["check", "-o"])
-        .arg(&report)
-        .arg(minimal())
-        .output()
-        .unwrap();
+    let out = check_into(&report);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(std::fs::read_to_string(&report)
         .unwrap()
