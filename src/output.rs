@@ -61,13 +61,14 @@ pub struct OutputFile {
 enum Kind {
     /// Written whole under a temporary name, renamed over the target by [`OutputFile::commit`].
     Temporary(tempfile::NamedTempFile, Registered),
-    /// An existing device, FIFO or socket (or a link to one), written into as it is.
+    /// An existing device, FIFO or socket, or what a link leads to, written into as it is.
     Direct(File),
 }
 
 impl OutputFile {
     /// Opens the output for `target`: a temporary beside it, or the target itself when it is
-    /// an existing non-regular file. A directory is refused.
+    /// an existing device, FIFO, socket or link (see the module's promises). A directory is
+    /// refused.
     pub fn create(target: &Path) -> Result<OutputFile> {
         let named = |e: std::io::Error| Error::io(target.display(), &e);
         let kind = match std::fs::symlink_metadata(target) {
@@ -97,11 +98,6 @@ impl OutputFile {
             target: target.to_path_buf(),
             kind,
         })
-    }
-
-    /// The path the output will have.
-    pub fn target(&self) -> &Path {
-        &self.target
     }
 
     /// Makes the output whole: flushed and synced, then renamed into place. On error the
