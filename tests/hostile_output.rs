@@ -670,10 +670,9 @@ fn markdown_html_junit_and_json_carry_names_as_text() {
         .collect();
     assert!(names.iter().any(|n| n.starts_with(MARKUP)), "{names:?}");
 
-    // JSON carries the names exactly; serde escapes C0 control characters (`\u001b`), and
-    // leaves C1 and bidirectional controls to the consumer (docs/security.md).
+    // JSON carries the names exactly, every terminal control written as `\uXXXX`.
     let (json, _) = run_format(&["report", "--format", "json"], &[&snap]);
-    assert!(!json.chars().any(|c| c < ' ' && c != '\n'));
+    assert!(!json.chars().any(acts_on_a_terminal), "{json}");
     let value: serde_json::Value = serde_json::from_str(&json).unwrap();
     let found: Vec<&str> = value["accounting"]["processes"]
         .as_array()
@@ -681,9 +680,20 @@ fn markdown_html_junit_and_json_carry_names_as_text() {
         .iter()
         .filter_map(|p| p["name"].as_str())
         .collect();
-    for name in [FAKE_VERDICT, MARKUP] {
+    for name in [FAKE_VERDICT, MARKUP, FORGED_LINE.lines().next().unwrap()] {
         assert!(found.contains(&name), "{name:?} not in {found:?}");
     }
+    assert!(json.contains(r"\u009b2J\u202e"), "C1 and RLO not escaped");
+    let cmdlines: Vec<&str> = value["accounting"]["processes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|p| p["cmdline"].as_str())
+        .collect();
+    assert!(
+        cmdlines.iter().any(|c| c.starts_with(FORGED_LINE)),
+        "{cmdlines:?}"
+    );
 }
 
 /// `--fail-above` beyond any growth (1e300% of the demand, 2^63 bytes) once wrapped negative

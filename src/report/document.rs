@@ -99,6 +99,25 @@ pub fn terminal(text: &str) -> std::borrow::Cow<'_, str> {
     std::borrow::Cow::Owned(out)
 }
 
+/// Serialized JSON made terminal-safe (`cat report.json`): serde_json already writes C0
+/// controls as `\u001b`; the other characters that [`moves_the_terminal`] (DEL, C1, the
+/// bidirectional controls) are written as `\uXXXX` too. They can only occur inside strings
+/// (JSON's own syntax is ASCII), and all are in the BMP, so the value read back is unchanged.
+pub fn json_text(json: String) -> String {
+    if !json.chars().any(moves_the_terminal) {
+        return json;
+    }
+    let mut out = String::with_capacity(json.len() + 16);
+    for c in json.chars() {
+        if moves_the_terminal(c) && c != '\n' {
+            let _ = write!(out, "\\u{:04x}", c as u32);
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// A Markdown table cell or paragraph, shown as the literal text it is: terminal-safe (a
 /// Markdown file is read with `cat` too), then every character Markdown or the HTML it allows
 /// would act on backslash-escaped (`|` ends a cell, `<` opens markup, `[x](url)` and
@@ -253,6 +272,21 @@ mod tests {
             "\\u{1b}[2J\\u{1b}[32mOK\\u{a}\\u{9b}\\u{202e}a\\\\b"
         );
         assert!(matches!(terminal("plain ü"), std::borrow::Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn json_keeps_its_value_and_loses_its_terminal_controls() {
+        let value = serde_json::json!({"name": "a\u{9b}2J\u{202e}\u{7f}\u{1b}b"});
+        let text = json_text(serde_json::to_string_pretty(&value).unwrap());
+        assert!(
+            !text.chars().any(|c| moves_the_terminal(c) && c != '\n'),
+            "{text}"
+        );
+        assert!(text.contains(r"a\u009b2J\u202e\u007f\u001bb"), "{text}");
+        assert_eq!(
+            serde_json::from_str::<serde_json::Value>(&text).unwrap(),
+            value
+        );
     }
 
     #[test]
