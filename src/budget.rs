@@ -424,7 +424,25 @@ fn seen_by_kernel(snapshot: &Snapshot, mem_total: u64) -> Option<(u64, &'static 
     };
     from_log
         .filter(|(seen, _)| *seen >= mem_total)
+        .or_else(|| present_pages(snapshot, mem_total))
         .or_else(from_cmdline)
+}
+
+/// The RAM the kernel saw, measured without a boot log: zoneinfo's `present` pages are the
+/// boot line's total (`Memory: .../TOTAL`, the pages the firmware handed over), and the page
+/// size is exact because MemTotal is `managed` pages times it. On a board that has run long
+/// enough for its log to have rotated, this is what keeps kernel static known.
+fn present_pages(snapshot: &Snapshot, mem_total: u64) -> Option<(u64, &'static str)> {
+    let zones = snapshot.kernel_files.zones.as_ref()?;
+    if zones.managed_pages == 0 || mem_total % zones.managed_pages != 0 {
+        return None;
+    }
+    let page_size = mem_total / zones.managed_pages;
+    if !page_size.is_power_of_two() || page_size < 4096 {
+        return None;
+    }
+    let present = zones.present_pages.checked_mul(page_size)?;
+    (present >= mem_total).then_some((present, "proc/zoneinfo"))
 }
 
 fn board_ram(
@@ -457,6 +475,12 @@ fn board_ram(
             bytes: plus_carveouts(bytes)?,
             provenance: Provenance::Derived,
             note: "from the boot log's Memory: line (RAM the kernel saw) plus declared carve-outs".into(),
+            seen_by_kernel: seen,
+        },
+        (Ram::Auto, Some((bytes, "proc/zoneinfo"))) => BoardRam {
+            bytes: plus_carveouts(bytes)?,
+            provenance: Provenance::Derived,
+            note: "from zoneinfo's present pages (RAM the kernel saw; no boot log) plus declared carve-outs".into(),
             seen_by_kernel: seen,
         },
         (Ram::Auto, Some((bytes, _))) => BoardRam {
@@ -570,7 +594,7 @@ fn kernel_static_item(
     let label = "kernel static (RAM - carve-outs - MemTotal)";
     let Some((seen, source)) = ram.seen_by_kernel else {
         return LineItem::new("kernel_static", label, None, Provenance::Derived, &["dmesg"])
-            .with_note("no boot log and no mem=: the RAM the kernel keeps for itself is unknown (RAM is taken as MemTotal plus carve-outs, so it is left out of both sides)");
+            .with_note("no boot log, no zoneinfo and no mem=: the RAM the kernel keeps for itself is unknown (RAM is taken as MemTotal plus carve-outs, so it is left out of both sides)");
     };
     let kernel_ram = ram.bytes.saturating_sub(carveouts);
     let kernel_static = kernel_ram.saturating_sub(mem_total);

@@ -4,8 +4,9 @@
 use crate::budget::{evaluate, Budget, Verdict};
 use crate::collect::{load, LiveOptions};
 use crate::error::Result;
+use crate::output::message;
 use crate::profile::Profile;
-use crate::report::{reporter, write_atomically, Format, ReportOptions};
+use crate::report::{reporter, Format, ReportOptions};
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -86,7 +87,8 @@ pub struct OutputArgs {
     /// Output format.
     #[arg(long, value_enum, default_value = "text")]
     pub format: Format,
-    /// Write the output to FILE (atomically) instead of standard output.
+    /// Write the output to FILE (atomically; a device or FIFO is written into) instead of
+    /// standard output.
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
 }
@@ -112,7 +114,7 @@ pub struct CaptureArgs {
     /// Include each process's smaps (bigger capture; enables RSS/PSS figures).
     #[arg(long)]
     pub smaps: bool,
-    /// Take a series into the directory OUTPUT: one sample-NNNN.tar.gz every DURATION (500ms, 1s, 2m).
+    /// Take a series into the directory OUTPUT: one sample-NNNN.tar.gz every DURATION (500ms, 1s, 2m; 1ms to 7d).
     #[arg(long, value_name = "DURATION", value_parser = crate::capture::series::parse_interval)]
     pub every: Option<std::time::Duration>,
     /// How many samples the series takes (omitted: until Ctrl-C).
@@ -170,23 +172,17 @@ fn build_budget(args: &ReportArgs) -> Result<Budget> {
 /// snapshot was damaged even when the report itself is written to a file.
 fn announce_problems(budget: &Budget) {
     for w in &budget.warnings {
-        eprintln!("membudget: warning: {w}");
+        message(&format!("membudget: warning: {w}"));
     }
     for s in &budget.skipped {
-        eprintln!("membudget: skipped pid {}: {}", s.pid, s.reason);
+        message(&format!("membudget: skipped pid {}: {}", s.pid, s.reason));
     }
 }
 
 fn emit(text: &str, output: &Option<PathBuf>) -> Result<()> {
     match output {
-        Some(path) => write_atomically(path, text.as_bytes()),
-        None => {
-            use std::io::Write;
-            let mut stdout = std::io::stdout().lock();
-            // A closed pipe (`| head`) is not an error worth a message.
-            let _ = stdout.write_all(text.as_bytes());
-            Ok(())
-        }
+        Some(path) => crate::output::write_file(path, text.as_bytes()),
+        None => crate::output::to_stdout(text.as_bytes()),
     }
 }
 
@@ -241,14 +237,14 @@ fn run_command(command: Command) -> Result<ExitCode> {
             let summary =
                 crate::capture::capture_live(&args.output, LiveOptions { smaps: args.smaps })?;
             for w in &summary.warnings {
-                eprintln!("membudget: warning: {w}");
+                message(&format!("membudget: warning: {w}"));
             }
-            eprintln!(
+            message(&format!(
                 "membudget: wrote {} ({} files, {} processes skipped)",
                 summary.path.display(),
                 summary.files,
                 summary.skipped
-            );
+            ));
             Ok(ExitCode::SUCCESS)
         }
         Command::Trend(args) => {
@@ -268,14 +264,41 @@ fn run_command(command: Command) -> Result<ExitCode> {
     }
 }
 
-/// Entry point: every error a user can cause ends here with its message and exit code 2.
+/// Parses the command line. Help and version text go through [`emit`] like any output, so
+/// `--help > /dev/full` fails as a report would; usage errors are exit 2 with clap's message.
+fn parse() -> std::result::Result<Cli, ExitCode> {
+    let err = match Cli::try_parse() {
+        Ok(cli) => return Ok(cli),
+        Err(err) => err,
+    };
+    let text = err.render().to_string();
+    if !err.use_stderr() {
+        return Err(match emit(&text, &None) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => fail(&e),
+        });
+    }
+    let _ = std::io::Write::write_all(&mut std::io::stderr().lock(), text.as_bytes());
+    Err(ExitCode::from(2))
+}
+
+fn fail(e: &crate::error::Error) -> ExitCode {
+    message(&format!("membudget: error: {e}"));
+    ExitCode::from(2)
+}
+
+/// Entry point: every error a user can cause ends here with its message and exit code 2; a
+/// reader that closed the output pipe early, with 141 (see [`crate::output`]).
 pub fn run() -> ExitCode {
-    let cli = Cli::parse();
-    match run_command(cli.command) {
-        Ok(code) => code,
-        Err(e) => {
-            eprintln!("membudget: error: {e}");
-            ExitCode::from(2)
-        }
+    crate::signals::install();
+    let cli = match parse() {
+        Ok(cli) => cli,
+        Err(code) => return code,
+    };
+    let code = run_command(cli.command).unwrap_or_else(|e| fail(&e));
+    if crate::output::stdout_closed() {
+        ExitCode::from(crate::output::CLOSED_PIPE_EXIT_CODE)
+    } else {
+        code
     }
 }

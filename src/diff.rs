@@ -58,6 +58,9 @@ pub struct ProcessDelta {
     pub classes: BTreeMap<Class, i64>,
 }
 
+/// The largest growth a diff can report (its deltas are `i64`).
+pub const MAX_GROWTH_LIMIT: u64 = i64::MAX as u64;
+
 /// How much growth `--fail-above` tolerates: bytes, or a percentage of the old demand.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -74,14 +77,23 @@ impl GrowthLimit {
                 Ok(v) if v.is_finite() && v >= 0.0 => Ok(GrowthLimit::Percent(v)),
                 _ => Err(format!("{text:?} is not a percentage such as \"5%\"")),
             },
-            None => crate::size::parse_size(text).map(GrowthLimit::Bytes),
+            None => match crate::size::parse_size(text)? {
+                bytes if bytes > MAX_GROWTH_LIMIT => Err(format!(
+                    "{text:?} is larger than any growth can be ({MAX_GROWTH_LIMIT} bytes)"
+                )),
+                bytes => Ok(GrowthLimit::Bytes(bytes)),
+            },
         }
     }
 
+    /// The allowed growth in bytes, at most [`MAX_GROWTH_LIMIT`]: compared with a signed
+    /// delta, a larger limit would wrap negative and fail every diff (`1e300%` did).
     pub fn resolve(self, old_demand: u64) -> u64 {
         match self {
-            GrowthLimit::Bytes(b) => b,
-            GrowthLimit::Percent(p) => (old_demand as f64 * p / 100.0).round() as u64,
+            GrowthLimit::Bytes(b) => b.min(MAX_GROWTH_LIMIT),
+            GrowthLimit::Percent(p) => {
+                ((old_demand as f64 * p / 100.0).round() as u64).min(MAX_GROWTH_LIMIT)
+            }
         }
     }
 }
@@ -278,6 +290,19 @@ pub fn compare(old: &Budget, new: &Budget, fail_above: Option<GrowthLimit>) -> R
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn growth_limits_never_wrap_negative() {
+        assert_eq!(
+            GrowthLimit::Percent(1e300).resolve(1 << 20),
+            MAX_GROWTH_LIMIT
+        );
+        assert!(GrowthLimit::parse("9223372036854775808").is_err());
+        assert_eq!(
+            GrowthLimit::parse("9223372036854775807").map(|l| l.resolve(0)),
+            Ok(MAX_GROWTH_LIMIT)
+        );
+    }
 
     #[test]
     fn growth_limits_parse_sizes_and_percentages() {

@@ -4,6 +4,9 @@
 //! archives) → [`model`] → [`account`] (classify every mapping, count shared memory once) →
 //! [`budget`] (line items against the board profile, findings) → [`report`].
 
+// Output goes through `output` (failed writes are errors; stderr failures are not panics).
+#![deny(clippy::print_stdout, clippy::print_stderr)]
+
 pub mod account;
 pub mod budget;
 pub mod capture;
@@ -13,8 +16,10 @@ pub mod diff;
 pub mod error;
 pub mod evidence;
 pub mod model;
+pub mod output;
 pub mod parse;
 pub mod profile;
 pub mod report;
+pub mod signals;
 pub mod size;
 pub mod trend;

@@ -415,3 +415,21 @@ fn unprivileged_live_check_is_inconclusive_with_the_skipped_count() {
     assert!(text.contains("processes could not be read"), "{text}");
     assert!(text.contains("Remedy: run membudget as root"), "{text}");
 }
+
+/// Without a boot log, zoneinfo's `present` pages still tell the RAM the kernel saw (the boot
+/// line's total): the Zynq capture has no dmesg, and under the built-in profile (`ram =
+/// "auto"`) its RAM comes out as the board's 256 MiB (65536 present pages of 4 KiB, the page
+/// size being MemTotal 252308 kB / 63077 managed pages), with kernel static known.
+#[test]
+fn zoneinfo_present_pages_give_the_ram_the_kernel_saw() {
+    let zynq = repo("tests/fixtures/real/innosilicon-t2-zynq-snapshot");
+    let (_, j) = json(&["report"], &zynq);
+    assert_eq!(j["ram"], 256u64 << 20);
+    assert!(j["ram_note"].as_str().unwrap().contains("zoneinfo"));
+    let kernel_static = common::keyed(&j["items"], "kernel_static");
+    assert_eq!(kernel_static["bytes"], (262144 - 252308) * KIB);
+    assert!(kernel_static["files"]
+        .as_array()
+        .unwrap()
+        .contains(&"proc/zoneinfo".into()));
+}

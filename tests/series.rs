@@ -1,18 +1,13 @@
 //! `membudget capture -o DIR --every ... --count N`: a directory of whole samples, in time
 //! order; Ctrl-C keeps the samples taken and leaves no half-written archive.
 
+mod common;
+
 use membudget::collect::{load, LiveOptions};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-fn entries(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    names
-}
+use common::sorted_names as entries;
 
 /// Loads every sample and returns their `meta` times, in file-name order.
 fn sample_times(dir: &Path) -> Vec<f64> {

@@ -6,7 +6,7 @@ pub mod series;
 
 use crate::collect::{LiveOptions, Sink, Source};
 use crate::error::{Error, Result};
-use std::fs::File;
+use crate::output::OutputFile;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -54,19 +54,37 @@ pub struct CaptureSummary {
     pub warnings: Vec<String>,
 }
 
-fn temporary_name(path: &Path) -> Result<PathBuf> {
-    let name = path
-        .file_name()
-        .ok_or_else(|| Error::in_file(path.display().to_string(), "not a file name"))?;
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    Ok(dir.join(format!(
-        ".{}.partial-{}",
-        name.to_string_lossy(),
-        std::process::id()
-    )))
+/// The archive's byte stream: gzip-compressed or plain, into the output file.
+enum ArchiveWriter<'a> {
+    Gzip(flate2::write::GzEncoder<&'a mut OutputFile>),
+    Plain(&'a mut OutputFile),
+}
+
+impl ArchiveWriter<'_> {
+    /// Writes what is buffered (the gzip trailer too). Dropping an encoder would write the
+    /// trailer as well, but swallow the error of that last write.
+    fn finish(self) -> std::io::Result<()> {
+        match self {
+            ArchiveWriter::Gzip(encoder) => encoder.finish().map(drop),
+            ArchiveWriter::Plain(file) => file.flush(),
+        }
+    }
+}
+
+impl Write for ArchiveWriter<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            ArchiveWriter::Gzip(encoder) => encoder.write(buf),
+            ArchiveWriter::Plain(file) => file.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            ArchiveWriter::Gzip(encoder) => encoder.flush(),
+            ArchiveWriter::Plain(file) => file.flush(),
+        }
+    }
 }
 
 /// Whether the output name asks for gzip (`.tar.gz`, `.tgz`) or plain tar (`.tar`).
@@ -87,7 +105,6 @@ fn wants_gzip(path: &Path) -> Result<bool> {
 /// Captures `source` into the archive at `output`.
 pub fn capture_to(source: &mut dyn Source, output: &Path) -> Result<CaptureSummary> {
     let gzip = wants_gzip(output)?;
-    let tmp = temporary_name(output)?;
     let top = output
         .file_name()
         .map(|n| {
@@ -102,15 +119,17 @@ pub fn capture_to(source: &mut dyn Source, output: &Path) -> Result<CaptureSumma
     let mtime = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
-    let result = (|| -> Result<CaptureSummary> {
-        let file = File::create(&tmp).map_err(|e| Error::io(tmp.display(), &e))?;
-        let writer: Box<dyn Write> = if gzip {
-            Box::new(flate2::write::GzEncoder::new(
-                file,
+    let mut out = OutputFile::create(output)?;
+    let named = |e: std::io::Error| Error::io(output.display(), &e);
+    // The archive writes into `out` until this block ends; `out` is committed after.
+    let summary = {
+        let writer = if gzip {
+            ArchiveWriter::Gzip(flate2::write::GzEncoder::new(
+                &mut out,
                 flate2::Compression::default(),
             ))
         } else {
-            Box::new(file)
+            ArchiveWriter::Plain(&mut out)
         };
         let mut sink = ArchiveSink {
             builder: tar::Builder::new(writer),
@@ -121,27 +140,18 @@ pub fn capture_to(source: &mut dyn Source, output: &Path) -> Result<CaptureSumma
             files: 0,
         };
         source.visit(&mut sink)?;
-        let mut writer = sink
-            .builder
-            .into_inner()
-            .map_err(|e| Error::io(tmp.display(), &e))?;
-        writer.flush().map_err(|e| Error::io(tmp.display(), &e))?;
-        drop(writer);
-        File::open(&tmp)
-            .and_then(|f| f.sync_all())
-            .map_err(|e| Error::io(tmp.display(), &e))?;
-        std::fs::rename(&tmp, output).map_err(|e| Error::io(output.display(), &e))?;
-        Ok(CaptureSummary {
+        let writer = sink.builder.into_inner().map_err(named)?;
+        writer.finish().map_err(named)?;
+        CaptureSummary {
             path: output.to_path_buf(),
             files: sink.files,
             skipped: sink.skipped,
             warnings: sink.warnings,
-        })
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
+        }
+    };
+    // Dropped uncommitted on any error above, the output removes its temporary.
+    out.commit()?;
+    Ok(summary)
 }
 
 /// Captures the live system.

@@ -2,90 +2,84 @@
 //! `DIR/sample-0001.tar.gz`, `sample-0002.tar.gz`, ..., each a whole snapshot with its own
 //! `meta` `time=` (the series convention shared with `trend`, which orders by that time).
 //!
-//! Ctrl-C stops the series cleanly: the handler only sets a flag, the sample being written is
-//! finished (each sample is written under a temporary name and renamed when whole, so no
-//! half-written archive can appear), and the samples already taken are kept.
+//! Ctrl-C (or SIGTERM, SIGHUP) stops the series cleanly: the signal is only recorded
+//! ([`crate::signals::defer`]), the sample being written is finished (each sample is written
+//! under a temporary name and renamed when whole, so no half-written archive can appear), and
+//! the samples already taken are kept. A second signal ends the run at once, temporary removed.
 
 use super::{capture_live, CaptureSummary};
 use crate::collect::LiveOptions;
 use crate::error::{Error, Result};
 use std::io::{IsTerminal, Write};
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
-
-/// Exit code of a series stopped by Ctrl-C, as a shell reports a SIGINT-ended command.
-pub const INTERRUPTED_EXIT_CODE: u8 = 130;
 
 /// How long the wait between samples sleeps before looking at the stop flag again.
 const STOP_POLL: Duration = Duration::from_millis(100);
 
-/// Set by the SIGINT handler; read between samples.
-static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+/// The longest interval: a sampling plan beyond a week is a typo, and the bound keeps every
+/// sample's due time (`every * index`, up to 2^32 samples) far from any overflow.
+const MAX_INTERVAL: Duration = Duration::from_secs(7 * 86_400);
 
-extern "C" fn on_sigint(_signal: libc::c_int) {
-    // Only an atomic store: the one thing that is safe in a signal handler.
-    INTERRUPTED.store(true, Ordering::SeqCst);
-}
+/// Stop signals recorded rather than acted on while a series runs; back to normal on drop.
+struct Deferred;
 
-/// The SIGINT handler for the duration of a series; the previous disposition is restored on
-/// drop, so a library caller's own handling is left as it was.
-struct SigintGuard {
-    previous: libc::sigaction,
-}
-
-impl SigintGuard {
-    fn install() -> Result<SigintGuard> {
-        INTERRUPTED.store(false, Ordering::SeqCst);
-        // SAFETY: sigaction structs are plain data; the handler is an extern "C" fn that only
-        // stores to an atomic. SA_RESTART keeps the capture's reads from failing with EINTR.
-        unsafe {
-            let mut action: libc::sigaction = std::mem::zeroed();
-            action.sa_sigaction = on_sigint as extern "C" fn(libc::c_int) as libc::sighandler_t;
-            action.sa_flags = libc::SA_RESTART;
-            libc::sigemptyset(&mut action.sa_mask);
-            let mut previous: libc::sigaction = std::mem::zeroed();
-            if libc::sigaction(libc::SIGINT, &action, &mut previous) != 0 {
-                return Err(Error::msg(format!(
-                    "cannot install the Ctrl-C handler: {}",
-                    std::io::Error::last_os_error()
-                )));
-            }
-            Ok(SigintGuard { previous })
-        }
+impl Deferred {
+    fn start() -> Deferred {
+        crate::signals::defer(true);
+        Deferred
     }
 }
 
-impl Drop for SigintGuard {
+impl Drop for Deferred {
     fn drop(&mut self) {
-        // SAFETY: restores the disposition sigaction returned at install time.
-        unsafe {
-            libc::sigaction(libc::SIGINT, &self.previous, std::ptr::null_mut());
-        }
+        crate::signals::defer(false);
     }
 }
 
-/// Parses an interval: `500ms`, `1s`, `1.5s`, `2m`, `1h`, or a plain number of seconds.
+/// Parses an interval: `500ms`, `1s`, `1.5s`, `2m`, `1h`, `1d`, or a plain number of seconds,
+/// from 1 ms to a week. Decimal arithmetic on integers (nanoseconds), so no number a user types
+/// can overflow or lose its meaning in a float.
 pub fn parse_interval(text: &str) -> std::result::Result<Duration, String> {
     let text = text.trim();
+    let bad = || format!("{text:?} is not an interval (e.g. 500ms, 1s, 1.5s, 2m, 1h)");
     let split = text
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
         .unwrap_or(text.len());
     let (number, unit) = text.split_at(split);
-    let value: f64 = number
-        .parse()
-        .map_err(|_| format!("{text:?} is not an interval (e.g. 500ms, 1s, 2m, 1h)"))?;
-    let seconds = match unit.trim() {
-        "ms" => value / 1000.0,
-        "" | "s" => value,
-        "m" | "min" => value * 60.0,
-        "h" => value * 3600.0,
-        other => return Err(format!("unknown interval unit {other:?} (ms, s, m, h)")),
+    let unit_ns: u128 = match unit.trim() {
+        "ms" => 1_000_000,
+        "" | "s" => 1_000_000_000,
+        "m" | "min" => 60_000_000_000,
+        "h" => 3_600_000_000_000,
+        "d" => 86_400_000_000_000,
+        other => return Err(format!("unknown interval unit {other:?} (ms, s, m, h, d)")),
     };
-    if !(seconds > 0.0 && seconds.is_finite()) {
-        return Err(format!("interval {text:?} must be more than zero"));
+    let (whole, fraction) = number.split_once('.').unwrap_or((number, ""));
+    if whole.is_empty() && fraction.is_empty() || fraction.contains('.') {
+        return Err(bad());
     }
-    Ok(Duration::from_secs_f64(seconds))
+    // More digits than any interval up to a week needs are refused before they are summed.
+    let digits = |s: &str| -> std::result::Result<u128, String> {
+        if s.len() > 18 {
+            return Err(format!("interval {text:?} is longer than a week"));
+        }
+        Ok(s.parse::<u128>().unwrap_or(0))
+    };
+    let fraction_ns = fraction
+        .bytes()
+        .take(18)
+        .zip(1..)
+        .map(|(d, place)| u128::from(d - b'0') * unit_ns / 10u128.pow(place))
+        .sum::<u128>();
+    let nanos = digits(whole)? * unit_ns + fraction_ns;
+    if nanos > MAX_INTERVAL.as_nanos() {
+        return Err(format!("interval {text:?} is longer than a week"));
+    }
+    if nanos < 1_000_000 {
+        return Err(format!("interval {text:?} must be at least 1ms"));
+    }
+    Ok(Duration::from_nanos(nanos as u64))
 }
 
 /// What to take: one sample every `every`, `count` of them (`None`: until Ctrl-C).
@@ -105,8 +99,8 @@ pub fn sample_name(index: u32) -> String {
 #[derive(Debug)]
 pub struct SeriesSummary {
     pub samples: Vec<CaptureSummary>,
-    /// Stopped by Ctrl-C before `count` samples.
-    pub interrupted: bool,
+    /// The stop signal (SIGINT, SIGTERM, SIGHUP) that ended the series before `count` samples.
+    pub interrupted: Option<i32>,
 }
 
 /// Refuses a directory that already holds samples: appending to an old series would mix two
@@ -133,20 +127,21 @@ pub fn capture_series(
     progress: &mut dyn FnMut(u32, &CaptureSummary, Option<Duration>),
 ) -> Result<SeriesSummary> {
     prepare_directory(dir)?;
-    let _guard = SigintGuard::install()?;
+    let _deferred = Deferred::start();
     let started = Instant::now();
     let mut samples = Vec::new();
     let mut index = 0u32;
     loop {
-        if INTERRUPTED.load(Ordering::SeqCst) {
+        if let Some(signal) = crate::signals::pending() {
             return Ok(SeriesSummary {
                 samples,
-                interrupted: true,
+                interrupted: Some(signal),
             });
         }
         index += 1;
         let summary = capture_live(&dir.join(sample_name(index)), plan.options)?;
         let done = plan.count.is_some_and(|count| index >= count);
+        // Bounded by MAX_INTERVAL and u32 samples: at most 2^32 weeks, no overflow.
         let next_at = started + plan.every * index;
         progress(
             index,
@@ -157,10 +152,10 @@ pub fn capture_series(
         if done {
             return Ok(SeriesSummary {
                 samples,
-                interrupted: false,
+                interrupted: None,
             });
         }
-        while !INTERRUPTED.load(Ordering::SeqCst) {
+        while crate::signals::pending().is_none() {
             let left = next_at.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 break;
@@ -171,14 +166,18 @@ pub fn capture_series(
 }
 
 /// `membudget capture -o DIR --every ... [--count N]`: the series, a progress line on a
-/// terminal, and the exit code (0 complete, 130 stopped by Ctrl-C with its samples kept).
+/// terminal, and the exit code (0 complete; 128 + the signal number when stopped by SIGINT,
+/// SIGTERM or SIGHUP, the samples taken kept: 130 for Ctrl-C).
 pub fn run_series(dir: &Path, plan: SeriesPlan) -> Result<u8> {
     let mut stderr = std::io::stderr();
     let on_terminal = stderr.is_terminal();
     let total = plan.count.map_or("?".to_string(), |c| c.to_string());
     let mut report = |index: u32, summary: &CaptureSummary, next: Option<Duration>| {
+        if on_terminal && !summary.warnings.is_empty() {
+            let _ = writeln!(stderr); // off the progress line
+        }
         for w in &summary.warnings {
-            let _ = writeln!(stderr, "\nmembudget: warning: sample {index}: {w}");
+            crate::output::message(&format!("membudget: warning: sample {index}: {w}"));
         }
         if on_terminal {
             let next = next.map_or(String::new(), |d| {
@@ -195,21 +194,17 @@ pub fn run_series(dir: &Path, plan: SeriesPlan) -> Result<u8> {
     if on_terminal {
         let _ = writeln!(stderr);
     }
-    eprintln!(
+    crate::output::message(&format!(
         "membudget: {} {} sample(s) in {}",
-        if series.interrupted {
+        if series.interrupted.is_some() {
             "interrupted: kept"
         } else {
             "wrote"
         },
         series.samples.len(),
         dir.display()
-    );
-    Ok(if series.interrupted {
-        INTERRUPTED_EXIT_CODE
-    } else {
-        0
-    })
+    ));
+    Ok(series.interrupted.map_or(0, |signal| 128 + signal as u8))
 }
 
 #[cfg(test)]
@@ -227,6 +222,25 @@ mod tests {
         assert!(parse_interval("0s").is_err());
         assert!(parse_interval("fast").is_err());
         assert!(parse_interval("3 days").is_err());
+        assert_eq!(parse_interval("0.001").unwrap(), Duration::from_millis(1));
+        assert_eq!(
+            parse_interval("7d").unwrap(),
+            Duration::from_secs(7 * 86_400)
+        );
+        assert_eq!(parse_interval(".5m").unwrap(), Duration::from_secs(30));
+        for absurd in [
+            "100000000000000000000",
+            "10000000000000000000s",
+            "7.0000001d",
+        ] {
+            assert!(
+                parse_interval(absurd).unwrap_err().contains("week"),
+                "{absurd}"
+            );
+        }
+        for bad in ["1.2.3s", ".", "0.0009s", "1e3"] {
+            assert!(parse_interval(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

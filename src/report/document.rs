@@ -43,25 +43,27 @@ pub fn text_table(section: &Section) -> String {
     let headers: Vec<&str> = section.headers.iter().map(String::as_str).collect();
     let mut table = Table::new(&headers, &section.right);
     for row in &section.rows {
-        table.row(row.clone());
+        table.row(row.iter().map(|c| terminal(c).into_owned()).collect());
     }
     table.render()
 }
 
+/// Sections as terminal text: every title, paragraph, cell and note through [`terminal`].
 pub fn text(sections: &[Section]) -> String {
     let mut out = String::new();
     for section in sections {
-        out.push_str(&section.title);
+        let title = terminal(&section.title);
+        out.push_str(&title);
         out.push('\n');
-        out.push_str(&"=".repeat(section.title.chars().count()));
+        out.push_str(&"=".repeat(title.chars().count()));
         out.push('\n');
         for p in &section.paragraphs {
-            out.push_str(p);
+            out.push_str(&terminal(p));
             out.push('\n');
         }
         out.push_str(&text_table(section));
         for note in &section.notes {
-            out.push_str(note);
+            out.push_str(&terminal(note));
             out.push('\n');
         }
         out.push('\n');
@@ -69,9 +71,71 @@ pub fn text(sections: &[Section]) -> String {
     out
 }
 
-/// A Markdown table cell or paragraph: `|` would end the cell, a newline the row.
+/// Characters that make a terminal do something rather than show something: C0 and C1 control
+/// characters (escape sequences that clear the screen or paint a fake verdict, a newline that
+/// forges a line), DEL, and the invisible bidirectional controls that reorder what is shown.
+fn moves_the_terminal(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
+/// Text for a terminal (the text format, messages on stderr): every character that
+/// [`moves_the_terminal`] is shown as a Rust-style escape (`\u{1b}`), and a backslash as `\\`
+/// so that an escape shown can always be told from the same characters typed.
+pub fn terminal(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(|c| c == '\\' || moves_the_terminal(c)) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            c if moves_the_terminal(c) => {
+                let _ = write!(out, "\\u{{{:x}}}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+/// Serialized JSON made terminal-safe (`cat report.json`): serde_json already writes C0
+/// controls as `\u001b`; the other characters that [`moves_the_terminal`] (DEL, C1, the
+/// bidirectional controls) are written as `\uXXXX` too. They can only occur inside strings
+/// (JSON's own syntax is ASCII), and all are in the BMP, so the value read back is unchanged.
+pub fn json_text(json: String) -> String {
+    if !json.chars().any(moves_the_terminal) {
+        return json;
+    }
+    let mut out = String::with_capacity(json.len() + 16);
+    for c in json.chars() {
+        if moves_the_terminal(c) && c != '\n' {
+            let _ = write!(out, "\\u{:04x}", c as u32);
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// A Markdown table cell or paragraph, shown as the literal text it is: terminal-safe (a
+/// Markdown file is read with `cat` too), then every character Markdown or the HTML it allows
+/// would act on backslash-escaped (`|` ends a cell, `<` opens markup, `[x](url)` and
+/// `![](url)` link and fetch, `` ` `` and `*` format), and `@` followed by a zero-width space
+/// so that `@all` in a process name notifies nobody on GitLab or GitHub.
 pub fn markdown_cell(text: &str) -> String {
-    text.replace('|', "\\|").replace(['\n', '\r'], " ")
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in terminal(text).chars() {
+        match c {
+            '\\' | '|' | '<' | '&' | '`' | '*' | '[' | ']' => {
+                out.push('\\');
+                out.push(c);
+            }
+            '@' => out.push_str("@\u{200b}"),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// Sections as Markdown: the first title is the document's heading, the others are `##`.
@@ -110,10 +174,11 @@ pub fn markdown(sections: &[Section]) -> String {
 }
 
 /// Text for HTML element content and attribute values: process names and command lines can
-/// hold anything, `<script>` included.
+/// hold anything, `<script>` included. Terminal-safe first, as the page is text too (`cat`,
+/// `less`, a CI log).
 pub fn html_escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
+    for c in terminal(text).chars() {
         match c {
             '&' => out.push_str("&amp;"),
             '<' => out.push_str("&lt;"),
@@ -194,8 +259,36 @@ mod tests {
     use super::*;
 
     #[test]
-    fn markdown_escapes_pipes_and_newlines() {
-        assert_eq!(markdown_cell("a|b\nc"), "a\\|b c");
+    fn markdown_escapes_pipes_newlines_markup_and_mentions() {
+        assert_eq!(markdown_cell("a|b\nc"), "a\\|b\\\\u{a}c");
+        assert_eq!(
+            markdown_cell("<script>@all ![x](http://h/)"),
+            "\\<script>@\u{200b}all !\\[x\\](http://h/)"
+        );
+    }
+
+    #[test]
+    fn terminal_text_shows_escapes_instead_of_obeying_them() {
+        assert_eq!(
+            terminal("\u{1b}[2J\u{1b}[32mOK\n\u{9b}\u{202e}a\\b"),
+            "\\u{1b}[2J\\u{1b}[32mOK\\u{a}\\u{9b}\\u{202e}a\\\\b"
+        );
+        assert!(matches!(terminal("plain ü"), std::borrow::Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn json_keeps_its_value_and_loses_its_terminal_controls() {
+        let value = serde_json::json!({"name": "a\u{9b}2J\u{202e}\u{7f}\u{1b}b"});
+        let text = json_text(serde_json::to_string_pretty(&value).unwrap());
+        assert!(
+            !text.chars().any(|c| moves_the_terminal(c) && c != '\n'),
+            "{text}"
+        );
+        assert!(text.contains(r"a\u009b2J\u202e\u007f\u001bb"), "{text}");
+        assert_eq!(
+            serde_json::from_str::<serde_json::Value>(&text).unwrap(),
+            value
+        );
     }
 
     #[test]

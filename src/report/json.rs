@@ -27,11 +27,12 @@ fn to_json<T: Serialize>(kind: &'static str, body: &T) -> String {
         kind,
         body,
     };
-    let mut out = serde_json::to_string_pretty(&envelope).unwrap_or_else(|e| {
+    let out = serde_json::to_string_pretty(&envelope).unwrap_or_else(|e| {
         // Plain structs of numbers and strings do not fail to serialize; should a future field
         // make it fail, say so in JSON rather than panic.
         format!("{{\"error\": \"cannot serialize the {kind}: {e}\"}}")
     });
+    let mut out = super::document::json_text(out);
     out.push('\n');
     out
 }

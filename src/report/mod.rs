@@ -12,8 +12,6 @@ pub mod text;
 
 use crate::budget::Budget;
 use crate::diff::Diff;
-use crate::error::{Error, Result};
-use std::path::Path;
 
 /// Choices that apply to every format.
 #[derive(Debug, Clone, Copy)]
@@ -81,32 +79,4 @@ pub fn reporter(format: Format) -> Box<dyn Reporter> {
         Format::Junit => Box::new(junit::JunitReporter),
         Format::Html => Box::new(html::HtmlReporter),
     }
-}
-
-/// Writes a report to `path` atomically (temporary file in the same directory, then rename),
-/// so an interrupted run never leaves half a report where a pipeline expects a whole one.
-pub fn write_atomically(path: &Path, content: &[u8]) -> Result<()> {
-    use std::io::Write;
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .ok_or_else(|| Error::in_file(path.display().to_string(), "not a file name"))?;
-    let tmp = dir.join(format!(
-        ".{}.tmp-{}",
-        name.to_string_lossy(),
-        std::process::id()
-    ));
-    let result = (|| {
-        let mut file = std::fs::File::create(&tmp)?;
-        file.write_all(content)?;
-        file.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    result.map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        Error::io(path.display(), &e)
-    })
 }

@@ -1,6 +1,6 @@
 //! The terminal report: the budget table, top processes by class, findings, warnings.
 
-use super::document::{self, Section};
+use super::document::{self, terminal, Section};
 use super::sections::{self, finding_text, status_word, verdict_line};
 use super::{ReportOptions, Reporter};
 use crate::budget::Budget;
@@ -16,8 +16,8 @@ fn findings(budget: &Budget, out: &mut String) {
             out,
             "  {}  {:<17} {}",
             status_word(f.status),
-            f.rule,
-            finding_text(f)
+            terminal(&f.rule),
+            terminal(&finding_text(f))
         );
     }
 }
@@ -31,23 +31,29 @@ fn banner(b: &Budget) -> String {
 
 /// A titled table in the terminal layout: a blank line, the title, the table, its notes.
 fn titled(section: &Section, out: &mut String) {
-    let _ = writeln!(out, "\n{}", section.title);
+    let _ = writeln!(out, "\n{}", terminal(&section.title));
     out.push_str(&document::text_table(section));
     for note in &section.notes {
-        let _ = writeln!(out, "{note}");
+        let _ = writeln!(out, "{}", terminal(note));
     }
 }
 
 impl Reporter for TextReporter {
     fn report(&self, b: &Budget, o: &ReportOptions) -> String {
-        let mut out = banner(b);
-        let _ = writeln!(out, "membudget report: {}", b.origin);
-        let _ = writeln!(out, "profile: {} ({})", b.profile, b.profile_source);
+        let mut out = terminal(&banner(b)).into_owned();
+        let _ = writeln!(out, "membudget report: {}", terminal(&b.origin));
+        let _ = writeln!(
+            out,
+            "profile: {} ({})",
+            terminal(&b.profile),
+            terminal(&b.profile_source)
+        );
         if let Some(host) = b.meta.get("host") {
             let _ = writeln!(
                 out,
-                "host: {host}  captured: {}",
-                b.meta.get("time").map_or("?", |s| s.as_str())
+                "host: {}  captured: {}",
+                terminal(host),
+                terminal(b.meta.get("time").map_or("?", |s| s.as_str()))
             );
         }
         let _ = writeln!(
@@ -55,7 +61,7 @@ impl Reporter for TextReporter {
             "RAM: {} ({:?}: {})",
             o.size(b.ram),
             b.ram_provenance,
-            b.ram_note
+            terminal(&b.ram_note)
         );
         if !b.kernel_memory_params.is_empty() {
             let params: Vec<String> = b
@@ -63,7 +69,11 @@ impl Reporter for TextReporter {
                 .iter()
                 .map(|(k, v)| format!("{k}={v}"))
                 .collect();
-            let _ = writeln!(out, "kernel memory parameters: {}", params.join(" "));
+            let _ = writeln!(
+                out,
+                "kernel memory parameters: {}",
+                terminal(&params.join(" "))
+            );
         }
         let _ = writeln!(out, "measure: {}\n", b.measure.name());
 
@@ -85,22 +95,22 @@ impl Reporter for TextReporter {
         if !b.skipped.is_empty() {
             let _ = writeln!(out, "\nSkipped processes ({})", b.skipped.len());
             for s in &b.skipped {
-                let _ = writeln!(out, "  pid {}: {}", s.pid, s.reason);
+                let _ = writeln!(out, "  pid {}: {}", s.pid, terminal(&s.reason));
             }
         }
         if !b.warnings.is_empty() {
             let _ = writeln!(out, "\nWarnings ({})", b.warnings.len());
             for w in &b.warnings {
-                let _ = writeln!(out, "  {w}");
+                let _ = writeln!(out, "  {}", terminal(&w.to_string()));
             }
         }
-        let _ = writeln!(out, "\n{}", verdict_line(b, o));
+        let _ = writeln!(out, "\n{}", terminal(&verdict_line(b, o)));
         out
     }
 
     fn check(&self, b: &Budget, o: &ReportOptions) -> String {
         let mut out = banner(b);
-        let _ = writeln!(out, "{}", verdict_line(b, o));
+        let _ = writeln!(out, "{}", terminal(&verdict_line(b, o)));
         findings(b, &mut out);
         out
     }

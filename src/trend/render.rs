@@ -20,11 +20,12 @@ pub fn render(trend: &Trend, format: Format, options: &ReportOptions) -> String 
 }
 
 pub fn json(trend: &Trend) -> String {
-    let mut out = serde_json::to_string_pretty(trend).unwrap_or_else(|e| {
+    let out = serde_json::to_string_pretty(trend).unwrap_or_else(|e| {
         // Plain structs of numbers and strings do not fail to serialize; should a future field
         // (a map with non-string keys) make it fail, say so in JSON rather than panic.
         format!("{{\"error\": \"cannot serialize the trend: {e}\"}}")
     });
+    let mut out = document::json_text(out);
     out.push('\n');
     out
 }

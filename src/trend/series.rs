@@ -131,7 +131,7 @@ fn is_archive_name(name: &str) -> bool {
 
 /// The snapshots the user named: files and snapshot directories as they are, and for a
 /// directory that is not itself a snapshot, its snapshot archives and snapshot directories
-/// (hidden entries, such as a capture's `.name.partial-PID`, are not samples).
+/// (hidden entries, such as a capture's temporary `.membudget-XXXXXX`, are not samples).
 pub fn expand(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
     let mut out = Vec::new();
     for path in paths {
