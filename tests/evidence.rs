@@ -77,13 +77,14 @@ fn zte_snapshot_is_inconclusive_and_budgets_under_a_banner_when_allowed() {
         "anonymous bound {bound} outside Σ Anonymous..Σ Rss"
     );
     assert!(coverage["remedy"].as_str().unwrap().contains("as root"));
-    // `mem=128M;` on its command line: kernel static = 128 MiB - MemTotal 94412 kB.
+    // Kernel static = 128 MiB - MemTotal 94412 kB: zoneinfo's 32768 present pages, which is
+    // also what `mem=128M;` on its command line gave the kernel.
     let kernel_static = common::keyed(&j["items"], "kernel_static");
     assert_eq!(kernel_static["bytes"], (131072 - 94412) * KIB);
     assert!(kernel_static["files"]
         .as_array()
         .unwrap()
-        .contains(&"proc/cmdline".into()));
+        .contains(&"proc/zoneinfo".into()));
     assert_eq!(j["ram"], 128u64 << 20);
 
     let (default_code, default) = json(&["check"], &zte());
@@ -432,4 +433,19 @@ fn zoneinfo_present_pages_give_the_ram_the_kernel_saw() {
         .as_array()
         .unwrap()
         .contains(&"proc/zoneinfo".into()));
+}
+
+/// Without zoneinfo, `mem=128M;` on the ZTE's command line gives the same kernel static.
+#[test]
+fn mem_on_the_command_line_gives_kernel_static_without_zoneinfo() {
+    let dir = tempfile::tempdir().unwrap();
+    common::copy_dir(&zte(), dir.path());
+    std::fs::remove_file(dir.path().join("proc/zoneinfo")).unwrap();
+    let (_, j) = json(&["report"], dir.path());
+    let kernel_static = common::keyed(&j["items"], "kernel_static");
+    assert_eq!(kernel_static["bytes"], (131072 - 94412) * KIB);
+    assert!(kernel_static["files"]
+        .as_array()
+        .unwrap()
+        .contains(&"proc/cmdline".into()));
 }
