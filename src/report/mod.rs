@@ -49,6 +49,15 @@ impl ReportOptions {
             crate::size::human_signed(bytes)
         }
     }
+
+    /// A change, signed both ways (`+1 MiB`, `+1048576`).
+    pub fn size_delta(&self, bytes: i64) -> String {
+        match (self.exact_bytes, bytes > 0) {
+            (true, true) => format!("+{bytes}"),
+            (true, false) => bytes.to_string(),
+            (false, _) => crate::size::human_delta(bytes),
+        }
+    }
 }
 
 pub trait Reporter {

@@ -267,10 +267,10 @@ pub fn report_sections(b: &Budget, o: &ReportOptions, indent: &str) -> Vec<Secti
 pub fn diff_verdict(d: &Diff, o: &ReportOptions) -> String {
     let growth = format!(
         "demand {} ({} -> {}), headroom {} ({} -> {})",
-        o.size_signed(d.demand_delta),
+        o.size_delta(d.demand_delta),
         o.size(d.old.demand),
         o.size(d.new.demand),
-        o.size_signed(d.headroom_delta),
+        o.size_delta(d.headroom_delta),
         o.size_signed(d.old.headroom),
         o.size_signed(d.new.headroom)
     );
@@ -289,7 +289,7 @@ pub fn diff_verdict(d: &Diff, o: &ReportOptions) -> String {
     }
 }
 
-fn change_word(change: Change) -> &'static str {
+pub fn change_word(change: Change) -> &'static str {
     match change {
         Change::Changed => "changed",
         Change::Unchanged => "unchanged",
@@ -311,7 +311,7 @@ fn delta_section(title: &str, what: &str, deltas: &[Delta], o: &ReportOptions) -
             d.label.clone(),
             o.size(d.old),
             o.size(d.new),
-            o.size_signed(d.delta),
+            o.size_delta(d.delta),
         ]);
     }
     s
@@ -340,13 +340,13 @@ pub fn diff_sections(d: &Diff, o: &ReportOptions) -> Vec<Section> {
         "total demand".into(),
         o.size(d.old.demand),
         o.size(d.new.demand),
-        o.size_signed(d.demand_delta),
+        o.size_delta(d.demand_delta),
     ]);
     items.rows.push(vec![
         "headroom".into(),
         o.size_signed(d.old.headroom),
         o.size_signed(d.new.headroom),
-        o.size_signed(d.headroom_delta),
+        o.size_delta(d.headroom_delta),
     ]);
     out.push(items);
 
@@ -369,7 +369,7 @@ pub fn diff_sections(d: &Diff, o: &ReportOptions) -> Vec<Section> {
         let classes: Vec<String> = p
             .classes
             .iter()
-            .map(|(c, delta)| format!("{} {}", c.name(), o.size_signed(*delta)))
+            .map(|(c, delta)| format!("{} {}", c.name(), o.size_delta(*delta)))
             .collect();
         processes.rows.push(vec![
             p.name.clone(),
@@ -378,7 +378,7 @@ pub fn diff_sections(d: &Diff, o: &ReportOptions) -> Vec<Section> {
             change_word(p.change).into(),
             o.size(p.old),
             o.size(p.new),
-            o.size_signed(p.delta),
+            o.size_delta(p.delta),
             classes.join(", "),
         ]);
     }

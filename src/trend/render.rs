@@ -19,14 +19,9 @@ pub fn render(trend: &Trend, format: Format, options: &ReportOptions) -> String 
     }
 }
 
+/// The trend for tools, under the same envelope as the report and the diff (docs/trend.schema.json).
 pub fn json(trend: &Trend) -> String {
-    let mut out = serde_json::to_string_pretty(trend).unwrap_or_else(|e| {
-        // Plain structs of numbers and strings do not fail to serialize; should a future field
-        // (a map with non-string keys) make it fail, say so in JSON rather than panic.
-        format!("{{\"error\": \"cannot serialize the trend: {e}\"}}")
-    });
-    out.push('\n');
-    out
+    crate::report::json::to_json("trend", trend)
 }
 
 /// Byte rates follow the report's size choice (human or exact).
@@ -378,21 +373,36 @@ fn growth_chart(points: &[(f64, u64)], label: &str, options: &ReportOptions) -> 
     )
 }
 
-/// One test case per process: it passes unless the process is a leak suspect.
+/// One test case per process: it passes unless the process is a leak suspect. Named by the
+/// process's stable name (restarts and same-named processes ranked, never a pid); the rate
+/// in human units in the message, in bytes per hour in a property.
 pub fn junit(trend: &Trend) -> String {
+    let keys: Vec<(&str, &str, u64)> = trend
+        .processes
+        .iter()
+        .map(|p| (p.name.as_str(), p.cmdline.as_str(), p.first_seen.max(0.0) as u64))
+        .collect();
+    let names = crate::identity::stable_names(&keys);
+    let human = ReportOptions::default();
     let cases: Vec<junit::Case> = trend
         .processes
         .iter()
-        .map(|p| junit::Case {
-            class: "membudget.trend.leak".into(),
-            name: format!("{} (pid {}) does not leak", p.name, p.pid),
-            failure: (p.verdict == Verdict::LeakSuspect).then(|| {
+        .zip(names)
+        .map(|(p, name)| {
+            let mut case = junit::Case::new("membudget.trend.leak", format!("{name} does not leak"));
+            case.properties.push((
+                "rate_bytes_per_hour",
+                format!("{:.0}", p.rate_per_hour),
+            ));
+            case.failure = (p.verdict == Verdict::LeakSuspect).then(|| {
                 format!(
-                    "{} (pid {}) is a leak suspect: private memory grows {:.0} bytes/h",
-                    p.name, p.pid, p.rate_per_hour
+                    "{} (pid {}) is a leak suspect: private memory grows {}",
+                    p.name,
+                    p.pid,
+                    rate(&human, p.rate_per_hour)
                 )
-            }),
-            skipped: None,
+            });
+            case
         })
         .collect();
     junit::suites("membudget trend", &cases)
