@@ -24,9 +24,10 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// Print the budget breakdown, top processes by class, and findings.
+    /// Print the budget breakdown, top processes by class, and findings (exits 0 even when
+    /// over budget: `check` is the gate).
     #[command(
-        after_help = "Examples:\n  membudget report                                   # this machine, built-in default profile\n  membudget report board.tar.gz --profile budgets/zynq-256m.toml\n  membudget report capture-dir/ --bytes --top 30"
+        after_help = "Examples:\n  membudget report                                   # this machine, built-in default profile\n  membudget report board.tar.gz --profile budgets/zynq-256m.toml\n  membudget report capture-dir/ --bytes --top 30\n\nExit status: 0 whenever the report was written, over budget or not; 2 on bad input.\nTo gate a pipeline on the verdict use `membudget check` (exit 1 over budget), which takes the same\narguments and formats: `membudget check board.tar.gz -p board.toml --format junit -o budget.xml`."
     )]
     Report(ReportArgs),
     /// Print the verdict; exit 0 within budget, 1 over budget, 2 on bad input.
@@ -46,7 +47,7 @@ pub enum Command {
     CaptureScript,
     /// Find leaks over a series of snapshots: growth rates, suspects, time to exhaustion.
     #[command(
-        after_help = "Examples:\n  membudget trend series/                            # a directory of sample-NNNN.tar.gz\n  membudget trend a.tar.gz b.tar.gz c.tar.gz d.tar.gz --profile budgets/board.toml\n  membudget trend series/ --format markdown -o leaks.md --fail-on-leak\n\nExit status: 0, or 1 with --fail-on-leak when a leak suspect is found; 2 on bad input."
+        after_help = "Examples:\n  membudget trend series/                            # a directory of sample-NNNN.tar.gz\n  membudget trend a.tar.gz b.tar.gz c.tar.gz d.tar.gz --profile budgets/board.toml\n  membudget trend series/ --format markdown -o leaks.md --fail-on-leak\n\nExit status: 0; with --fail-on-leak, 1 when a leak suspect is found and 2 when the series is too short to judge (INCONCLUSIVE); 2 on bad input."
     )]
     Trend(TrendArgs),
     /// What changed between two snapshots (e.g. two releases): per process, per class, total.
@@ -127,7 +128,7 @@ pub struct TrendArgs {
     pub profile: Option<PathBuf>,
     #[command(flatten)]
     pub out: OutputArgs,
-    /// Exit 1 when a leak suspect is found.
+    /// Exit 1 when a leak suspect is found, 2 when the series is too short to judge.
     #[arg(long)]
     pub fail_on_leak: bool,
 }
@@ -155,12 +156,14 @@ fn build_budget(args: &ReportArgs) -> Result<Budget> {
     };
     let snapshot = load(args.snapshot.as_deref(), live)?;
     let budget = evaluate(&snapshot, &profile)?;
-    announce_problems(&budget);
+    if args.out.output.is_some() {
+        announce_problems(&budget);
+    }
     Ok(budget)
 }
 
-/// Skipped input goes to stderr as well as into the report, so a CI log shows which file of a
-/// snapshot was damaged even when the report itself is written to a file.
+/// Skipped input goes to stderr when the report is written to a file, so a CI log shows which
+/// file of a snapshot was damaged; a report on stdout already lists it (once, not twice).
 fn announce_problems(budget: &Budget) {
     for w in &budget.warnings {
         eprintln!("membudget: warning: {w}");
@@ -252,10 +255,10 @@ fn run_command(command: Command) -> Result<ExitCode> {
                 args.out.format,
                 &args.out.options(),
             ))?;
-            Ok(if args.fail_on_leak && trend.has_suspect() {
-                ExitCode::from(1)
-            } else {
-                ExitCode::SUCCESS
+            Ok(match (args.fail_on_leak, trend.outcome) {
+                (true, crate::trend::Outcome::LeakSuspect) => ExitCode::from(1),
+                (true, crate::trend::Outcome::Inconclusive) => ExitCode::from(2),
+                _ => ExitCode::SUCCESS,
             })
         }
     }

@@ -17,4 +17,5 @@ pub mod parse;
 pub mod profile;
 pub mod report;
 pub mod size;
+pub mod time;
 pub mod trend;

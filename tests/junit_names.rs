@@ -78,7 +78,10 @@ fn two_captures_of_the_same_idle_workload_give_identical_case_names() {
     assert_eq!(second, expected);
     for pid in first_pids.iter().chain(&second_pids) {
         assert!(
-            !first.iter().chain(&second).any(|n| n.contains(&pid.to_string())),
+            !first
+                .iter()
+                .chain(&second)
+                .any(|n| n.contains(&pid.to_string())),
             "a case name carries pid {pid}"
         );
     }

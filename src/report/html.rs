@@ -1,20 +1,18 @@
-//! One self-contained HTML page (inline style and SVG, nothing fetched): a stacked bar of the
-//! RAM budget, a bar chart of the top processes split by class, the tables and the findings.
+//! One self-contained HTML page (inline style and SVG, nothing fetched) a review can show as a
+//! slide: a header saying what was measured where and when, the verdict, a bar of the RAM
+//! budget, a bar chart of the top processes that shows exactly the table beside it, the
+//! tables and the findings. Colours are fixed per line item and class (colours.rs).
 
+use super::colours::{colour, OVER};
 use super::document::{self, html_escape, Section};
-use super::sections::{self, PROCESS_COLUMNS};
+use super::sections::{self, PRIVATE_CLASSES};
 use super::{ReportOptions, Reporter};
-use crate::budget::Budget;
+use crate::budget::{Budget, Status};
 use crate::diff::Diff;
 use std::fmt::Write;
 
 pub struct HtmlReporter;
 
-/// Colours of the chart segments, in turn.
-const PALETTE: [&str; 10] = [
-    "#8c564b", "#7f7f7f", "#bcbd22", "#1f77b4", "#9467bd", "#17becf", "#e377c2", "#ff7f0e",
-    "#2ca02c", "#d62728",
-];
 const CHART_WIDTH: f64 = 1000.0;
 const LABEL_WIDTH: f64 = 160.0;
 
@@ -24,53 +22,67 @@ struct Segment {
     colour: &'static str,
 }
 
-fn legend(svg: &mut String, segments: &[Segment], top: f64, o: &ReportOptions) -> f64 {
+/// Colour keys with their labels, two to a row; no figures (the tables carry those).
+fn legend(svg: &mut String, entries: &[(String, &'static str)], top: f64) -> f64 {
     let mut y = top;
-    for (i, s) in segments.iter().enumerate() {
+    for (i, (label, fill)) in entries.iter().enumerate() {
         let x = if i % 2 == 0 { 0.0 } else { CHART_WIDTH / 2.0 };
         let _ = writeln!(
             svg,
-            "<rect x=\"{x}\" y=\"{}\" width=\"12\" height=\"12\" fill=\"{}\"/><text x=\"{}\" y=\"{}\">{}: {}</text>",
-            y,
-            s.colour,
+            "<rect x=\"{x}\" y=\"{y}\" width=\"12\" height=\"12\" fill=\"{fill}\"/><text x=\"{}\" y=\"{}\">{}</text>",
             x + 18.0,
             y + 11.0,
-            html_escape(&s.label),
-            html_escape(&o.size(s.bytes))
+            html_escape(label),
         );
         if i % 2 == 1 {
             y += 18.0;
         }
     }
-    if segments.len() % 2 == 1 {
+    if entries.len() % 2 == 1 {
         y += 18.0;
     }
     y
 }
 
-/// The RAM as one bar: every budget item, then the headroom; a negative headroom shows as the
-/// part of the demand beyond the RAM line.
+/// A vertical mark across a bar with a label under it.
+fn mark(svg: &mut String, x: f64, label_y: f64, anchor: &str, label: &str, dashed: bool) {
+    let dash = if dashed {
+        " stroke-dasharray=\"4 3\""
+    } else {
+        ""
+    };
+    let _ = writeln!(
+        svg,
+        "<line x1=\"{x:.1}\" y1=\"0\" x2=\"{x:.1}\" y2=\"{:.0}\" stroke=\"#000\" stroke-width=\"2\"{dash}/>\n<text x=\"{x:.1}\" y=\"{label_y:.0}\" text-anchor=\"{anchor}\">{}</text>",
+        label_y - 12.0,
+        html_escape(label)
+    );
+}
+
+/// The RAM as one bar: every budget item, then the headroom. A line marks the RAM, a dashed
+/// one the minimum headroom (where demand may reach); demand past the RAM is hatched red.
 fn budget_bar(b: &Budget, o: &ReportOptions) -> String {
     let mut segments: Vec<Segment> = b
         .items
         .iter()
         .filter(|i| i.bytes > 0)
-        .enumerate()
-        .map(|(n, i)| Segment {
+        .map(|i| Segment {
             label: i.label.clone(),
             bytes: i.bytes,
-            colour: PALETTE[n % (PALETTE.len() - 2)],
+            colour: colour(&i.key),
         })
         .collect();
     if b.headroom > 0 {
         segments.push(Segment {
             label: "headroom".into(),
             bytes: b.headroom as u64,
-            colour: PALETTE[8],
+            colour: colour("headroom"),
         });
     }
     let scale = CHART_WIDTH / b.ram.max(b.demand).max(1) as f64;
-    let mut svg = String::new();
+    let mut svg = String::from(
+        "<defs><pattern id=\"over\" width=\"8\" height=\"8\" patternUnits=\"userSpaceOnUse\" patternTransform=\"rotate(45)\"><rect width=\"4\" height=\"8\" fill=\"#d62728\"/></pattern></defs>\n",
+    );
     let mut x = 0.0;
     for s in &segments {
         let width = s.bytes as f64 * scale;
@@ -84,31 +96,70 @@ fn budget_bar(b: &Budget, o: &ReportOptions) -> String {
         x += width;
     }
     let ram_x = b.ram as f64 * scale;
-    let _ = writeln!(
-        svg,
-        "<line x1=\"{ram_x:.1}\" y1=\"0\" x2=\"{ram_x:.1}\" y2=\"48\" stroke=\"#000\" stroke-width=\"2\"/>"
-    );
-    let _ = writeln!(
-        svg,
-        "<text x=\"{:.1}\" y=\"60\" text-anchor=\"end\">RAM {}</text>",
+    if b.demand > b.ram {
+        let _ = writeln!(
+            svg,
+            "<rect x=\"{ram_x:.1}\" y=\"0\" width=\"{:.1}\" height=\"40\" fill=\"url(#over)\" stroke=\"{OVER}\" stroke-width=\"2\"><title>over RAM: {}</title></rect>",
+            CHART_WIDTH - ram_x,
+            html_escape(&o.size(b.demand - b.ram))
+        );
+    }
+    mark(
+        &mut svg,
         ram_x.min(CHART_WIDTH - 1.0),
-        html_escape(&o.size(b.ram))
+        60.0,
+        "end",
+        &format!("RAM {}", o.size(b.ram)),
+        false,
     );
-    let height = legend(&mut svg, &segments, 72.0, o);
+    if b.min_headroom > 0 && b.min_headroom < b.ram {
+        mark(
+            &mut svg,
+            (b.ram - b.min_headroom) as f64 * scale,
+            76.0,
+            "end",
+            &format!("minimum headroom {}", o.size(b.min_headroom)),
+            true,
+        );
+    }
+    let entries: Vec<(String, &'static str)> =
+        segments.iter().map(|s| (s.label.clone(), s.colour)).collect();
+    let height = legend(&mut svg, &entries, 88.0);
     wrap_svg(&svg, height, "RAM budget")
 }
 
-/// The top processes, one bar each, split into the classes of the process table.
-fn process_bars(b: &Budget, o: &ReportOptions) -> String {
+/// The limit a profile sets on a process's private figure, from its process_limit finding
+/// (`NAME (pid N) private ...`: a limit on the total is not drawn against the private bar).
+fn private_limit(b: &Budget, p: &crate::account::ProcessAccount) -> Option<u64> {
+    let prefix = format!("{} (pid {}) private ", p.name, p.pid);
+    b.findings
+        .iter()
+        .filter(|f| f.rule == "process_limit" && f.status != Status::Warn)
+        .filter(|f| f.message.starts_with(&prefix))
+        .find_map(|f| f.limit.and_then(|l| u64::try_from(l).ok()))
+}
+
+/// The processes of the table beside it, one bar each: its private classes in the budget's
+/// measure, which add up to its private figure (the label at the bar's end). Each segment
+/// carries the table cell it draws (`data-row`, `data-column`); a black tick marks the
+/// process's limit where the profile sets one.
+fn process_bars(b: &Budget, table: &Section, o: &ReportOptions) -> String {
     let processes: Vec<_> = b.accounting.processes.iter().take(o.top).collect();
-    let total = |p: &crate::account::ProcessAccount| -> u64 {
-        PROCESS_COLUMNS
-            .iter()
-            .map(|c| p.class(*c).virtual_size)
-            .sum()
-    };
-    let widest = processes.iter().map(|p| total(p)).max().unwrap_or(0).max(1);
+    let m = b.measure;
+    let widest = processes
+        .iter()
+        .map(|p| p.demand.max(private_limit(b, p).unwrap_or(0)))
+        .max()
+        .unwrap_or(0)
+        .max(1);
     let scale = (CHART_WIDTH - LABEL_WIDTH - 90.0) / widest as f64;
+    let column = |class: &str| {
+        table
+            .headers
+            .iter()
+            .position(|h| h.starts_with(&format!("{class} (")))
+            .unwrap_or(0)
+    };
     let mut svg = String::new();
     for (row, p) in processes.iter().enumerate() {
         let y = row as f64 * 22.0;
@@ -121,40 +172,50 @@ fn process_bars(b: &Budget, o: &ReportOptions) -> String {
             p.pid
         );
         let mut x = LABEL_WIDTH;
-        for (n, class) in PROCESS_COLUMNS.iter().enumerate() {
-            let bytes = p.class(*class).virtual_size;
+        for class in PRIVATE_CLASSES {
+            let bytes = p.in_measure(class, m);
             let width = bytes as f64 * scale;
             if bytes > 0 {
                 let _ = writeln!(
                     svg,
-                    "<rect x=\"{x:.1}\" y=\"{y:.1}\" width=\"{width:.1}\" height=\"16\" fill=\"{}\"><title>{} {}: {}</title></rect>",
-                    PALETTE[n + 3],
+                    "<rect x=\"{x:.1}\" y=\"{y:.1}\" width=\"{width:.1}\" height=\"16\" fill=\"{}\" data-row=\"{row}\" data-column=\"{}\"><title>{} {} ({}): {}</title></rect>",
+                    colour(class.name()),
+                    column(class.name()),
                     html_escape(&p.name),
                     class.name(),
+                    m.name(),
                     html_escape(&o.size(bytes))
                 );
             }
             x += width;
         }
+        let limit = private_limit(b, p);
+        let limit_x = limit.map(|l| LABEL_WIDTH + l as f64 * scale);
         let _ = writeln!(
             svg,
-            "<text x=\"{:.1}\" y=\"{:.1}\">{}</text>",
-            x + 6.0,
+            "<text x=\"{:.1}\" y=\"{:.1}\" data-row=\"{row}\" data-column=\"{}\">{}</text>",
+            x.max(limit_x.unwrap_or(0.0)) + 6.0,
             y + 13.0,
-            html_escape(&o.size(total(p)))
+            column("private"),
+            html_escape(&o.size(p.demand))
         );
+        if let (Some(limit), Some(lx)) = (limit, limit_x) {
+            let _ = writeln!(
+                svg,
+                "<line x1=\"{lx:.1}\" y1=\"{:.1}\" x2=\"{lx:.1}\" y2=\"{:.1}\" stroke=\"#000\" stroke-width=\"3\"><title>limit {}</title></line>",
+                y - 2.0,
+                y + 18.0,
+                html_escape(&o.size(limit))
+            );
+        }
     }
-    let classes: Vec<Segment> = PROCESS_COLUMNS
+    let mut entries: Vec<(String, &'static str)> = PRIVATE_CLASSES
         .iter()
-        .enumerate()
-        .map(|(n, c)| Segment {
-            label: c.name().into(),
-            bytes: processes.iter().map(|p| p.class(*c).virtual_size).sum(),
-            colour: PALETTE[n + 3],
-        })
+        .map(|c| (format!("{} ({})", c.name(), m.name()), colour(c.name())))
         .collect();
-    let height = legend(&mut svg, &classes, processes.len() as f64 * 22.0 + 10.0, o);
-    wrap_svg(&svg, height, "Top processes by class")
+    entries.push(("| limit from the profile".into(), "#000"));
+    let height = legend(&mut svg, &entries, processes.len() as f64 * 22.0 + 10.0);
+    wrap_svg(&svg, height, "Top processes: private memory by class")
 }
 
 fn wrap_svg(content: &str, height: f64, label: &str) -> String {
@@ -163,10 +224,27 @@ fn wrap_svg(content: &str, height: f64, label: &str) -> String {
     )
 }
 
-fn page(title: &str, verdict: &str, pass: bool, sections: &[(Section, String)]) -> String {
-    let mut body = format!(
-        "<h1>{}</h1>\n<p class=\"verdict {}\" id=\"verdict\">{}</p>\n",
-        html_escape(title),
+/// The last path component of a snapshot (`board.tar.gz`), not the whole absolute path.
+pub fn snapshot_name(origin: &str) -> &str {
+    let trimmed = origin.trim_end_matches('/');
+    trimmed.rsplit('/').next().filter(|n| !n.is_empty()).unwrap_or(origin)
+}
+
+/// The page: heading, a line of facts (when, where, against what, by which tool), the
+/// verdict banner, then the sections with their figures.
+pub fn page(
+    title: &str,
+    facts: &[String],
+    verdict: &str,
+    pass: bool,
+    sections: &[(Section, String)],
+) -> String {
+    let mut body = format!("<header>\n<h1>{}</h1>\n<p class=\"facts\">", html_escape(title));
+    let facts: Vec<String> = facts.iter().map(|f| html_escape(f)).collect();
+    body.push_str(&facts.join(" &middot; "));
+    let _ = write!(
+        body,
+        "</p>\n<p class=\"verdict {}\" id=\"verdict\">{}</p>\n</header>\n",
         if pass { "pass" } else { "fail" },
         html_escape(verdict)
     );
@@ -176,27 +254,45 @@ fn page(title: &str, verdict: &str, pass: bool, sections: &[(Section, String)]) 
     document::html_page(title, &body)
 }
 
+/// Who made the page: the tool and its version.
+pub fn tool() -> String {
+    format!("membudget {}", env!("CARGO_PKG_VERSION"))
+}
+
+fn report_facts(b: &Budget) -> Vec<String> {
+    let mut facts = Vec::new();
+    if let Some(time) = sections::captured(b) {
+        facts.push(format!("captured {time}"));
+    }
+    if let Some(host) = b.meta.get("host") {
+        facts.push(format!("host {host}"));
+    }
+    facts.push(format!("profile {}", b.profile));
+    facts.push(tool());
+    facts
+}
+
 impl Reporter for HtmlReporter {
     fn report(&self, b: &Budget, o: &ReportOptions) -> String {
         let mut all = sections::report_sections(b, o, "\u{2003}");
-        // The heading section's title and verdict become the page's heading.
+        // The heading section's verdict becomes the page's banner, its facts the header's.
         let mut heading = all.remove(0);
-        let title = std::mem::take(&mut heading.title);
         heading.paragraphs.remove(0);
         heading.title = "Snapshot".into();
         let mut with_figures: Vec<(Section, String)> = vec![(heading, String::new())];
         for s in all {
             let figure = if s.title == "Budget" {
                 budget_bar(b, o)
-            } else if s.title.starts_with("Top processes") {
-                process_bars(b, o)
+            } else if s.title.to_lowercase().contains("processes by private") {
+                process_bars(b, &s, o)
             } else {
                 String::new()
             };
             with_figures.push((s, figure));
         }
         page(
-            &title,
+            &format!("membudget report: {}", snapshot_name(&b.origin)),
+            &report_facts(b),
             &sections::verdict_line(b, o),
             b.within_budget,
             &with_figures,
@@ -206,18 +302,36 @@ impl Reporter for HtmlReporter {
     fn diff(&self, d: &Diff, o: &ReportOptions) -> String {
         let mut all = sections::diff_sections(d, o);
         let mut heading = all.remove(0);
-        let title = std::mem::take(&mut heading.title);
         heading.paragraphs.remove(0);
         heading.title = "Snapshots".into();
         let with_figures: Vec<(Section, String)> = std::iter::once(heading)
             .chain(all)
             .map(|s| (s, String::new()))
             .collect();
+        let title = format!(
+            "membudget diff: {} \u{2192} {}",
+            snapshot_name(&d.old.origin),
+            snapshot_name(&d.new.origin)
+        );
+        let facts = vec![format!("profile {}", d.profile), tool()];
         page(
             &title,
+            &facts,
             &sections::diff_verdict(d, o),
             !d.exceeded,
             &with_figures,
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn titles_use_the_snapshot_name() {
+        assert_eq!(snapshot_name("/home/x/captures/board.tar.gz"), "board.tar.gz");
+        assert_eq!(snapshot_name("series/sample-0001/"), "sample-0001");
+        assert_eq!(snapshot_name("live"), "live");
     }
 }

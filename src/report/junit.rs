@@ -91,7 +91,11 @@ fn case_body(case: &Case) -> String {
         let _ = writeln!(body, "      <skipped message=\"{}\"/>", xml_escape(message));
     }
     if let Some(output) = &case.output {
-        let _ = writeln!(body, "      <system-out>{}</system-out>", xml_escape(output));
+        let _ = writeln!(
+            body,
+            "      <system-out>{}</system-out>",
+            xml_escape(output)
+        );
     }
     body
 }
@@ -140,8 +144,10 @@ impl Reporter for JunitReporter {
             .iter()
             .map(|f| {
                 let mut case = Case::new(format!("membudget.{}", f.rule), f.subject.clone());
-                case.properties.extend(f.actual.map(|a| ("actual_bytes", a.to_string())));
-                case.properties.extend(f.limit.map(|l| ("limit_bytes", l.to_string())));
+                case.properties
+                    .extend(f.actual.map(|a| ("actual_bytes", a.to_string())));
+                case.properties
+                    .extend(f.limit.map(|l| ("limit_bytes", l.to_string())));
                 case.failure = (f.status == Status::Fail).then(|| f.message.clone());
                 case.skipped = (f.status == Status::Warn).then(|| f.message.clone());
                 case

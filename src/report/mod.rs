@@ -1,6 +1,7 @@
 //! Reports: one format per file, all behind [`Reporter`], all reading the same [`Budget`].
 //! No format computes anything: if a number is not in the budget, it is not in a report.
 
+pub mod colours;
 pub mod document;
 pub mod html;
 pub mod json;

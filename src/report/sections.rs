@@ -7,14 +7,14 @@ use crate::account::classify::Class;
 use crate::budget::{Budget, Finding, Status};
 use crate::diff::{Change, Delta, Diff};
 
-/// Classes shown as columns of the process table, in order.
-pub const PROCESS_COLUMNS: [Class; 6] = [
+/// The private classes, in the order of the process table's columns and the chart's
+/// segments: in the budget's measure they add up to a process's private demand.
+pub const PRIVATE_CLASSES: [Class; 5] = [
     Class::Heap,
     Class::Stack,
     Class::ThreadStack,
     Class::Data,
     Class::Anon,
-    Class::Code,
 ];
 
 pub fn share(bytes: i64, ram: u64) -> String {
@@ -110,19 +110,35 @@ pub fn budget_section(
     s
 }
 
-pub fn processes_section(b: &Budget, o: &ReportOptions) -> Section {
-    let mut headers = vec!["pid", "name", "thr", "private"];
-    headers.extend(PROCESS_COLUMNS.iter().map(|c| c.name()));
-    headers.push("rss");
-    headers.push("pss");
+/// A column header that names its measure: `heap (pss)`.
+fn measured(what: &str, measure: crate::account::Measure) -> String {
+    format!("{what} ({})", measure.name())
+}
+
+/// The processes' private memory per class and the code they map, every size in the budget's
+/// measure (named in each header); rss and pss of everything they map when smaps exist.
+pub fn processes_section(b: &Budget, o: &ReportOptions) -> Option<Section> {
+    if o.top == 0 {
+        return None;
+    }
+    let m = b.measure;
+    let mut headers = vec!["pid".to_string(), "name".into(), "thr".into()];
+    headers.push(measured("private", m));
+    headers.extend(PRIVATE_CLASSES.iter().map(|c| measured(c.name(), m)));
+    headers.push(measured("code mapped", m));
+    headers.push("rss (all)".into());
+    headers.push("pss (all)".into());
     let mut right = vec![true, false, true, true];
-    right.extend(std::iter::repeat_n(true, PROCESS_COLUMNS.len() + 2));
-    let mut s = Section::new(format!(
-        "Top processes by private {} (of {})",
-        b.measure.name(),
-        b.accounting.processes.len()
-    ))
-    .table(&headers, &right);
+    right.extend(std::iter::repeat_n(true, PRIVATE_CLASSES.len() + 3));
+    let total = b.accounting.processes.len();
+    let title = if o.top < total {
+        format!("Top {} processes by private {} (of {total})", o.top, m.name())
+    } else {
+        format!("Processes by private {} ({total})", m.name())
+    };
+    let mut s = Section::new(title);
+    s.headers = headers;
+    s.right = right;
     for p in b.accounting.processes.iter().take(o.top) {
         let mut row = vec![
             p.pid.to_string(),
@@ -130,18 +146,24 @@ pub fn processes_section(b: &Budget, o: &ReportOptions) -> Section {
             p.threads.to_string(),
             o.size(p.demand),
         ];
-        row.extend(
-            PROCESS_COLUMNS
-                .iter()
-                .map(|c| o.size(p.class(*c).virtual_size)),
-        );
+        row.extend(PRIVATE_CLASSES.iter().map(|c| o.size(p.in_measure(*c, m))));
+        row.push(o.size(p.in_measure(Class::Code, m)));
         let total_rss = p.private.rss.zip(p.shared.rss).map(|(a, b)| a + b);
         let total_pss = p.private.pss.zip(p.shared.pss).map(|(a, b)| a + b);
         row.push(total_rss.map_or("-".into(), |v| o.size(v)));
         row.push(total_pss.map_or("-".into(), |v| o.size(v)));
         s.rows.push(row);
     }
-    s
+    if o.top < total {
+        s.notes.push(format!(
+            "{} more processes not listed (--top).",
+            total - o.top
+        ));
+    }
+    s.notes.push(
+        "code mapped: the code this process maps, shared with others and counted once system-wide (see By class), not in its private figure.".into(),
+    );
+    Some(s)
 }
 
 pub fn classes_section(b: &Budget, o: &ReportOptions) -> Section {
@@ -157,6 +179,22 @@ pub fn classes_section(b: &Budget, o: &ReportOptions) -> Section {
             f.pss.map_or("-".into(), |v| o.size(v)),
             f.mappings.to_string(),
         ]);
+    }
+    let above: Vec<&str> = b
+        .accounting
+        .class_totals
+        .iter()
+        .filter(|(c, f)| {
+            c.counting() == crate::account::classify::Counting::Shared
+                && f.rss.is_some_and(|rss| rss > f.virtual_size)
+        })
+        .map(|(c, _)| c.name())
+        .collect();
+    if !above.is_empty() {
+        s.notes.push(format!(
+            "rss above virtual ({}): virtual counts each file range once, while the pages every process relocated or wrote in it (RELRO, copy-on-write) are its own copy and count per process in rss (docs/accounting.md).",
+            above.join(", ")
+        ));
     }
     s
 }
@@ -208,6 +246,16 @@ pub fn findings_section(b: &Budget) -> Section {
     s
 }
 
+/// The snapshot's capture time as ISO 8601 UTC, when its meta has one.
+pub fn captured(b: &Budget) -> Option<String> {
+    b.meta.get("time").map(|t| crate::time::meta_time(t))
+}
+
+/// Where the RAM figure comes from, said once: `256 MiB, declared in budgets/x.toml`.
+pub fn ram_line(b: &Budget, o: &ReportOptions) -> String {
+    format!("RAM: {}, {}.", o.size(b.ram), b.ram_note)
+}
+
 /// The heading section: what was measured against what, and the verdict.
 pub fn heading_section(b: &Budget, o: &ReportOptions) -> Section {
     let mut s = Section::new(format!("membudget report: {}", b.origin));
@@ -217,16 +265,11 @@ pub fn heading_section(b: &Budget, o: &ReportOptions) -> Section {
     if let Some(host) = b.meta.get("host") {
         s.paragraphs.push(format!(
             "Host: {host}, captured: {}.",
-            b.meta.get("time").map_or("?", |t| t.as_str())
+            captured(b).unwrap_or_else(|| "?".into())
         ));
     }
-    s.paragraphs.push(format!(
-        "RAM: {} ({}: {}). Measure: {}.",
-        o.size(b.ram),
-        format!("{:?}", b.ram_provenance).to_lowercase(),
-        b.ram_note,
-        b.measure.name()
-    ));
+    s.paragraphs
+        .push(format!("{} Measure: {}.", ram_line(b, o), b.measure.name()));
     s
 }
 
@@ -252,12 +295,9 @@ pub fn issue_sections(b: &Budget) -> Vec<Section> {
 
 /// The whole report as sections (Markdown and HTML lay these out).
 pub fn report_sections(b: &Budget, o: &ReportOptions, indent: &str) -> Vec<Section> {
-    let mut out = vec![
-        heading_section(b, o),
-        budget_section(b, o, indent, true),
-        processes_section(b, o),
-        classes_section(b, o),
-    ];
+    let mut out = vec![heading_section(b, o), budget_section(b, o, indent, true)];
+    out.extend(processes_section(b, o));
+    out.push(classes_section(b, o));
     out.extend(reconciliation_section(b, o));
     out.push(findings_section(b));
     out.extend(issue_sections(b));
@@ -333,6 +373,19 @@ pub fn diff_sections(d: &Diff, o: &ReportOptions) -> Vec<Section> {
         d.appeared().count(),
         d.gone().count()
     ));
+    for (which, side) in [("Old", &d.old), ("New", &d.new)] {
+        summary.paragraphs.push(format!(
+            "{which}: {}, host {}, captured {}.",
+            side.origin,
+            side.meta.get("host").map_or("?", String::as_str),
+            side.meta
+                .get("time")
+                .map_or("?".into(), |t| crate::time::meta_time(t))
+        ));
+    }
+    summary
+        .paragraphs
+        .extend(d.warnings.iter().map(|w| format!("WARNING: {w}")));
     let mut out = vec![summary];
 
     let mut items = delta_section("Budget items", "budget item", &d.items, o);

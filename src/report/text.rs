@@ -40,16 +40,10 @@ impl Reporter for TextReporter {
             let _ = writeln!(
                 out,
                 "host: {host}  captured: {}",
-                b.meta.get("time").map_or("?", |s| s.as_str())
+                sections::captured(b).unwrap_or_else(|| "?".into())
             );
         }
-        let _ = writeln!(
-            out,
-            "RAM: {} ({:?}: {})",
-            o.size(b.ram),
-            b.ram_provenance,
-            b.ram_note
-        );
+        let _ = writeln!(out, "{}", sections::ram_line(b, o));
         if !b.kernel_memory_params.is_empty() {
             let params: Vec<String> = b
                 .kernel_memory_params
@@ -65,7 +59,9 @@ impl Reporter for TextReporter {
         for note in &budget.notes {
             let _ = writeln!(out, "{note}");
         }
-        titled(&sections::processes_section(b, o), &mut out);
+        if let Some(processes) = sections::processes_section(b, o) {
+            titled(&processes, &mut out);
+        }
         titled(&sections::classes_section(b, o), &mut out);
         if let Some(r) = sections::reconciliation_section(b, o) {
             titled(&r, &mut out);

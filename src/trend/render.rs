@@ -3,7 +3,7 @@
 
 use super::attribution::{Attribution, BlockMethod};
 use super::series::Metric;
-use super::{MetricTrend, ProcessTrend, Trend, Verdict};
+use super::{MetricTrend, Outcome, ProcessTrend, Trend, Verdict};
 use crate::report::document::{self, Section};
 use crate::report::{junit, Format, ReportOptions};
 
@@ -53,10 +53,17 @@ fn metric_cells(f: &ReportOptions, m: &MetricTrend) -> Vec<String> {
         ),
         None => ("-".into(), "-".into(), "-".into()),
     };
+    // The fitted slope and the net change can disagree in sign: say both.
+    let net = m.last as i64 - m.first as i64;
+    let fitted = if (m.rate_per_hour > 0.0 && net <= 0) || (m.rate_per_hour < 0.0 && net >= 0) {
+        format!("{} (net {})", rate(f, m.rate_per_hour), f.size_delta(net))
+    } else {
+        rate(f, m.rate_per_hour)
+    };
     vec![
         f.size(m.first),
         f.size(m.last),
-        rate(f, m.rate_per_hour),
+        fitted,
         r2,
         steady,
         growth,
@@ -84,10 +91,16 @@ fn attribution_lines(f: &ReportOptions, a: &Attribution) -> Vec<String> {
                 "the greatest common divisor of the growth steps of a merged anonymous region"
             }
         };
-        lines.push(format!(
-            "Leaking block size: {}, {how}. Look for allocations of this size less malloc's 16-byte header, rounded up to pages.",
-            f.size(block.bytes)
-        ));
+        lines.push(match block.bytes {
+            Some(bytes) => format!(
+                "Leaking block size: {}, {how}. Look for allocations of this size less malloc's 16-byte header, rounded up to pages.",
+                f.size(bytes)
+            ),
+            None => format!(
+                "Leaking block size: at most {} (every step was equal; sample at another interval to pin it down), {how}.",
+                f.size(block.at_most)
+            ),
+        });
     }
     if !a.new_segments.is_empty() {
         let groups: Vec<String> = a
@@ -179,6 +192,7 @@ fn sections(trend: &Trend, options: &ReportOptions) -> Vec<Section> {
         t.min_steady_share * 100.0,
         t.min_growth_steps
     ));
+    summary.paragraphs.push(verdict_line(trend, f));
     let suspects: Vec<String> = trend
         .suspects()
         .map(|p| format!("{} (pid {}, {})", p.name, p.pid, rate(f, p.rate_per_hour)))
@@ -300,6 +314,45 @@ fn sections(trend: &Trend, options: &ReportOptions) -> Vec<Section> {
     out
 }
 
+/// The verdict for the whole series, first thing a reader sees: a short series is
+/// INCONCLUSIVE (never a clean bill), naming what grew meanwhile.
+pub fn verdict_line(trend: &Trend, f: &ReportOptions) -> String {
+    let t = &trend.thresholds;
+    match trend.outcome {
+        Outcome::LeakSuspect => format!(
+            "LEAK SUSPECT: {} process(es) and {} system figure(s) grow steadily.",
+            trend.suspects().count(),
+            trend
+                .system
+                .iter()
+                .filter(
+                    |(name, m)| super::leaks_on_its_own(name) && m.verdict == Verdict::LeakSuspect
+                )
+                .count()
+        ),
+        Outcome::NoSuspect => "NO LEAK SUSPECT: nothing grows steadily above the threshold.".into(),
+        Outcome::Inconclusive => {
+            let grown: Vec<String> = trend
+                .grown()
+                .take(10)
+                .map(|(p, growth)| format!("{} (pid {}, {})", p.name, p.pid, f.size_delta(growth)))
+                .collect();
+            format!(
+                "INCONCLUSIVE: {} samples over {} is too short to judge (the thresholds ask for at least {} samples over {} s). {}",
+                trend.samples.len(),
+                duration(trend.span_seconds),
+                t.min_samples,
+                t.min_span_seconds,
+                if grown.is_empty() {
+                    "No process grew meanwhile.".to_string()
+                } else {
+                    format!("Grew meanwhile: {}.", grown.join(", "))
+                }
+            )
+        }
+    }
+}
+
 pub fn text(trend: &Trend, options: &ReportOptions) -> String {
     document::text(&sections(trend, options))
 }
@@ -380,31 +433,35 @@ pub fn junit(trend: &Trend) -> String {
     let keys: Vec<(&str, &str, u64)> = trend
         .processes
         .iter()
-        .map(|p| (p.name.as_str(), p.cmdline.as_str(), p.first_seen.max(0.0) as u64))
+        .map(|p| {
+            (
+                p.name.as_str(),
+                p.cmdline.as_str(),
+                p.first_seen.max(0.0) as u64,
+            )
+        })
         .collect();
     let names = crate::identity::stable_names(&keys);
     let human = ReportOptions::default();
-    let cases: Vec<junit::Case> = trend
-        .processes
-        .iter()
-        .zip(names)
-        .map(|(p, name)| {
-            let mut case = junit::Case::new("membudget.trend.leak", format!("{name} does not leak"));
-            case.properties.push((
-                "rate_bytes_per_hour",
-                format!("{:.0}", p.rate_per_hour),
-            ));
-            case.failure = (p.verdict == Verdict::LeakSuspect).then(|| {
-                format!(
-                    "{} (pid {}) is a leak suspect: private memory grows {}",
-                    p.name,
-                    p.pid,
-                    rate(&human, p.rate_per_hour)
-                )
-            });
-            case
-        })
-        .collect();
+    let mut series = junit::Case::new("membudget.trend", "series long enough to judge");
+    series.failure = (trend.outcome == Outcome::Inconclusive).then(|| verdict_line(trend, &human));
+    let mut cases = vec![series];
+    cases.extend(trend.processes.iter().zip(names).map(|(p, name)| {
+        let mut case = junit::Case::new("membudget.trend.leak", format!("{name} does not leak"));
+        case.properties
+            .push(("rate_bytes_per_hour", format!("{:.0}", p.rate_per_hour)));
+        case.failure = (p.verdict == Verdict::LeakSuspect).then(|| {
+            format!(
+                "{} (pid {}) is a leak suspect: private memory grows {}",
+                p.name,
+                p.pid,
+                rate(&human, p.rate_per_hour)
+            )
+        });
+        case.skipped = (p.verdict == Verdict::TooShort)
+            .then(|| format!("{} (pid {}) was seen too briefly to judge", p.name, p.pid));
+        case
+    }));
     junit::suites("membudget trend", &cases)
 }
 
