@@ -86,6 +86,10 @@ pub struct OutputArgs {
     /// Write the output to FILE (atomically) instead of standard output.
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
+    /// Hide command-line arguments (passwords, tokens, paths), keeping the program name, in
+    /// every format; `redact = true` in the profile does the same.
+    #[arg(long)]
+    pub redact: bool,
 }
 
 impl OutputArgs {
@@ -98,6 +102,11 @@ impl OutputArgs {
 
     fn emit(&self, text: &str) -> Result<()> {
         emit(text, &self.output)
+    }
+
+    /// Whether this run hides command-line arguments.
+    fn redacts(&self, profile: &Profile) -> bool {
+        self.redact || profile.redact
     }
 }
 
@@ -155,7 +164,10 @@ fn build_budget(args: &ReportArgs) -> Result<Budget> {
         smaps: args.smaps || profile.measure != crate::account::Measure::Virtual,
     };
     let snapshot = load(args.snapshot.as_deref(), live)?;
-    let budget = evaluate(&snapshot, &profile)?;
+    let mut budget = evaluate(&snapshot, &profile)?;
+    if args.out.redacts(&profile) {
+        crate::redact::budget(&mut budget);
+    }
     if args.out.output.is_some() {
         announce_problems(&budget);
     }
@@ -209,7 +221,10 @@ fn run_command(command: Command) -> Result<ExitCode> {
             let live = LiveOptions { smaps: false };
             let old = evaluate(&load(Some(&args.old), live)?, &profile)?;
             let new = evaluate(&load(Some(&args.new), live)?, &profile)?;
-            let diff = crate::diff::compare(&old, &new, args.fail_above)?;
+            let mut diff = crate::diff::compare(&old, &new, args.fail_above)?;
+            if args.out.redacts(&profile) {
+                crate::redact::diff(&mut diff);
+            }
             args.out
                 .emit(&reporter(args.out.format).diff(&diff, &args.out.options()))?;
             Ok(if diff.exceeded {
@@ -249,7 +264,10 @@ fn run_command(command: Command) -> Result<ExitCode> {
         }
         Command::Trend(args) => {
             let profile = Profile::load_or_default(args.profile.as_deref())?;
-            let trend = crate::trend::analyze(&args.snapshots, &profile)?;
+            let mut trend = crate::trend::analyze(&args.snapshots, &profile)?;
+            if args.out.redacts(&profile) {
+                crate::redact::trend(&mut trend);
+            }
             args.out.emit(&crate::trend::render::render(
                 &trend,
                 args.out.format,

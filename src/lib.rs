@@ -15,6 +15,7 @@ pub mod identity;
 pub mod model;
 pub mod parse;
 pub mod profile;
+pub mod redact;
 pub mod report;
 pub mod size;
 pub mod time;

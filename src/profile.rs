@@ -259,6 +259,9 @@ pub struct Profile {
     pub expect: Vec<String>,
     #[serde(default)]
     pub leak: LeakSettings,
+    /// Reports hide command-line arguments (as `--redact` does), keeping the program name.
+    #[serde(default)]
+    pub redact: bool,
     /// Where it was read from, for messages and reports.
     #[serde(skip)]
     pub source: String,

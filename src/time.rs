@@ -41,7 +41,10 @@ mod tests {
     #[test]
     fn epoch_seconds_become_utc_iso_8601() {
         // 1796216454 s = 20789 days + 46854 s: 2026-12-02 13:00:54.
-        assert_eq!(iso8601(1_796_216_454.0).as_deref(), Some("2026-12-02T13:00:54Z"));
+        assert_eq!(
+            iso8601(1_796_216_454.0).as_deref(),
+            Some("2026-12-02T13:00:54Z")
+        );
         assert_eq!(
             iso8601(1_796_216_454.742).as_deref(),
             Some("2026-12-02T13:00:54.742Z")

@@ -43,7 +43,7 @@ fn check_over_budget_exits_1_and_names_the_process() {
     .code(1)
     .stdout(predicate::str::contains("OVER BUDGET"))
     .stdout(predicate::str::contains(
-        "FAIL  process_limit  Sofia private",
+        "FAIL  process_limit  Sofia (pid 1) private 106.36 MiB exceeds limit 24 MiB",
     ));
 }
 
@@ -175,6 +175,48 @@ fn report_to_file_is_written_whole() {
     assert_eq!(leftovers.len(), 1, "no temporary file left behind");
 }
 
+/// `report` is a document, `check` the gate: over budget, report still exits 0 and its help
+/// says so; the warnings of a report on stdout are printed once (in it), and on stderr only
+/// when the report goes to a file.
+#[test]
+fn report_exits_0_over_budget_and_says_check_is_the_gate() {
+    let hisi = repo("tests/fixtures/hisi-chacon-64m");
+    let profile = repo("budgets/hi3518ev300-64m.toml");
+    let output = bin()
+        .arg("report")
+        .arg(&hisi)
+        .arg("-p")
+        .arg(&profile)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0));
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert!(stdout.contains("OVER BUDGET"));
+    let warning = "proc/mounts: missing";
+    assert_eq!(stdout.matches(warning).count(), 1, "{stdout}");
+    assert!(
+        output.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let dir = tempfile::tempdir().unwrap();
+    bin()
+        .arg("report")
+        .arg(&hisi)
+        .arg("-p")
+        .arg(&profile)
+        .arg("-o")
+        .arg(dir.path().join("r.txt"))
+        .assert()
+        .code(0)
+        .stderr(predicate::str::contains(warning).count(1));
+    bin()
+        .args(["report", "--help"])
+        .assert()
+        .stdout(predicate::str::contains("`membudget check`"))
+        .stdout(predicate::str::contains("exit 1 over budget"));
+}
+
 #[test]
 fn help_has_an_example_per_command() {
     for command in ["report", "check", "capture"] {
@@ -197,4 +239,45 @@ fn live_report_runs_with_no_flags() {
         .stdout(
             predicate::str::contains("WITHIN BUDGET").or(predicate::str::contains("OVER BUDGET")),
         );
+}
+
+/// The Zynq capture's miner runs with a pool user on its command line: `--redact` (or the
+/// profile's `redact = true`) hides it in every format of report, check and diff, and keeps
+/// the program name.
+#[test]
+fn redact_hides_arguments_in_every_format() {
+    const SECRET: &str = "ChaosMine.1x43";
+    let profile = repo("budgets/zynq-innosilicon-t2-256m.toml");
+    let dir = tempfile::tempdir().unwrap();
+    let redacting = dir.path().join("redacting.toml");
+    let text = std::fs::read_to_string(&profile).unwrap();
+    std::fs::write(&redacting, format!("redact = true\n{text}")).unwrap();
+    let run = |command: &str, profile: &Path, extra: &[&str], format: &str| {
+        let mut cmd = bin();
+        cmd.arg(command).arg(zynq());
+        if command == "diff" {
+            cmd.arg(zynq());
+        }
+        let output = cmd
+            .arg("-p")
+            .arg(profile)
+            .args(["--format", format])
+            .args(extra)
+            .output()
+            .unwrap();
+        String::from_utf8(output.stdout).unwrap()
+    };
+    // Unredacted, the JSON report carries the secret: the test can fail.
+    assert!(run("report", &profile, &[], "json").contains(SECRET));
+    for format in ["text", "markdown", "json", "junit", "html"] {
+        for command in ["report", "check", "diff"] {
+            for (profile, extra) in [(&profile, &["--redact"][..]), (&redacting, &[][..])] {
+                let out = run(command, profile, extra, format);
+                assert!(!out.is_empty(), "{command} {format}: no output");
+                assert!(!out.contains(SECRET), "{command} {format} {extra:?}");
+            }
+        }
+    }
+    let json = run("report", &profile, &["--redact"], "json");
+    assert!(json.contains("\"cmdline\": \"innominer_T2 [arguments redacted]\""));
 }

@@ -122,8 +122,10 @@ fn budget_bar(b: &Budget, o: &ReportOptions) -> String {
             true,
         );
     }
-    let entries: Vec<(String, &'static str)> =
-        segments.iter().map(|s| (s.label.clone(), s.colour)).collect();
+    let entries: Vec<(String, &'static str)> = segments
+        .iter()
+        .map(|s| (s.label.clone(), s.colour))
+        .collect();
     let height = legend(&mut svg, &entries, 88.0);
     wrap_svg(&svg, height, "RAM budget")
 }
@@ -157,7 +159,7 @@ fn process_bars(b: &Budget, table: &Section, o: &ReportOptions) -> String {
         table
             .headers
             .iter()
-            .position(|h| h.starts_with(&format!("{class} (")))
+            .position(|h| *h == sections::measured(class, m))
             .unwrap_or(0)
     };
     let mut svg = String::new();
@@ -178,12 +180,11 @@ fn process_bars(b: &Budget, table: &Section, o: &ReportOptions) -> String {
             if bytes > 0 {
                 let _ = writeln!(
                     svg,
-                    "<rect x=\"{x:.1}\" y=\"{y:.1}\" width=\"{width:.1}\" height=\"16\" fill=\"{}\" data-row=\"{row}\" data-column=\"{}\"><title>{} {} ({}): {}</title></rect>",
+                    "<rect x=\"{x:.1}\" y=\"{y:.1}\" width=\"{width:.1}\" height=\"16\" fill=\"{}\" data-row=\"{row}\" data-column=\"{}\"><title>{} {}: {}</title></rect>",
                     colour(class.name()),
                     column(class.name()),
                     html_escape(&p.name),
-                    class.name(),
-                    m.name(),
+                    sections::measured(class.name(), m),
                     html_escape(&o.size(bytes))
                 );
             }
@@ -211,7 +212,7 @@ fn process_bars(b: &Budget, table: &Section, o: &ReportOptions) -> String {
     }
     let mut entries: Vec<(String, &'static str)> = PRIVATE_CLASSES
         .iter()
-        .map(|c| (format!("{} ({})", c.name(), m.name()), colour(c.name())))
+        .map(|c| (sections::measured(c.name(), m), colour(c.name())))
         .collect();
     entries.push(("| limit from the profile".into(), "#000"));
     let height = legend(&mut svg, &entries, processes.len() as f64 * 22.0 + 10.0);
@@ -227,7 +228,11 @@ fn wrap_svg(content: &str, height: f64, label: &str) -> String {
 /// The last path component of a snapshot (`board.tar.gz`), not the whole absolute path.
 pub fn snapshot_name(origin: &str) -> &str {
     let trimmed = origin.trim_end_matches('/');
-    trimmed.rsplit('/').next().filter(|n| !n.is_empty()).unwrap_or(origin)
+    trimmed
+        .rsplit('/')
+        .next()
+        .filter(|n| !n.is_empty())
+        .unwrap_or(origin)
 }
 
 /// The page: heading, a line of facts (when, where, against what, by which tool), the
@@ -239,7 +244,10 @@ pub fn page(
     pass: bool,
     sections: &[(Section, String)],
 ) -> String {
-    let mut body = format!("<header>\n<h1>{}</h1>\n<p class=\"facts\">", html_escape(title));
+    let mut body = format!(
+        "<header>\n<h1>{}</h1>\n<p class=\"facts\">",
+        html_escape(title)
+    );
     let facts: Vec<String> = facts.iter().map(|f| html_escape(f)).collect();
     body.push_str(&facts.join(" &middot; "));
     let _ = write!(
@@ -330,7 +338,10 @@ mod tests {
 
     #[test]
     fn titles_use_the_snapshot_name() {
-        assert_eq!(snapshot_name("/home/x/captures/board.tar.gz"), "board.tar.gz");
+        assert_eq!(
+            snapshot_name("/home/x/captures/board.tar.gz"),
+            "board.tar.gz"
+        );
         assert_eq!(snapshot_name("series/sample-0001/"), "sample-0001");
         assert_eq!(snapshot_name("live"), "live");
     }

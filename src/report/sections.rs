@@ -110,9 +110,20 @@ pub fn budget_section(
     s
 }
 
-/// A column header that names its measure: `heap (pss)`.
-fn measured(what: &str, measure: crate::account::Measure) -> String {
-    format!("{what} ({})", measure.name())
+/// A column header that names its measure, short enough for a terminal: `heap pss`,
+/// `heap virt`.
+pub fn measured(what: &str, measure: crate::account::Measure) -> String {
+    let m = match measure {
+        crate::account::Measure::Virtual => "virt",
+        other => other.name(),
+    };
+    format!("{what} {m}")
+}
+
+/// `1 more process`, `3 more processes`.
+pub fn more_processes(count: usize) -> String {
+    let plural = if count == 1 { "process" } else { "processes" };
+    format!("{count} more {plural} not listed (--top).")
 }
 
 /// The processes' private memory per class and the code they map, every size in the budget's
@@ -125,14 +136,18 @@ pub fn processes_section(b: &Budget, o: &ReportOptions) -> Option<Section> {
     let mut headers = vec!["pid".to_string(), "name".into(), "thr".into()];
     headers.push(measured("private", m));
     headers.extend(PRIVATE_CLASSES.iter().map(|c| measured(c.name(), m)));
-    headers.push(measured("code mapped", m));
-    headers.push("rss (all)".into());
-    headers.push("pss (all)".into());
+    headers.push(measured("code", m));
+    headers.push("rss".into());
+    headers.push("pss".into());
     let mut right = vec![true, false, true, true];
     right.extend(std::iter::repeat_n(true, PRIVATE_CLASSES.len() + 3));
     let total = b.accounting.processes.len();
     let title = if o.top < total {
-        format!("Top {} processes by private {} (of {total})", o.top, m.name())
+        format!(
+            "Top {} processes by private {} (of {total})",
+            o.top,
+            m.name()
+        )
     } else {
         format!("Processes by private {} ({total})", m.name())
     };
@@ -155,14 +170,12 @@ pub fn processes_section(b: &Budget, o: &ReportOptions) -> Option<Section> {
         s.rows.push(row);
     }
     if o.top < total {
-        s.notes.push(format!(
-            "{} more processes not listed (--top).",
-            total - o.top
-        ));
+        s.notes.push(more_processes(total - o.top));
     }
-    s.notes.push(
-        "code mapped: the code this process maps, shared with others and counted once system-wide (see By class), not in its private figure.".into(),
-    );
+    s.notes.push(format!(
+        "virt = virtual size. {}: the code a process maps, shared and counted once system-wide (By class), not in its private figure. rss, pss: everything it maps.",
+        measured("code", m)
+    ));
     Some(s)
 }
 
@@ -230,7 +243,19 @@ pub fn findings_in_order(b: &Budget) -> Vec<&Finding> {
     findings
 }
 
-pub fn findings_section(b: &Budget) -> Section {
+/// A finding's message in the report's units: with `--bytes`, the human sizes of its actual
+/// and limit figures (which the budget wrote with `size::human`) become exact byte counts.
+pub fn finding_message(f: &Finding, o: &ReportOptions) -> String {
+    let mut message = f.message.clone();
+    if o.exact_bytes {
+        for value in [f.actual, f.limit].into_iter().flatten() {
+            message = message.replace(&crate::size::human_signed(value), &value.to_string());
+        }
+    }
+    message
+}
+
+pub fn findings_section(b: &Budget, o: &ReportOptions) -> Section {
     let mut s = Section::new("Findings").table(
         &["status", "rule", "subject", "finding"],
         &[false, false, false, false],
@@ -240,7 +265,7 @@ pub fn findings_section(b: &Budget) -> Section {
             status_word(f.status).into(),
             f.rule.clone(),
             f.subject.clone(),
-            f.message.clone(),
+            finding_message(f, o),
         ]);
     }
     s
@@ -299,7 +324,7 @@ pub fn report_sections(b: &Budget, o: &ReportOptions, indent: &str) -> Vec<Secti
     out.extend(processes_section(b, o));
     out.push(classes_section(b, o));
     out.extend(reconciliation_section(b, o));
-    out.push(findings_section(b));
+    out.push(findings_section(b, o));
     out.extend(issue_sections(b));
     out
 }
@@ -408,13 +433,14 @@ pub fn diff_sections(d: &Diff, o: &ReportOptions) -> Vec<Section> {
         .iter()
         .filter(|p| p.change != Change::Unchanged)
         .collect();
+    let by_class = format!("by class ({})", d.measure.name());
     let mut processes = Section::new(format!(
         "Processes by private {}, largest change first",
         d.measure.name()
     ))
     .table(
         &[
-            "name", "old pid", "new pid", "change", "old", "new", "delta", "by class",
+            "name", "old pid", "new pid", "change", "old", "new", "delta", &by_class,
         ],
         &[false, true, true, false, true, true, true, false],
     );
@@ -437,8 +463,8 @@ pub fn diff_sections(d: &Diff, o: &ReportOptions) -> Vec<Section> {
     }
     if changed.len() > o.top {
         processes.notes.push(format!(
-            "{} more changed processes not listed (--top).",
-            changed.len() - o.top
+            "Changed: {}",
+            more_processes(changed.len() - o.top)
         ));
     }
     processes.notes.push(format!(

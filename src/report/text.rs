@@ -9,7 +9,7 @@ use std::fmt::Write;
 
 pub struct TextReporter;
 
-fn findings(budget: &Budget, out: &mut String) {
+fn findings(budget: &Budget, o: &ReportOptions, out: &mut String) {
     let _ = writeln!(out, "\nFindings");
     for f in &budget.findings {
         let _ = writeln!(
@@ -17,7 +17,7 @@ fn findings(budget: &Budget, out: &mut String) {
             "  {}  {:<14} {}",
             status_word(f.status),
             f.rule,
-            f.message
+            sections::finding_message(f, o)
         );
     }
 }
@@ -67,7 +67,7 @@ impl Reporter for TextReporter {
             titled(&r, &mut out);
         }
 
-        findings(b, &mut out);
+        findings(b, o, &mut out);
         if !b.skipped.is_empty() {
             let _ = writeln!(out, "\nSkipped processes ({})", b.skipped.len());
             for s in &b.skipped {
@@ -87,7 +87,7 @@ impl Reporter for TextReporter {
     fn check(&self, b: &Budget, o: &ReportOptions) -> String {
         let mut out = String::new();
         let _ = writeln!(out, "{}", verdict_line(b, o));
-        findings(b, &mut out);
+        findings(b, o, &mut out);
         out
     }
 

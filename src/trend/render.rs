@@ -227,12 +227,13 @@ fn sections(trend: &Trend, options: &ReportOptions) -> Vec<Section> {
         ]);
     }
     if trend.processes.len() > options.top {
-        overview.notes.push(format!(
-            "{} more processes not listed (--top).",
-            trend.processes.len() - options.top
+        overview.notes.push(crate::report::sections::more_processes(
+            trend.processes.len() - options.top,
         ));
     }
-    out.push(overview);
+    if options.top > 0 {
+        out.push(overview);
+    }
 
     for p in trend
         .processes
