@@ -185,6 +185,7 @@ p.note { color: #555; font-size: 0.9em; }
 .verdict { font-size: 1.2em; font-weight: bold; padding: 0.5em; }
 .pass { background: #e3f6e3; color: #145214; }
 .fail { background: #fbe3e3; color: #8a1010; }
+.inconclusive { background: #fdf3d8; color: #7a5200; }
 svg text { font-family: sans-serif; font-size: 12px; fill: #222; }
 svg { max-width: 100%; height: auto; }
 header .facts { color: #555; margin: 0.2em 0; }

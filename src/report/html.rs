@@ -235,13 +235,39 @@ pub fn snapshot_name(origin: &str) -> &str {
         .unwrap_or(origin)
 }
 
+/// The verdict banner's colour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Banner {
+    Pass,
+    Fail,
+    Inconclusive,
+}
+
+impl Banner {
+    pub fn of(pass: bool) -> Banner {
+        if pass {
+            Banner::Pass
+        } else {
+            Banner::Fail
+        }
+    }
+
+    fn class(self) -> &'static str {
+        match self {
+            Banner::Pass => "pass",
+            Banner::Fail => "fail",
+            Banner::Inconclusive => "inconclusive",
+        }
+    }
+}
+
 /// The page: heading, a line of facts (when, where, against what, by which tool), the
 /// verdict banner, then the sections with their figures.
 pub fn page(
     title: &str,
     facts: &[String],
     verdict: &str,
-    pass: bool,
+    banner: Banner,
     sections: &[(Section, String)],
 ) -> String {
     let mut body = format!(
@@ -253,7 +279,7 @@ pub fn page(
     let _ = write!(
         body,
         "</p>\n<p class=\"verdict {}\" id=\"verdict\">{}</p>\n</header>\n",
-        if pass { "pass" } else { "fail" },
+        banner.class(),
         html_escape(verdict)
     );
     for (section, figure) in sections {
@@ -302,7 +328,7 @@ impl Reporter for HtmlReporter {
             &format!("membudget report: {}", snapshot_name(&b.origin)),
             &report_facts(b),
             &sections::verdict_line(b, o),
-            b.within_budget,
+            Banner::of(b.within_budget),
             &with_figures,
         )
     }
@@ -326,7 +352,7 @@ impl Reporter for HtmlReporter {
             &title,
             &facts,
             &sections::diff_verdict(d, o),
-            !d.exceeded,
+            Banner::of(!d.exceeded),
             &with_figures,
         )
     }

@@ -5,7 +5,9 @@ use super::attribution::{Attribution, BlockMethod};
 use super::series::Metric;
 use super::{MetricTrend, Outcome, ProcessTrend, Trend, Verdict};
 use crate::report::document::{self, Section};
+use crate::report::html::Banner;
 use crate::report::{junit, Format, ReportOptions};
+use std::fmt::Write;
 
 /// Trend output in a report format: the text, Markdown and HTML layouts of the same sections,
 /// JSON for tools, JUnit (one test case per process: "does not leak") for pipelines.
@@ -177,12 +179,20 @@ fn sections(trend: &Trend, options: &ReportOptions) -> Vec<Section> {
     let mut out = Vec::new();
 
     let mut summary = Section::new("Memory trend");
+    let time = |s: Option<&(String, f64)>| {
+        s.and_then(|s| crate::time::iso8601(s.1))
+            .unwrap_or_else(|| "?".into())
+    };
     summary.paragraphs.push(format!(
-        "{} samples over {}, profile {}.",
+        "{} samples over {} ({} to {}), profile {}.",
         trend.samples.len(),
         duration(trend.span_seconds),
+        time(trend.samples.first()),
+        time(trend.samples.last()),
         trend.profile
     ));
+    // Second, where the HTML page takes it for its banner.
+    summary.paragraphs.push(verdict_line(trend, f));
     summary.paragraphs.push(format!(
         "A leak suspect grows at least {}, over at least {} samples and {} s, with R² >= {}, at least {:.0}% of steps not shrinking and at least {} steps growing.",
         rate(f, t.min_rate_per_hour as f64),
@@ -192,7 +202,6 @@ fn sections(trend: &Trend, options: &ReportOptions) -> Vec<Section> {
         t.min_steady_share * 100.0,
         t.min_growth_steps
     ));
-    summary.paragraphs.push(verdict_line(trend, f));
     let suspects: Vec<String> = trend
         .suspects()
         .map(|p| format!("{} (pid {}, {})", p.name, p.pid, rate(f, p.rate_per_hour)))
@@ -362,67 +371,202 @@ pub fn markdown(trend: &Trend, options: &ReportOptions) -> String {
     document::markdown(&sections(trend, options))
 }
 
+/// The trend as a review page: the verdict banner, then a chart per process that grows
+/// (leak suspects and growing ones) with time on x, size on y, the fitted rate and the line
+/// where the headroom would be used up, then the tables.
 pub fn html(trend: &Trend, options: &ReportOptions) -> String {
-    let mut body: String = sections(trend, options)
-        .iter()
-        .map(|s| document::html_section(s, ""))
-        .collect();
+    let mut all = sections(trend, options);
+    let mut summary = all.remove(0);
+    let verdict = summary.paragraphs.remove(1);
     let charts: String = trend
-        .suspects()
+        .processes
+        .iter()
+        .filter(|p| matches!(p.verdict, Verdict::LeakSuspect | Verdict::Growing))
+        .take(6)
         .filter_map(|p| {
             let m = p.metrics.get(&Metric::Private)?;
-            let label = format!("{} (pid {}): private memory over time", p.name, p.pid);
-            Some(growth_chart(&m.points, &label, options))
+            let label = format!(
+                "{} (pid {}): private memory (virtual), {}",
+                p.name,
+                p.pid,
+                p.verdict.label()
+            );
+            Some(growth_chart(m, &label, &trend.exhaustion, options))
         })
         .collect();
-    if !charts.is_empty() {
-        let mut section = Section::new("Leak suspects over time");
-        section
-            .paragraphs
-            .push("Private memory (virtual) of each suspect at every sample.".into());
-        body.push_str(&document::html_section(&section, &charts));
-    }
-    document::html_page("membudget trend", &body)
+    let mut with_figures = vec![(summary, charts)];
+    with_figures.extend(all.into_iter().map(|s| (s, String::new())));
+    let t = |i: usize| {
+        trend
+            .samples
+            .get(i)
+            .and_then(|s| crate::time::iso8601(s.1))
+            .unwrap_or_else(|| "?".into())
+    };
+    let facts = vec![
+        format!(
+            "{} samples, {} to {}",
+            trend.samples.len(),
+            t(0),
+            t(trend.samples.len().saturating_sub(1))
+        ),
+        format!("profile {}", trend.profile),
+        crate::report::html::tool(),
+    ];
+    crate::report::html::page(
+        "membudget trend",
+        &facts,
+        &verdict,
+        match trend.outcome {
+            Outcome::NoSuspect => Banner::Pass,
+            Outcome::LeakSuspect => Banner::Fail,
+            Outcome::Inconclusive => Banner::Inconclusive,
+        },
+        &with_figures,
+    )
 }
 
-/// A small inline SVG line chart of one figure over the samples: the eye sees at once whether
-/// growth is steady (a leak) or a single step (an allocation that stayed).
-fn growth_chart(points: &[(f64, u64)], label: &str, options: &ReportOptions) -> String {
-    const WIDTH: f64 = 480.0;
-    const HEIGHT: f64 = 140.0;
-    const PAD: f64 = 36.0;
+/// The chart's frame: pixel positions of times and sizes.
+struct Frame {
+    t0: f64,
+    span_t: f64,
+    low: f64,
+    span_v: f64,
+}
+
+impl Frame {
+    const WIDTH: f64 = 1000.0;
+    const HEIGHT: f64 = 240.0;
+    const LEFT: f64 = 90.0;
+    const RIGHT: f64 = 20.0;
+    const TOP: f64 = 24.0;
+    const BOTTOM: f64 = 40.0;
+
+    fn x(&self, t: f64) -> f64 {
+        Self::LEFT + (t - self.t0) / self.span_t * (Self::WIDTH - Self::LEFT - Self::RIGHT)
+    }
+
+    fn y(&self, v: f64) -> f64 {
+        Self::HEIGHT
+            - Self::BOTTOM
+            - (v - self.low) / self.span_v * (Self::HEIGHT - Self::TOP - Self::BOTTOM)
+    }
+
+    /// Both axes with three labelled ticks each: ISO 8601 UTC times, sizes.
+    fn axes(&self, options: &ReportOptions) -> String {
+        let (left, bottom) = (Self::LEFT, Self::HEIGHT - Self::BOTTOM);
+        let mut svg = format!(
+            "<line x1=\"{left}\" y1=\"{}\" x2=\"{left}\" y2=\"{bottom}\" stroke=\"#888\"/><line x1=\"{left}\" y1=\"{bottom}\" x2=\"{}\" y2=\"{bottom}\" stroke=\"#888\"/>\n",
+            Self::TOP,
+            Self::WIDTH - Self::RIGHT,
+        );
+        for (k, anchor) in ["start", "middle", "end"].iter().enumerate() {
+            let share = k as f64 / 2.0;
+            let t = self.t0 + share * self.span_t;
+            let _ = writeln!(
+                svg,
+                "<text class=\"time\" x=\"{:.1}\" y=\"{:.0}\" text-anchor=\"{anchor}\">{}</text>",
+                self.x(t),
+                bottom + 16.0,
+                crate::time::iso8601(t).unwrap_or_default()
+            );
+            let v = self.low + share * self.span_v;
+            let _ = writeln!(
+                svg,
+                "<text x=\"{:.0}\" y=\"{:.1}\" text-anchor=\"end\">{}</text>",
+                left - 6.0,
+                self.y(v) + 4.0,
+                document::html_escape(&options.size(v.round() as u64))
+            );
+        }
+        let _ = writeln!(
+            svg,
+            "<text x=\"{:.0}\" y=\"{:.0}\" text-anchor=\"middle\">time (UTC)</text>",
+            (left + Self::WIDTH - Self::RIGHT) / 2.0,
+            Self::HEIGHT - 4.0
+        );
+        svg
+    }
+}
+
+/// One process's figure over time: the samples as dots joined by a line, the fitted
+/// (Theil–Sen) line dashed with its rate, and, when it fits on the chart, the level at which
+/// this growth alone would have used the headroom down to the profile's minimum.
+fn growth_chart(
+    m: &MetricTrend,
+    label: &str,
+    e: &super::Exhaustion,
+    options: &ReportOptions,
+) -> String {
+    let points = &m.points;
     let (Some(first), Some(last)) = (points.first(), points.last()) else {
         return String::new();
     };
     let low = points.iter().map(|p| p.1).min().unwrap_or(0);
     let high = points.iter().map(|p| p.1).max().unwrap_or(0);
-    let span_t = (last.0 - first.0).max(f64::EPSILON);
-    let span_v = (high - low).max(1) as f64;
-    let xy = |(t, v): (f64, u64)| {
-        let x = PAD + (t - first.0) / span_t * (WIDTH - 2.0 * PAD);
-        let y = HEIGHT - PAD / 2.0 - (v - low) as f64 / span_v * (HEIGHT - PAD);
-        (x, y)
+    // The level this process may reach before the headroom falls to the minimum; drawn when
+    // it is near enough not to flatten the samples into a line.
+    let ceiling = u64::try_from(e.headroom.saturating_sub(e.min_headroom as i64))
+        .ok()
+        .map(|room| last.1.saturating_add(room))
+        .filter(|&c| c > high && c - low <= 4 * (high - low).max(1));
+    let frame = Frame {
+        t0: first.0,
+        span_t: (last.0 - first.0).max(f64::EPSILON),
+        low: low as f64,
+        span_v: (ceiling.unwrap_or(high) - low).max(1) as f64,
     };
+    let mut svg = frame.axes(options);
+    let right = Frame::WIDTH - Frame::RIGHT;
+    if let Some(c) = ceiling {
+        let y = frame.y(c as f64);
+        let _ = writeln!(
+            svg,
+            "<line x1=\"{}\" y1=\"{y:.1}\" x2=\"{right}\" y2=\"{y:.1}\" stroke=\"#d62728\" stroke-width=\"2\"/><text x=\"{right}\" y=\"{:.1}\" text-anchor=\"end\" style=\"fill:#d62728\">headroom used up to the minimum at {}</text>",
+            Frame::LEFT,
+            y - 4.0,
+            document::html_escape(&options.size(c))
+        );
+    }
+    if let Some(fit) = &m.fit {
+        let at = |t: f64| fit.intercept + fit.slope_per_second * (t - first.0);
+        let _ = writeln!(
+            svg,
+            "<line x1=\"{:.1}\" y1=\"{:.1}\" x2=\"{:.1}\" y2=\"{:.1}\" stroke=\"#555\" stroke-width=\"1.5\" stroke-dasharray=\"6 4\"/><text x=\"{:.0}\" y=\"{}\">fitted: {}</text>",
+            frame.x(first.0),
+            frame.y(at(first.0)),
+            frame.x(last.0),
+            frame.y(at(last.0)),
+            Frame::LEFT + 8.0,
+            Frame::TOP,
+            document::html_escape(&rate(options, m.rate_per_hour))
+        );
+    }
     let line: Vec<String> = points
         .iter()
-        .map(|&p| {
-            let (x, y) = xy(p);
-            format!("{x:.1},{y:.1}")
-        })
+        .map(|&(t, v)| format!("{:.1},{:.1}", frame.x(t), frame.y(v as f64)))
         .collect();
-    let dots: String = points
-        .iter()
-        .map(|&p| {
-            let (x, y) = xy(p);
-            format!("<circle cx=\"{x:.1}\" cy=\"{y:.1}\" r=\"2.5\" fill=\"#c0392b\"/>")
-        })
-        .collect();
+    let _ = writeln!(
+        svg,
+        "<polyline points=\"{}\" fill=\"none\" stroke=\"#1f77b4\" stroke-width=\"2\"/>",
+        line.join(" ")
+    );
+    for &(t, v) in points {
+        let _ = writeln!(
+            svg,
+            "<circle cx=\"{:.1}\" cy=\"{:.1}\" r=\"3\" fill=\"#1f77b4\"><title>{}: {}</title></circle>",
+            frame.x(t),
+            frame.y(v as f64),
+            crate::time::iso8601(t).unwrap_or_default(),
+            document::html_escape(&options.size(v))
+        );
+    }
     format!(
-        "<figure><svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{WIDTH}\" height=\"{HEIGHT}\" role=\"img\" aria-label=\"{label}\">\n<polyline points=\"{}\" fill=\"none\" stroke=\"#c0392b\" stroke-width=\"2\"/>{dots}\n<text x=\"2\" y=\"12\" font-size=\"11\">{}</text><text x=\"2\" y=\"{:.0}\" font-size=\"11\">{}</text>\n</svg><figcaption>{label}</figcaption></figure>\n",
-        line.join(" "),
-        document::html_escape(&options.size(high)),
-        HEIGHT - 2.0,
-        document::html_escape(&options.size(low)),
+        "<figure><svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{}\" height=\"{}\" viewBox=\"0 0 {} {}\" role=\"img\" aria-label=\"{label}\">\n{svg}</svg><figcaption>{label}</figcaption></figure>\n",
+        Frame::WIDTH,
+        Frame::HEIGHT,
+        Frame::WIDTH,
+        Frame::HEIGHT,
         label = document::html_escape(label),
     )
 }

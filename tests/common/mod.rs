@@ -107,3 +107,15 @@ pub fn keyed<'a>(entries: &'a serde_json::Value, key: &str) -> &'a serde_json::V
         .find(|e| e["key"] == key)
         .unwrap_or_else(|| panic!("no entry with key {key} in {entries}"))
 }
+
+/// The errors of `json` against the schema docs/NAME.schema.json (empty when it conforms).
+pub fn schema_errors(name: &str, json: &serde_json::Value) -> Vec<String> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("docs/{name}.schema.json"));
+    let schema: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    validator
+        .iter_errors(json)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect()
+}
