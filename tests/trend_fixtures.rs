@@ -409,3 +409,34 @@ fn bad_input_is_exit_2_naming_the_file() {
         "bad.toml: [leak] min_steady_share = 2: expected a share between 0 and 1",
     );
 }
+
+/// The trend page in headless chromium: the verdict banner, the suspect's chart with its time
+/// axis and fitted rate.
+#[test]
+fn trend_html_renders_in_headless_chromium() {
+    let dir = tempfile::tempdir().unwrap();
+    build_series(dir.path());
+    let profile = dir.path().join("board.toml");
+    std::fs::write(
+        &profile,
+        "ram = \"256MiB\"\nmin_headroom = \"10%\"\n[leak]\nmin_rate_per_hour = \"32KiB\"\n",
+    )
+    .unwrap();
+    let out = membudget()
+        .args(["trend", "--format", "html", "-p", profile.to_str().unwrap()])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let html = String::from_utf8(out.stdout).unwrap();
+    let pages = tempfile::tempdir().unwrap();
+    common::check_in_chromium(
+        &html,
+        pages.path(),
+        "trend",
+        &[
+            "LEAK SUSPECT: 1 process(es)",
+            "2023-11-14T22:13:20Z",
+            "fitted: 64 KiB/h",
+        ],
+    );
+}

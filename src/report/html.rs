@@ -59,51 +59,94 @@ fn mark(svg: &mut String, x: f64, label_y: f64, anchor: &str, label: &str, dashe
     );
 }
 
-/// The RAM as one bar: every budget item, then the headroom. A line marks the RAM, a dashed
-/// one the minimum headroom (where demand may reach); demand past the RAM is hatched red.
-fn budget_bar(b: &Budget, o: &ReportOptions) -> String {
-    let mut segments: Vec<Segment> = b
-        .items
+/// The hatching of demand past the RAM.
+const OVER_PATTERN: &str = "<defs><pattern id=\"over\" width=\"8\" height=\"8\" patternUnits=\"userSpaceOnUse\" patternTransform=\"rotate(45)\"><rect width=\"4\" height=\"8\" fill=\"#d62728\"/></pattern></defs>\n";
+
+/// Where a RAM bar goes: its top, its left edge, and bytes per pixel.
+struct BarFrame {
+    y: f64,
+    x0: f64,
+    scale: f64,
+}
+
+/// One bar of the RAM: every line item (key, label, bytes) in its fixed colour, then the
+/// headroom; demand past the RAM hatched red. Returns its segments for the legend.
+fn ram_bar(
+    svg: &mut String,
+    at: &BarFrame,
+    items: &[(&str, &str, u64)],
+    ram: u64,
+    headroom: i64,
+    o: &ReportOptions,
+) -> Vec<Segment> {
+    let mut segments: Vec<Segment> = items
         .iter()
-        .filter(|i| i.bytes > 0)
-        .map(|i| Segment {
-            label: i.label.clone(),
-            bytes: i.bytes,
-            colour: colour(&i.key),
+        .filter(|i| i.2 > 0)
+        .map(|&(key, label, bytes)| Segment {
+            label: label.to_string(),
+            bytes,
+            colour: colour(key),
         })
         .collect();
-    if b.headroom > 0 {
+    if headroom > 0 {
         segments.push(Segment {
             label: "headroom".into(),
-            bytes: b.headroom as u64,
+            bytes: headroom as u64,
             colour: colour("headroom"),
         });
     }
-    let scale = CHART_WIDTH / b.ram.max(b.demand).max(1) as f64;
-    let mut svg = String::from(
-        "<defs><pattern id=\"over\" width=\"8\" height=\"8\" patternUnits=\"userSpaceOnUse\" patternTransform=\"rotate(45)\"><rect width=\"4\" height=\"8\" fill=\"#d62728\"/></pattern></defs>\n",
-    );
-    let mut x = 0.0;
+    let mut x = at.x0;
     for s in &segments {
-        let width = s.bytes as f64 * scale;
+        let width = s.bytes as f64 * at.scale;
         let _ = writeln!(
             svg,
-            "<rect x=\"{x:.1}\" y=\"0\" width=\"{width:.1}\" height=\"40\" fill=\"{}\"><title>{}: {}</title></rect>",
+            "<rect x=\"{x:.1}\" y=\"{}\" width=\"{width:.1}\" height=\"40\" fill=\"{}\"><title>{}: {}</title></rect>",
+            at.y,
             s.colour,
             html_escape(&s.label),
             html_escape(&o.size(s.bytes))
         );
         x += width;
     }
-    let ram_x = b.ram as f64 * scale;
-    if b.demand > b.ram {
+    if headroom < 0 {
+        let ram_x = at.x0 + ram as f64 * at.scale;
         let _ = writeln!(
             svg,
-            "<rect x=\"{ram_x:.1}\" y=\"0\" width=\"{:.1}\" height=\"40\" fill=\"url(#over)\" stroke=\"{OVER}\" stroke-width=\"2\"><title>over RAM: {}</title></rect>",
-            CHART_WIDTH - ram_x,
-            html_escape(&o.size(b.demand - b.ram))
+            "<rect x=\"{ram_x:.1}\" y=\"{}\" width=\"{:.1}\" height=\"40\" fill=\"url(#over)\" stroke=\"{OVER}\" stroke-width=\"2\"><title>headroom: {}</title></rect>",
+            at.y,
+            headroom.unsigned_abs() as f64 * at.scale,
+            html_escape(&o.size_signed(headroom))
         );
     }
+    segments
+}
+
+fn legend_entries(segments: &[Segment]) -> Vec<(String, &'static str)> {
+    let mut entries: Vec<(String, &'static str)> = Vec::new();
+    for s in segments {
+        if !entries.iter().any(|(label, _)| *label == s.label) {
+            entries.push((s.label.clone(), s.colour));
+        }
+    }
+    entries
+}
+
+/// The RAM as one bar. A line marks the RAM, a dashed one the minimum headroom (where demand
+/// may reach); demand past the RAM is hatched red.
+fn budget_bar(b: &Budget, o: &ReportOptions) -> String {
+    let at = BarFrame {
+        y: 0.0,
+        x0: 0.0,
+        scale: CHART_WIDTH / b.ram.max(b.demand).max(1) as f64,
+    };
+    let items: Vec<(&str, &str, u64)> = b
+        .items
+        .iter()
+        .map(|i| (i.key.as_str(), i.label.as_str(), i.bytes))
+        .collect();
+    let mut svg = String::from(OVER_PATTERN);
+    let segments = ram_bar(&mut svg, &at, &items, b.ram, b.headroom, o);
+    let ram_x = b.ram as f64 * at.scale;
     mark(
         &mut svg,
         ram_x.min(CHART_WIDTH - 1.0),
@@ -115,19 +158,55 @@ fn budget_bar(b: &Budget, o: &ReportOptions) -> String {
     if b.min_headroom > 0 && b.min_headroom < b.ram {
         mark(
             &mut svg,
-            (b.ram - b.min_headroom) as f64 * scale,
+            (b.ram - b.min_headroom) as f64 * at.scale,
             76.0,
             "end",
             &format!("minimum headroom {}", o.size(b.min_headroom)),
             true,
         );
     }
-    let entries: Vec<(String, &'static str)> = segments
-        .iter()
-        .map(|s| (s.label.clone(), s.colour))
-        .collect();
-    let height = legend(&mut svg, &entries, 88.0);
+    let height = legend(&mut svg, &legend_entries(&segments), 88.0);
     wrap_svg(&svg, height, "RAM budget")
+}
+
+/// The old and the new RAM bar one above the other, in the report's colours.
+fn diff_bars(d: &Diff, o: &ReportOptions) -> String {
+    const GUTTER: f64 = 44.0;
+    let widest = [d.old.ram, d.old.demand, d.new.ram, d.new.demand]
+        .into_iter()
+        .max()
+        .unwrap_or(0)
+        .max(1);
+    let scale = (CHART_WIDTH - GUTTER) / widest as f64;
+    let mut svg = String::from(OVER_PATTERN);
+    let mut segments = Vec::new();
+    for (row, (which, side)) in [("old", &d.old), ("new", &d.new)].into_iter().enumerate() {
+        let at = BarFrame {
+            y: row as f64 * 48.0,
+            x0: GUTTER,
+            scale,
+        };
+        let items: Vec<(&str, &str, u64)> = d
+            .items
+            .iter()
+            .map(|i| {
+                let bytes = if row == 0 { i.old } else { i.new };
+                (i.key.as_str(), i.label.as_str(), bytes)
+            })
+            .collect();
+        let _ = writeln!(svg, "<text x=\"0\" y=\"{:.0}\">{which}</text>", at.y + 25.0);
+        segments.extend(ram_bar(&mut svg, &at, &items, side.ram, side.headroom, o));
+    }
+    mark(
+        &mut svg,
+        (GUTTER + d.new.ram as f64 * scale).min(CHART_WIDTH - 1.0),
+        108.0,
+        "end",
+        &format!("RAM {}", o.size(d.new.ram)),
+        false,
+    );
+    let height = legend(&mut svg, &legend_entries(&segments), 120.0);
+    wrap_svg(&svg, height, "RAM budget, old and new")
 }
 
 /// The limit a profile sets on a process's private figure, from its process_limit finding
@@ -340,7 +419,14 @@ impl Reporter for HtmlReporter {
         heading.title = "Snapshots".into();
         let with_figures: Vec<(Section, String)> = std::iter::once(heading)
             .chain(all)
-            .map(|s| (s, String::new()))
+            .map(|s| {
+                let figure = if s.title == "Budget items" {
+                    diff_bars(d, o)
+                } else {
+                    String::new()
+                };
+                (s, figure)
+            })
             .collect();
         let title = format!(
             "membudget diff: {} \u{2192} {}",
