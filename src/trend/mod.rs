@@ -495,6 +495,22 @@ mod tests {
     }
 
     #[test]
+    fn a_figure_smaller_at_the_end_does_not_grow() {
+        // PageTables as one board showed it: climbing fast for a while, then back below its
+        // start. The median pairwise slope is positive; the figure did not grow.
+        let mib = 1u64 << 20;
+        let points: Vec<(f64, u64)> = [3.46, 4.0, 5.5, 7.0, 8.5, 2.70]
+            .iter()
+            .enumerate()
+            .map(|(k, v)| (k as f64 * 600.0, (v * mib as f64) as u64))
+            .collect();
+        let m = MetricTrend::of(&points, &Thresholds::default()).unwrap();
+        assert!(m.rate_per_hour > (1 << 20) as f64, "{}", m.rate_per_hour);
+        assert!(m.last < m.first);
+        assert_eq!(m.verdict, Verdict::Stable);
+    }
+
+    #[test]
     fn settings_are_checked() {
         let bad = LeakSettings {
             min_fit: Some(1.5),

@@ -615,6 +615,22 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_rate_against_the_net_change_says_both() {
+        let m = MetricTrend {
+            samples: 6,
+            span_seconds: 3000.0,
+            first: 3_628_000,
+            last: 2_831_000,
+            rate_per_hour: 29_486_000.0,
+            fit: None,
+            verdict: Verdict::Stable,
+            points: Vec::new(),
+        };
+        let cells = metric_cells(&ReportOptions::default(), &m);
+        assert_eq!(cells[2], "28.12 MiB/h (net -778.32 KiB)");
+    }
+
+    #[test]
     fn long_command_lines_are_cut_on_a_character() {
         assert_eq!(shortened("sh -c true", 160), "sh -c true");
         assert_eq!(shortened("ééééé", 3), "ééé...");
