@@ -191,16 +191,23 @@ fn exact_slopes_restart_and_exhaustion() {
     ));
 }
 
+/// A profile whose leak threshold (32 KiB/h) makes python3.4's 64 KiB/h heap a suspect, with
+/// more `[leak]` settings appended.
+fn slow_heap_profile(dir: &Path, leak: &str) -> PathBuf {
+    let profile = dir.join("board.toml");
+    std::fs::write(
+        &profile,
+        format!("ram = \"256MiB\"\nmin_headroom = \"10%\"\n[leak]\nmin_rate_per_hour = \"32KiB\"\n{leak}"),
+    )
+    .unwrap();
+    profile
+}
+
 #[test]
 fn profile_thresholds_make_the_slow_heap_a_suspect() {
     let dir = tempfile::tempdir().unwrap();
     build_series(dir.path());
-    let profile = dir.path().join("board.toml");
-    std::fs::write(
-        &profile,
-        "ram = \"256MiB\"\nmin_headroom = \"10%\"\n[leak]\nmin_rate_per_hour = \"32KiB\"\nmin_samples = 5\n",
-    )
-    .unwrap();
+    let profile = slow_heap_profile(dir.path(), "min_samples = 5\n");
     let (trend, code) = trend_json(&["-p", profile.to_str().unwrap()], dir.path());
     assert_eq!(
         code,
@@ -416,12 +423,7 @@ fn bad_input_is_exit_2_naming_the_file() {
 fn trend_html_renders_in_headless_chromium() {
     let dir = tempfile::tempdir().unwrap();
     build_series(dir.path());
-    let profile = dir.path().join("board.toml");
-    std::fs::write(
-        &profile,
-        "ram = \"256MiB\"\nmin_headroom = \"10%\"\n[leak]\nmin_rate_per_hour = \"32KiB\"\n",
-    )
-    .unwrap();
+    let profile = slow_heap_profile(dir.path(), "");
     let out = membudget()
         .args(["trend", "--format", "html", "-p", profile.to_str().unwrap()])
         .arg(dir.path())
