@@ -168,14 +168,16 @@ fn build_budget(args: &ReportArgs) -> Result<Budget> {
     if args.out.redacts(&profile) {
         crate::redact::budget(&mut budget);
     }
-    if args.out.output.is_some() {
+    // On a terminal the report itself lists them: printing them on stderr too would show
+    // every warning twice on one screen.
+    if args.out.output.is_some() || !std::io::IsTerminal::is_terminal(&std::io::stdout()) {
         announce_problems(&budget);
     }
     Ok(budget)
 }
 
-/// Skipped input goes to stderr when the report is written to a file, so a CI log shows which
-/// file of a snapshot was damaged; a report on stdout already lists it (once, not twice).
+/// Skipped input goes to stderr when the report is not on the terminal (written to a file, or
+/// piped), so a CI log shows which file of a snapshot was damaged.
 fn announce_problems(budget: &Budget) {
     for w in &budget.warnings {
         eprintln!("membudget: warning: {w}");
