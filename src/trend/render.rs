@@ -258,13 +258,20 @@ fn sections(trend: &Trend, options: &ReportOptions) -> Vec<Section> {
             &[false, true, true, true, true],
         );
         let t0 = trend.samples.first().map_or(0.0, |s| s.1);
+        let when = |t: f64| {
+            format!(
+                "{} (+{})",
+                crate::time::iso8601(t).unwrap_or_else(|| "?".into()),
+                duration(t - t0)
+            )
+        };
         for r in &trend.restarts {
             restarts.rows.push(vec![
                 r.name.clone(),
                 r.old_pid.to_string(),
-                format!("+{}", duration(r.last_seen_old - t0)),
+                when(r.last_seen_old),
                 r.new_pid.to_string(),
-                format!("+{}", duration(r.first_seen_new - t0)),
+                when(r.first_seen_new),
             ]);
         }
         out.push(restarts);
