@@ -278,3 +278,34 @@ fn redact_hides_arguments_in_every_format() {
     let json = run("report", &profile, &["--redact"], "json");
     assert!(json.contains("\"cmdline\": \"innominer_T2 [arguments redacted]\""));
 }
+
+/// `--bytes` reaches the findings; `--top 0` leaves the process table out, header and all.
+#[test]
+fn bytes_reach_the_findings_and_top_0_prints_no_table() {
+    let hisi = repo("tests/fixtures/hisi-chacon-64m");
+    let profile = repo("budgets/hi3518ev300-64m.toml");
+    let run = |extra: &[&str]| {
+        let out = bin()
+            .arg("report")
+            .arg(&hisi)
+            .arg("-p")
+            .arg(&profile)
+            .args(extra)
+            .output()
+            .unwrap();
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let exact = run(&["--bytes"]);
+    // Sofia's private 106.36 MiB and the 24 MiB limit, in bytes.
+    assert!(
+        exact.contains("Sofia (pid 1) private 111525888 exceeds limit 25165824"),
+        "{exact}"
+    );
+    assert!(
+        exact.contains("demand 157822976 of RAM 67108864"),
+        "{exact}"
+    );
+    let none = run(&["--top", "0"]);
+    assert!(!none.contains("by private"), "{none}");
+    assert!(run(&[]).contains("Processes by private virtual (1)"));
+}

@@ -237,6 +237,8 @@ fn profile_thresholds_make_the_slow_heap_a_suspect() {
         "{text}"
     );
     assert!(text.contains("tcpsvd"), "{text}");
+    // The restart, seen first in the fourth sample (3 h after the first), in ISO 8601 UTC.
+    assert!(text.contains("2023-11-15T01:13:20Z (+3.0 h)"), "{text}");
 
     // JUnit: one test case per process, the suspect the one failure; HTML: the same sections.
     let format = |format: &str| {

@@ -201,6 +201,16 @@ mod tests {
     use super::*;
 
     #[test]
+    fn repeated_names_are_made_unique_in_order() {
+        let cases = [
+            Case::new("membudget.process_limit", "vi"),
+            Case::new("membudget.expect", "vi"),
+            Case::new("membudget.process_limit", "vi"),
+        ];
+        assert_eq!(unique_names(&cases), ["vi", "vi", "vi (2)"]);
+    }
+
+    #[test]
     fn control_characters_cannot_break_the_xml() {
         assert_eq!(
             xml_escape("a<b>&\"'\u{1}"),
