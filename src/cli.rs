@@ -25,9 +25,10 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// Print the budget breakdown, top processes by class, and findings.
+    /// Print the budget breakdown, top processes by class, and findings (exits 0 even when
+    /// over budget: `check` is the gate).
     #[command(
-        after_help = "Examples:\n  membudget report                                   # this machine, built-in default profile\n  membudget report board.tar.gz --profile budgets/zynq-256m.toml\n  membudget report capture-dir/ --bytes --top 30"
+        after_help = "Examples:\n  membudget report                                   # this machine, built-in default profile\n  membudget report board.tar.gz --profile budgets/zynq-256m.toml\n  membudget report capture-dir/ --bytes --top 30\n\nExit status: 0 whenever the report was written, over budget or not; 2 on bad input.\nTo gate a pipeline on the verdict use `membudget check` (exit 1 over budget), which takes the same\narguments and formats: `membudget check board.tar.gz -p board.toml --format junit -o budget.xml`."
     )]
     Report(ReportArgs),
     /// Print the verdict; exit 0 within budget, 1 over budget, 2 inconclusive or bad input.
@@ -47,7 +48,7 @@ pub enum Command {
     CaptureScript,
     /// Find leaks over a series of snapshots: growth rates, suspects, time to exhaustion.
     #[command(
-        after_help = "Examples:\n  membudget trend series/                            # a directory of sample-NNNN.tar.gz\n  membudget trend a.tar.gz b.tar.gz c.tar.gz d.tar.gz --profile budgets/board.toml\n  membudget trend series/ --format markdown -o leaks.md --fail-on-leak\n\nExit status: 0, or 1 with --fail-on-leak when a leak suspect is found; 2 on bad input."
+        after_help = "Examples:\n  membudget trend series/                            # a directory of sample-NNNN.tar.gz\n  membudget trend a.tar.gz b.tar.gz c.tar.gz d.tar.gz --profile budgets/board.toml\n  membudget trend series/ --format markdown -o leaks.md --fail-on-leak\n\nExit status: 0; with --fail-on-leak, 1 when a leak suspect is found and 2 when the series is too short to judge (INCONCLUSIVE); 2 on bad input."
     )]
     Trend(TrendArgs),
     /// What changed between two snapshots (e.g. two releases): per process, per class, total.
@@ -91,6 +92,10 @@ pub struct OutputArgs {
     /// standard output.
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
+    /// Hide command-line arguments (passwords, tokens, paths), keeping the program name, in
+    /// every format; `redact = true` in the profile does the same.
+    #[arg(long)]
+    pub redact: bool,
 }
 
 impl OutputArgs {
@@ -103,6 +108,11 @@ impl OutputArgs {
 
     fn emit(&self, text: &str) -> Result<()> {
         emit(text, &self.output)
+    }
+
+    /// Whether this run hides command-line arguments.
+    fn redacts(&self, profile: &Profile) -> bool {
+        self.redact || profile.redact
     }
 }
 
@@ -133,7 +143,7 @@ pub struct TrendArgs {
     pub profile: Option<PathBuf>,
     #[command(flatten)]
     pub out: OutputArgs,
-    /// Exit 1 when a leak suspect is found.
+    /// Exit 1 when a leak suspect is found, 2 when the series is too short to judge.
     #[arg(long)]
     pub fail_on_leak: bool,
 }
@@ -164,12 +174,19 @@ fn build_budget(args: &ReportArgs) -> Result<Budget> {
     if args.allow_incomplete {
         budget.allow_incomplete();
     }
-    announce_problems(&budget);
+    if args.out.redacts(&profile) {
+        crate::redact::budget(&mut budget);
+    }
+    // On a terminal the report itself lists them: printing them on stderr too would show
+    // every warning twice on one screen.
+    if args.out.output.is_some() || !std::io::IsTerminal::is_terminal(&std::io::stdout()) {
+        announce_problems(&budget);
+    }
     Ok(budget)
 }
 
-/// Skipped input goes to stderr as well as into the report, so a CI log shows which file of a
-/// snapshot was damaged even when the report itself is written to a file.
+/// Skipped input goes to stderr when the report is not on the terminal (written to a file, or
+/// piped), so a CI log shows which file of a snapshot was damaged.
 fn announce_problems(budget: &Budget) {
     for w in &budget.warnings {
         message(&format!("membudget: warning: {w}"));
@@ -209,7 +226,10 @@ fn run_command(command: Command) -> Result<ExitCode> {
             let live = LiveOptions { smaps: false };
             let old = evaluate(&load(Some(&args.old), live)?, &profile)?;
             let new = evaluate(&load(Some(&args.new), live)?, &profile)?;
-            let diff = crate::diff::compare(&old, &new, args.fail_above)?;
+            let mut diff = crate::diff::compare(&old, &new, args.fail_above)?;
+            if args.out.redacts(&profile) {
+                crate::redact::diff(&mut diff);
+            }
             args.out
                 .emit(&reporter(args.out.format).diff(&diff, &args.out.options()))?;
             Ok(if diff.exceeded {
@@ -249,16 +269,19 @@ fn run_command(command: Command) -> Result<ExitCode> {
         }
         Command::Trend(args) => {
             let profile = Profile::load_or_default(args.profile.as_deref())?;
-            let trend = crate::trend::analyze(&args.snapshots, &profile)?;
+            let mut trend = crate::trend::analyze(&args.snapshots, &profile)?;
+            if args.out.redacts(&profile) {
+                crate::redact::trend(&mut trend);
+            }
             args.out.emit(&crate::trend::render::render(
                 &trend,
                 args.out.format,
                 &args.out.options(),
             ))?;
-            Ok(if args.fail_on_leak && trend.has_suspect() {
-                ExitCode::from(1)
-            } else {
-                ExitCode::SUCCESS
+            Ok(match (args.fail_on_leak, trend.outcome) {
+                (true, crate::trend::Outcome::LeakSuspect) => ExitCode::from(1),
+                (true, crate::trend::Outcome::Inconclusive) => ExitCode::from(2),
+                _ => ExitCode::SUCCESS,
             })
         }
     }

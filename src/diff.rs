@@ -4,7 +4,7 @@
 //! of figures the reports already show, never a second way of counting.
 
 use crate::account::classify::Class;
-use crate::account::ProcessAccount;
+use crate::account::{Measure, ProcessAccount};
 use crate::budget::Budget;
 use crate::error::{Error, Result};
 use serde::Serialize;
@@ -54,7 +54,8 @@ pub struct ProcessDelta {
     pub old: u64,
     pub new: u64,
     pub delta: i64,
-    /// Virtual size change per class, classes that changed only.
+    /// Change per private class in the budget's measure, classes that changed only: they add
+    /// up to `delta`.
     pub classes: BTreeMap<Class, i64>,
 }
 
@@ -146,6 +147,8 @@ pub struct Diff {
     pub allowed_growth: Option<u64>,
     /// Demand grew more than allowed.
     pub exceeded: bool,
+    /// Reasons to doubt the comparison (the snapshots come from different boards).
+    pub warnings: Vec<String>,
 }
 
 impl Diff {
@@ -160,11 +163,15 @@ impl Diff {
     }
 }
 
-fn process_delta(old: Option<&ProcessAccount>, new: Option<&ProcessAccount>) -> ProcessDelta {
+fn process_delta(
+    old: Option<&ProcessAccount>,
+    new: Option<&ProcessAccount>,
+    measure: Measure,
+) -> ProcessDelta {
     let any = new.or(old).map_or(("", ""), |p| (&p.name, &p.cmdline));
     let mut classes = BTreeMap::new();
-    for class in Class::ALL {
-        let size = |p: Option<&ProcessAccount>| p.map_or(0, |p| p.class(class).virtual_size);
+    for class in crate::report::sections::PRIVATE_CLASSES {
+        let size = |p: Option<&ProcessAccount>| p.map_or(0, |p| p.in_measure(class, measure));
         let delta = size(new) as i64 - size(old) as i64;
         if delta != 0 {
             classes.insert(class, delta);
@@ -197,7 +204,11 @@ type Pairing<'a> = (Vec<&'a ProcessAccount>, Vec<&'a ProcessAccount>);
 /// Pairs the processes of both sides by (name, command line); several with the same key are
 /// paired in order of size (the accounting lists processes largest first), the surplus
 /// appeared or went away.
-fn match_processes(old: &[ProcessAccount], new: &[ProcessAccount]) -> Vec<ProcessDelta> {
+fn match_processes(
+    old: &[ProcessAccount],
+    new: &[ProcessAccount],
+    measure: Measure,
+) -> Vec<ProcessDelta> {
     let mut groups: BTreeMap<(&str, &str), Pairing> = BTreeMap::new();
     for p in old {
         groups.entry((&p.name, &p.cmdline)).or_default().0.push(p);
@@ -208,7 +219,11 @@ fn match_processes(old: &[ProcessAccount], new: &[ProcessAccount]) -> Vec<Proces
     let mut out = Vec::new();
     for (olds, news) in groups.values() {
         for i in 0..olds.len().max(news.len()) {
-            out.push(process_delta(olds.get(i).copied(), news.get(i).copied()));
+            out.push(process_delta(
+                olds.get(i).copied(),
+                news.get(i).copied(),
+                measure,
+            ));
         }
     }
     out.sort_by(|a, b| {
@@ -220,6 +235,39 @@ fn match_processes(old: &[ProcessAccount], new: &[ProcessAccount]) -> Vec<Proces
             .then_with(|| a.old_pid.cmp(&b.old_pid))
             .then_with(|| a.new_pid.cmp(&b.new_pid))
     });
+    out
+}
+
+/// MemTotal as the budget shows it: RAM less carve-outs less kernel static memory.
+fn mem_total(b: &Budget) -> Option<u64> {
+    let bytes = |key: &str| b.item(key).and_then(|i| i.bytes);
+    b.ram
+        .checked_sub(bytes("carveouts")?)?
+        .checked_sub(bytes("kernel_static")?)
+}
+
+/// Why the two snapshots may not be of one board: a different host, kernel or MemTotal makes
+/// the deltas a comparison of two machines, not of two releases.
+fn board_warnings(old: &Budget, new: &Budget) -> Vec<String> {
+    let mut out = Vec::new();
+    for key in ["host", "uname"] {
+        if let (Some(a), Some(b)) = (old.meta.get(key), new.meta.get(key)) {
+            if a != b {
+                out.push(format!(
+                    "different boards? {key} differs: {a:?} (old) and {b:?} (new)"
+                ));
+            }
+        }
+    }
+    if let (Some(a), Some(b)) = (mem_total(old), mem_total(new)) {
+        if a != b {
+            out.push(format!(
+                "different boards? MemTotal differs: {} (old) and {} (new)",
+                crate::size::human(a),
+                crate::size::human(b)
+            ));
+        }
+    }
     out
 }
 
@@ -280,10 +328,15 @@ pub fn compare(old: &Budget, new: &Budget, fail_above: Option<GrowthLimit>) -> R
         headroom_delta: new.headroom - old.headroom,
         items,
         classes,
-        processes: match_processes(&old.accounting.processes, &new.accounting.processes),
+        processes: match_processes(
+            &old.accounting.processes,
+            &new.accounting.processes,
+            new.measure,
+        ),
         fail_above,
         allowed_growth,
         exceeded: allowed_growth.is_some_and(|allowed| demand_delta > allowed as i64),
+        warnings: board_warnings(old, new),
     })
 }
 

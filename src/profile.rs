@@ -272,6 +272,9 @@ pub struct Profile {
     pub leak: LeakSettings,
     #[serde(default)]
     pub pressure: PressureLimits,
+    /// Reports hide command-line arguments (as `--redact` does), keeping the program name.
+    #[serde(default)]
+    pub redact: bool,
     /// Where it was read from, for messages and reports.
     #[serde(skip)]
     pub source: String,

@@ -64,6 +64,16 @@ pub fn human_signed(bytes: i64) -> String {
     }
 }
 
+/// A change: `+1 MiB`, `-308 KiB`, `0 B`. The sign is always there on a nonzero change, so
+/// growth never reads like a size.
+pub fn human_delta(bytes: i64) -> String {
+    if bytes > 0 {
+        format!("+{}", human(bytes as u64))
+    } else {
+        human_signed(bytes)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -94,5 +104,7 @@ mod tests {
     fn human_is_binary() {
         assert_eq!(human(64 << 20), "64 MiB");
         assert_eq!(human_signed(-(1 << 20)), "-1 MiB");
+        assert_eq!(human_delta(1 << 20), "+1 MiB");
+        assert_eq!(human_delta(0), "0 B");
     }
 }

@@ -60,7 +60,7 @@ fn check_over_budget_exits_1_and_names_the_process() {
     )
     .code(1)
     .stdout(predicate::str::contains("OVER BUDGET"))
-    .stdout(predicate::str::is_match(r"FAIL  process_limit +Sofia private").unwrap());
+    .stdout(predicate::str::is_match(r"FAIL  process_limit +Sofia \(pid 1\) private").unwrap());
 }
 
 #[test]
@@ -191,6 +191,45 @@ fn report_to_file_is_written_whole() {
     assert_eq!(leftovers.len(), 1, "no temporary file left behind");
 }
 
+/// `report` is a document, `check` the gate: over budget, report still exits 0 and its help
+/// says so; a warning is printed once in the report, and once on stderr when the report is not
+/// on a terminal (a CI log; on a terminal, where both would show, only the report has it).
+#[test]
+fn report_exits_0_over_budget_and_says_check_is_the_gate() {
+    let hisi = repo("tests/fixtures/hisi-chacon-64m");
+    let profile = repo("budgets/hi3518ev300-64m.toml");
+    let output = bin()
+        .arg("report")
+        .arg(&hisi)
+        .arg("-p")
+        .arg(&profile)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0));
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert!(stdout.contains("OVER BUDGET"));
+    let warning = "proc/mounts: missing";
+    assert_eq!(stdout.matches(warning).count(), 1, "{stdout}");
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(stderr.matches(warning).count(), 1, "{stderr}");
+    let dir = tempfile::tempdir().unwrap();
+    bin()
+        .arg("report")
+        .arg(&hisi)
+        .arg("-p")
+        .arg(&profile)
+        .arg("-o")
+        .arg(dir.path().join("r.txt"))
+        .assert()
+        .code(0)
+        .stderr(predicate::str::contains(warning).count(1));
+    bin()
+        .args(["report", "--help"])
+        .assert()
+        .stdout(predicate::str::contains("`membudget check`"))
+        .stdout(predicate::str::contains("exit 1 over budget"));
+}
+
 #[test]
 fn help_has_an_example_per_command() {
     for command in ["report", "check", "capture"] {
@@ -215,4 +254,76 @@ fn live_report_runs_with_no_flags() {
                 .or(predicate::str::contains("OVER BUDGET"))
                 .or(predicate::str::contains("INCONCLUSIVE")),
         );
+}
+
+/// The Zynq capture's miner runs with a pool user on its command line: `--redact` (or the
+/// profile's `redact = true`) hides it in every format of report, check and diff, and keeps
+/// the program name.
+#[test]
+fn redact_hides_arguments_in_every_format() {
+    const SECRET: &str = "ChaosMine.1x43";
+    let profile = repo("budgets/zynq-innosilicon-t2-256m.toml");
+    let dir = tempfile::tempdir().unwrap();
+    let redacting = dir.path().join("redacting.toml");
+    let text = std::fs::read_to_string(&profile).unwrap();
+    std::fs::write(&redacting, format!("redact = true\n{text}")).unwrap();
+    let run = |command: &str, profile: &Path, extra: &[&str], format: &str| {
+        let mut cmd = bin();
+        cmd.arg(command).arg(zynq());
+        if command == "diff" {
+            cmd.arg(zynq());
+        }
+        let output = cmd
+            .arg("-p")
+            .arg(profile)
+            .args(["--format", format])
+            .args(extra)
+            .output()
+            .unwrap();
+        String::from_utf8(output.stdout).unwrap()
+    };
+    // Unredacted, the JSON report carries the secret: the test can fail.
+    assert!(run("report", &profile, &[], "json").contains(SECRET));
+    for format in ["text", "markdown", "json", "junit", "html"] {
+        for command in ["report", "check", "diff"] {
+            for (profile, extra) in [(&profile, &["--redact"][..]), (&redacting, &[][..])] {
+                let out = run(command, profile, extra, format);
+                assert!(!out.is_empty(), "{command} {format}: no output");
+                assert!(!out.contains(SECRET), "{command} {format} {extra:?}");
+            }
+        }
+    }
+    let json = run("report", &profile, &["--redact"], "json");
+    assert!(json.contains("\"cmdline\": \"innominer_T2 [arguments redacted]\""));
+}
+
+/// `--bytes` reaches the findings; `--top 0` leaves the process table out, header and all.
+#[test]
+fn bytes_reach_the_findings_and_top_0_prints_no_table() {
+    let hisi = repo("tests/fixtures/hisi-chacon-64m");
+    let profile = repo("budgets/hi3518ev300-64m.toml");
+    let run = |extra: &[&str]| {
+        let out = bin()
+            .arg("report")
+            .arg(&hisi)
+            .arg("-p")
+            .arg(&profile)
+            .args(extra)
+            .output()
+            .unwrap();
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let exact = run(&["--bytes"]);
+    // Sofia's private 106.36 MiB and the 24 MiB limit, in bytes.
+    assert!(
+        exact.contains("Sofia (pid 1) private 111525888 exceeds limit 25165824"),
+        "{exact}"
+    );
+    assert!(
+        exact.contains("demand 157827072 of RAM 67108864"),
+        "{exact}"
+    );
+    let none = run(&["--top", "0"]);
+    assert!(!none.contains("by private"), "{none}");
+    assert!(run(&[]).contains("Processes by private virtual (1)"));
 }

@@ -90,6 +90,13 @@ fn diff_reports_exactly_the_heap_growth_and_the_gone_process() {
     let json = diff_json(&new, &[]);
     assert_eq!(json["schema_version"], 1);
     assert_eq!(json["kind"], "diff");
+    let errors = common::schema_errors("diff", &json);
+    assert!(errors.is_empty(), "schema errors: {errors:#?}");
+    let mut broken = json.clone();
+    broken["processes"][0]["delta"] = serde_json::json!("1 MiB");
+    assert!(!common::schema_errors("diff", &broken).is_empty());
+    // A copy of the same board: no warning.
+    assert_eq!(json["warnings"], serde_json::json!([]));
 
     let processes = json["processes"].as_array().unwrap();
     let grown = &processes[0];
@@ -176,6 +183,57 @@ fn a_shrinking_release_passes_and_appeared_processes_are_listed() {
         .collect();
     assert_eq!(appeared.len(), 1);
     assert_eq!(appeared[0]["new_pid"], GONE_PID);
+    // Its per-class changes (in the budget's measure) add up to its change, by hand:
+    // heap 139264 + stack 135168 + data 16384 + anon 24576.
+    assert_eq!(appeared[0]["delta"], GONE_PRIVATE);
+    assert_eq!(
+        appeared[0]["classes"],
+        serde_json::json!({ "heap": 139_264, "stack": 135_168, "data": 16_384, "anon": 24_576 })
+    );
+}
+
+/// Two different boards (another host and MemTotal) diffed: the comparison is made, with a
+/// warning in every format.
+#[test]
+fn diffing_two_boards_warns() {
+    let (dir, new) = release_pair();
+    std::fs::write(
+        new.join("meta"),
+        "format=1\nhost=other-board\ntime=1700000000\n",
+    )
+    .unwrap();
+    let meminfo = new.join("proc/meminfo");
+    let text = std::fs::read_to_string(&meminfo).unwrap();
+    let changed: String = text
+        .lines()
+        .map(|l| {
+            if l.starts_with("MemTotal:") {
+                "MemTotal:         250000 kB".to_string()
+            } else {
+                l.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    std::fs::write(&meminfo, changed + "\n").unwrap();
+    let json = diff_json(&new, &[]);
+    let warnings: Vec<&str> = json["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w.as_str().unwrap())
+        .collect();
+    assert_eq!(
+        warnings,
+        ["different boards? MemTotal differs: 246.39 MiB (old) and 244.14 MiB (new)"]
+    );
+    let text = String::from_utf8(diff(&new, &[]).get_output().stdout.clone()).unwrap();
+    assert!(
+        text.contains("WARNING: different boards? MemTotal differs"),
+        "{text}"
+    );
+    assert!(text.contains("captured 2023-11-14T22:13:20Z"), "{text}");
+    drop(dir);
 }
 
 /// Every format of the diff, with the temporary directory's name taken out.
@@ -207,4 +265,29 @@ fn every_format_of_the_diff_matches_its_snapshot() {
             .join("\n");
         insta::assert_snapshot!(format!("diff_{format}"), out);
     }
+}
+
+/// The diff page in headless chromium: its verdict, the grown process and a chart... the diff
+/// page draws none of its own, so the screenshot shows tables and the banner.
+#[test]
+fn diff_html_renders_in_headless_chromium() {
+    let (dir, new) = release_pair();
+    let html = String::from_utf8(
+        diff(&new, &["--format", "html", "--fail-above", "512KiB"])
+            .code(1)
+            .get_output()
+            .stdout
+            .clone(),
+    )
+    .unwrap();
+    common::check_in_chromium(
+        &html,
+        dir.path(),
+        "diff",
+        &[
+            "GROWTH ABOVE LIMIT: demand +716 KiB",
+            "membudget diff: innosilicon-t2-zynq-snapshot → release-2",
+            "heap -136 KiB, stack -132 KiB, data -16 KiB, anon -24 KiB",
+        ],
+    );
 }

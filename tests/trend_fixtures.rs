@@ -191,16 +191,23 @@ fn exact_slopes_restart_and_exhaustion() {
     ));
 }
 
+/// A profile whose leak threshold (32 KiB/h) makes python3.4's 64 KiB/h heap a suspect, with
+/// more `[leak]` settings appended.
+fn slow_heap_profile(dir: &Path, leak: &str) -> PathBuf {
+    let profile = dir.join("board.toml");
+    std::fs::write(
+        &profile,
+        format!("ram = \"256MiB\"\nmin_headroom = \"10%\"\n[leak]\nmin_rate_per_hour = \"32KiB\"\n{leak}"),
+    )
+    .unwrap();
+    profile
+}
+
 #[test]
 fn profile_thresholds_make_the_slow_heap_a_suspect() {
     let dir = tempfile::tempdir().unwrap();
     build_series(dir.path());
-    let profile = dir.path().join("board.toml");
-    std::fs::write(
-        &profile,
-        "ram = \"256MiB\"\nmin_headroom = \"10%\"\n[leak]\nmin_rate_per_hour = \"32KiB\"\nmin_samples = 5\n",
-    )
-    .unwrap();
+    let profile = slow_heap_profile(dir.path(), "min_samples = 5\n");
     let (trend, code) = trend_json(&["-p", profile.to_str().unwrap()], dir.path());
     assert_eq!(
         code,
@@ -230,6 +237,8 @@ fn profile_thresholds_make_the_slow_heap_a_suspect() {
         "{text}"
     );
     assert!(text.contains("tcpsvd"), "{text}");
+    // The restart, seen first in the fourth sample (3 h after the first), in ISO 8601 UTC.
+    assert!(text.contains("2023-11-15T01:13:20Z (+3.0 h)"), "{text}");
 
     // JUnit: one test case per process, the suspect the one failure; HTML: the same sections.
     let format = |format: &str| {
@@ -246,13 +255,30 @@ fn profile_thresholds_make_the_slow_heap_a_suspect() {
         .descendants()
         .filter(|n| n.has_tag_name("testcase"))
         .collect();
-    assert_eq!(cases.len(), processes(&trend).len());
-    let failed: Vec<&str> = cases
+    // One per process, and one for the series itself (long enough to judge).
+    assert_eq!(cases.len(), processes(&trend).len() + 1);
+    let failed: Vec<_> = cases
         .iter()
         .filter(|c| c.children().any(|n| n.has_tag_name("failure")))
+        .collect();
+    let names: Vec<&str> = failed
+        .iter()
         .map(|c| c.attribute("name").unwrap())
         .collect();
-    assert_eq!(failed, ["python3.4 (pid 808) does not leak"]);
+    assert_eq!(names, ["python3.4 does not leak"]);
+    let failure = failed[0]
+        .children()
+        .find(|n| n.has_tag_name("failure"))
+        .unwrap();
+    assert_eq!(
+        failure.attribute("message"),
+        Some("python3.4 (pid 808) is a leak suspect: private memory grows 64 KiB/h")
+    );
+    let rate_property = failed[0]
+        .descendants()
+        .find(|n| n.attribute("name") == Some("rate_bytes_per_hour"))
+        .unwrap();
+    assert_eq!(rate_property.attribute("value"), Some("65536"));
     let html = format("html");
     assert!(html.starts_with("<!DOCTYPE html>"));
     assert!(
@@ -261,7 +287,12 @@ fn profile_thresholds_make_the_slow_heap_a_suspect() {
     );
     // One chart per suspect: its 6 samples, growing by the same 64 KiB each hour, lie on a
     // straight line rising to the right.
-    assert!(html.contains("python3.4 (pid 808): private memory over time"));
+    assert!(html.contains("python3.4 (pid 808): private memory (virtual), LEAK SUSPECT"));
+    assert!(html.contains("<p class=\"verdict fail\" id=\"verdict\">LEAK SUSPECT: 1 process(es)"));
+    // Time on x in ISO 8601 UTC, from the first sample to the last (5 h later), the fitted rate.
+    assert!(html.contains(">2023-11-14T22:13:20Z</text>"), "{html}");
+    assert!(html.contains(">2023-11-15T03:13:20Z</text>"), "{html}");
+    assert!(html.contains(">fitted: 64 KiB/h</text>"), "{html}");
     let points = html
         .split("<polyline points=\"")
         .nth(1)
@@ -280,6 +311,73 @@ fn profile_thresholds_make_the_slow_heap_a_suspect() {
         assert!((dx - (xy[1].0 - xy[0].0)).abs() < 0.2 && (dy - (xy[1].1 - xy[0].1)).abs() < 0.2);
         assert!(dx > 0.0 && dy < 0.0, "{pair:?}");
     }
+}
+
+#[test]
+fn trend_json_validates_against_its_schema() {
+    let dir = tempfile::tempdir().unwrap();
+    build_series(dir.path());
+    let (trend, _) = trend_json(&[], dir.path());
+    let errors = common::schema_errors("trend", &trend);
+    assert!(errors.is_empty(), "schema errors: {errors:#?}");
+    assert_eq!(trend["schema_version"], 1);
+    assert_eq!(trend["kind"], "trend");
+    assert_eq!(trend["outcome"], "leak_suspect");
+    let mut broken = trend.clone();
+    broken["outcome"] = serde_json::json!("fine");
+    assert!(!common::schema_errors("trend", &broken).is_empty());
+}
+
+/// Three samples an hour apart while python3.4's heap grows: fewer than the four samples a
+/// verdict needs. Not a clean bill: INCONCLUSIVE, exit 2 with --fail-on-leak, and the grower
+/// named.
+#[test]
+fn a_short_series_is_inconclusive_and_names_what_grew() {
+    let dir = tempfile::tempdir().unwrap();
+    let samples = build_series(dir.path());
+    let short = &samples[..3];
+    let output = membudget()
+        .args(["trend", "--fail-on-leak"])
+        .args(short)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let text = String::from_utf8(output.stdout).unwrap();
+    assert!(
+        text.contains("INCONCLUSIVE: 3 samples over 2.0 h is too short to judge (the thresholds ask for at least 4 samples over 1 s). Grew meanwhile: python3.4 (pid 808, +128 KiB)."),
+        "{text}"
+    );
+    assert!(!text.contains("NO LEAK SUSPECT"), "{text}");
+    let output = membudget()
+        .args(["trend", "--format", "json"])
+        .args(short)
+        .output()
+        .unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "no --fail-on-leak: a report, exit 0"
+    );
+    let json: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(json["outcome"], "inconclusive");
+    let xml = String::from_utf8(
+        membudget()
+            .args(["trend", "--format", "junit"])
+            .args(short)
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    let doc = roxmltree::Document::parse(&xml).unwrap();
+    let series = doc
+        .descendants()
+        .find(|n| n.attribute("name") == Some("series long enough to judge"))
+        .unwrap();
+    assert!(
+        series.children().any(|n| n.has_tag_name("failure")),
+        "{xml}"
+    );
 }
 
 fn fails_with(args: &[&str], paths: &[&Path], message: &str) {
@@ -318,5 +416,31 @@ fn bad_input_is_exit_2_naming_the_file() {
         &["-p", profile.to_str().unwrap()],
         &[&samples[0], &samples[1]],
         "bad.toml: [leak] min_steady_share = 2: expected a share between 0 and 1",
+    );
+}
+
+/// The trend page in headless chromium: the verdict banner, the suspect's chart with its time
+/// axis and fitted rate.
+#[test]
+fn trend_html_renders_in_headless_chromium() {
+    let dir = tempfile::tempdir().unwrap();
+    build_series(dir.path());
+    let profile = slow_heap_profile(dir.path(), "");
+    let out = membudget()
+        .args(["trend", "--format", "html", "-p", profile.to_str().unwrap()])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let html = String::from_utf8(out.stdout).unwrap();
+    let pages = tempfile::tempdir().unwrap();
+    common::check_in_chromium(
+        &html,
+        pages.path(),
+        "trend",
+        &[
+            "LEAK SUSPECT: 1 process(es)",
+            "2023-11-14T22:13:20Z",
+            "fitted: 64 KiB/h",
+        ],
     );
 }

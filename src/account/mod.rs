@@ -166,6 +166,16 @@ impl ProcessAccount {
     pub fn class(&self, class: Class) -> Figures {
         self.classes.get(class).unwrap_or_default()
     }
+
+    /// A class's figure in the measure `demand` uses (virtual where smaps are missing), so
+    /// that the private classes of a process add up to its demand in every report.
+    pub fn in_measure(&self, class: Class, measure: Measure) -> u64 {
+        let figures = self.class(class);
+        figures
+            .get(measure)
+            .filter(|_| self.has_smaps || measure == Measure::Virtual)
+            .unwrap_or(figures.virtual_size)
+    }
 }
 
 /// One process's figures per class, only the classes it has, in class order.

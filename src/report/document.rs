@@ -244,14 +244,28 @@ h2 { font-size: 1.2em; margin-top: 1.5em; border-bottom: 1px solid #ccc; }
 table { border-collapse: collapse; margin: 0.5em 0; }
 th, td { padding: 2px 10px; border-bottom: 1px solid #eee; text-align: left; }
 th { background: #f3f3f3; }
-td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
+td.num { white-space: nowrap; }
 p.note { color: #555; font-size: 0.9em; }
 .verdict { font-size: 1.2em; font-weight: bold; padding: 0.5em; }
 .pass { background: #e3f6e3; color: #145214; }
 .fail { background: #fbe3e3; color: #8a1010; }
-.inconclusive { background: #fff3cd; color: #6b4e00; }
-.banner { font-weight: bold; padding: 0.5em; background: #fff3cd; color: #6b4e00; border: 1px solid #e0c060; }
+.inconclusive { background: #fdf3d8; color: #7a5200; }
+.banner { font-weight: bold; padding: 0.5em; background: #fdf3d8; color: #7a5200; border: 1px solid #e0c060; }
 svg text { font-family: sans-serif; font-size: 12px; fill: #222; }
+svg { max-width: 100%; height: auto; }
+header .facts { color: #555; margin: 0.2em 0; }
+figure { margin: 0.5em 0; }
+@media print {
+  @page { size: A4; margin: 12mm; }
+  body { margin: 0; max-width: none; font-size: 8.5pt; }
+  h1 { font-size: 14pt; margin: 0; }
+  h2 { font-size: 11pt; margin-top: 0.8em; break-after: avoid; page-break-after: avoid; }
+  p { margin: 0.3em 0; }
+  th, td { padding: 0 6px; }
+  tr, svg, figure, .verdict { break-inside: avoid; page-break-inside: avoid; }
+  .verdict, svg, th { print-color-adjust: exact; -webkit-print-color-adjust: exact; }
+}
 ";
 
 #[cfg(test)]

@@ -1,20 +1,18 @@
-//! One self-contained HTML page (inline style and SVG, nothing fetched): a stacked bar of the
-//! RAM budget, a bar chart of the top processes split by class, the tables and the findings.
+//! One self-contained HTML page (inline style and SVG, nothing fetched) a review can show as a
+//! slide: a header saying what was measured where and when, the verdict, a bar of the RAM
+//! budget, a bar chart of the top processes that shows exactly the table beside it, the
+//! tables and the findings. Colours are fixed per line item and class (colours.rs).
 
+use super::colours::{colour, OVER};
 use super::document::{self, html_escape, Section};
-use super::sections::{self, PROCESS_COLUMNS};
+use super::sections::{self, PRIVATE_CLASSES};
 use super::{ReportOptions, Reporter};
-use crate::budget::Budget;
+use crate::budget::{Budget, Status};
 use crate::diff::Diff;
 use std::fmt::Write;
 
 pub struct HtmlReporter;
 
-/// Colours of the chart segments, in turn.
-const PALETTE: [&str; 10] = [
-    "#8c564b", "#7f7f7f", "#bcbd22", "#1f77b4", "#9467bd", "#17becf", "#e377c2", "#ff7f0e",
-    "#2ca02c", "#d62728",
-];
 const CHART_WIDTH: f64 = 1000.0;
 const LABEL_WIDTH: f64 = 160.0;
 
@@ -24,91 +22,225 @@ struct Segment {
     colour: &'static str,
 }
 
-fn legend(svg: &mut String, segments: &[Segment], top: f64, o: &ReportOptions) -> f64 {
+/// Colour keys with their labels, two to a row; no figures (the tables carry those).
+fn legend(svg: &mut String, entries: &[(String, &'static str)], top: f64) -> f64 {
     let mut y = top;
-    for (i, s) in segments.iter().enumerate() {
+    for (i, (label, fill)) in entries.iter().enumerate() {
         let x = if i % 2 == 0 { 0.0 } else { CHART_WIDTH / 2.0 };
         let _ = writeln!(
             svg,
-            "<rect x=\"{x}\" y=\"{}\" width=\"12\" height=\"12\" fill=\"{}\"/><text x=\"{}\" y=\"{}\">{}: {}</text>",
-            y,
-            s.colour,
+            "<rect x=\"{x}\" y=\"{y}\" width=\"12\" height=\"12\" fill=\"{fill}\"/><text x=\"{}\" y=\"{}\">{}</text>",
             x + 18.0,
             y + 11.0,
-            html_escape(&s.label),
-            html_escape(&o.size(s.bytes))
+            html_escape(label),
         );
         if i % 2 == 1 {
             y += 18.0;
         }
     }
-    if segments.len() % 2 == 1 {
+    if entries.len() % 2 == 1 {
         y += 18.0;
     }
     y
 }
 
-/// The RAM as one bar: every budget item, then the headroom; a negative headroom shows as the
-/// part of the demand beyond the RAM line.
-fn budget_bar(b: &Budget, o: &ReportOptions) -> String {
-    let mut segments: Vec<Segment> = b
-        .items
+/// A vertical mark across a bar with a label under it.
+fn mark(svg: &mut String, x: f64, label_y: f64, anchor: &str, label: &str, dashed: bool) {
+    let dash = if dashed {
+        " stroke-dasharray=\"4 3\""
+    } else {
+        ""
+    };
+    let _ = writeln!(
+        svg,
+        "<line x1=\"{x:.1}\" y1=\"0\" x2=\"{x:.1}\" y2=\"{:.0}\" stroke=\"#000\" stroke-width=\"2\"{dash}/>\n<text x=\"{x:.1}\" y=\"{label_y:.0}\" text-anchor=\"{anchor}\">{}</text>",
+        label_y - 12.0,
+        html_escape(label)
+    );
+}
+
+/// The hatching of demand past the RAM.
+const OVER_PATTERN: &str = "<defs><pattern id=\"over\" width=\"8\" height=\"8\" patternUnits=\"userSpaceOnUse\" patternTransform=\"rotate(45)\"><rect width=\"4\" height=\"8\" fill=\"#d62728\"/></pattern></defs>\n";
+
+/// Where a RAM bar goes: its top, its left edge, and bytes per pixel.
+struct BarFrame {
+    y: f64,
+    x0: f64,
+    scale: f64,
+}
+
+/// One bar of the RAM: every line item (key, label, bytes) in its fixed colour, then the
+/// headroom; demand past the RAM hatched red. Returns its segments for the legend.
+fn ram_bar(
+    svg: &mut String,
+    at: &BarFrame,
+    items: &[(&str, &str, u64)],
+    ram: u64,
+    headroom: i64,
+    o: &ReportOptions,
+) -> Vec<Segment> {
+    let mut segments: Vec<Segment> = items
         .iter()
-        .filter_map(|i| Some((i, i.bytes.filter(|b| *b > 0)?)))
-        .enumerate()
-        .map(|(n, (i, bytes))| Segment {
-            label: i.label.clone(),
+        .filter(|i| i.2 > 0)
+        .map(|&(key, label, bytes)| Segment {
+            label: label.to_string(),
             bytes,
-            colour: PALETTE[n % (PALETTE.len() - 2)],
+            colour: colour(key),
         })
         .collect();
-    if b.headroom > 0 {
+    if headroom > 0 {
         segments.push(Segment {
             label: "headroom".into(),
-            bytes: b.headroom as u64,
-            colour: PALETTE[8],
+            bytes: headroom as u64,
+            colour: colour("headroom"),
         });
     }
-    let scale = CHART_WIDTH / b.ram.max(b.demand).max(1) as f64;
-    let mut svg = String::new();
-    let mut x = 0.0;
+    let mut x = at.x0;
     for s in &segments {
-        let width = s.bytes as f64 * scale;
+        let width = s.bytes as f64 * at.scale;
         let _ = writeln!(
             svg,
-            "<rect x=\"{x:.1}\" y=\"0\" width=\"{width:.1}\" height=\"40\" fill=\"{}\"><title>{}: {}</title></rect>",
+            "<rect x=\"{x:.1}\" y=\"{}\" width=\"{width:.1}\" height=\"40\" fill=\"{}\"><title>{}: {}</title></rect>",
+            at.y,
             s.colour,
             html_escape(&s.label),
             html_escape(&o.size(s.bytes))
         );
         x += width;
     }
-    let ram_x = b.ram as f64 * scale;
-    let _ = writeln!(
-        svg,
-        "<line x1=\"{ram_x:.1}\" y1=\"0\" x2=\"{ram_x:.1}\" y2=\"48\" stroke=\"#000\" stroke-width=\"2\"/>"
-    );
-    let _ = writeln!(
-        svg,
-        "<text x=\"{:.1}\" y=\"60\" text-anchor=\"end\">RAM {}</text>",
+    if headroom < 0 {
+        let ram_x = at.x0 + ram as f64 * at.scale;
+        let _ = writeln!(
+            svg,
+            "<rect x=\"{ram_x:.1}\" y=\"{}\" width=\"{:.1}\" height=\"40\" fill=\"url(#over)\" stroke=\"{OVER}\" stroke-width=\"2\"><title>headroom: {}</title></rect>",
+            at.y,
+            headroom.unsigned_abs() as f64 * at.scale,
+            html_escape(&o.size_signed(headroom))
+        );
+    }
+    segments
+}
+
+fn legend_entries(segments: &[Segment]) -> Vec<(String, &'static str)> {
+    let mut entries: Vec<(String, &'static str)> = Vec::new();
+    for s in segments {
+        if !entries.iter().any(|(label, _)| *label == s.label) {
+            entries.push((s.label.clone(), s.colour));
+        }
+    }
+    entries
+}
+
+/// The RAM as one bar. A line marks the RAM, a dashed one the minimum headroom (where demand
+/// may reach); demand past the RAM is hatched red.
+fn budget_bar(b: &Budget, o: &ReportOptions) -> String {
+    let at = BarFrame {
+        y: 0.0,
+        x0: 0.0,
+        scale: CHART_WIDTH / b.ram.max(b.demand).max(1) as f64,
+    };
+    let items: Vec<(&str, &str, u64)> = b
+        .items
+        .iter()
+        .filter_map(|i| Some((i.key.as_str(), i.label.as_str(), i.bytes?)))
+        .collect();
+    let mut svg = String::from(OVER_PATTERN);
+    let segments = ram_bar(&mut svg, &at, &items, b.ram, b.headroom, o);
+    let ram_x = b.ram as f64 * at.scale;
+    mark(
+        &mut svg,
         ram_x.min(CHART_WIDTH - 1.0),
-        html_escape(&o.size(b.ram))
+        60.0,
+        "end",
+        &format!("RAM {}", o.size(b.ram)),
+        false,
     );
-    let height = legend(&mut svg, &segments, 72.0, o);
+    if b.min_headroom > 0 && b.min_headroom < b.ram {
+        mark(
+            &mut svg,
+            (b.ram - b.min_headroom) as f64 * at.scale,
+            76.0,
+            "end",
+            &format!("minimum headroom {}", o.size(b.min_headroom)),
+            true,
+        );
+    }
+    let height = legend(&mut svg, &legend_entries(&segments), 88.0);
     wrap_svg(&svg, height, "RAM budget")
 }
 
-/// The top processes, one bar each, split into the classes of the process table.
-fn process_bars(b: &Budget, o: &ReportOptions) -> String {
-    let processes: Vec<_> = b.accounting.processes.iter().take(o.top).collect();
-    let total = |p: &crate::account::ProcessAccount| -> u64 {
-        PROCESS_COLUMNS
+/// The old and the new RAM bar one above the other, in the report's colours.
+fn diff_bars(d: &Diff, o: &ReportOptions) -> String {
+    const GUTTER: f64 = 44.0;
+    let widest = [d.old.ram, d.old.demand, d.new.ram, d.new.demand]
+        .into_iter()
+        .max()
+        .unwrap_or(0)
+        .max(1);
+    let scale = (CHART_WIDTH - GUTTER) / widest as f64;
+    let mut svg = String::from(OVER_PATTERN);
+    let mut segments = Vec::new();
+    for (row, (which, side)) in [("old", &d.old), ("new", &d.new)].into_iter().enumerate() {
+        let at = BarFrame {
+            y: row as f64 * 48.0,
+            x0: GUTTER,
+            scale,
+        };
+        let items: Vec<(&str, &str, u64)> = d
+            .items
             .iter()
-            .map(|c| p.class(*c).virtual_size)
-            .sum()
-    };
-    let widest = processes.iter().map(|p| total(p)).max().unwrap_or(0).max(1);
+            .map(|i| {
+                let bytes = if row == 0 { i.old } else { i.new };
+                (i.key.as_str(), i.label.as_str(), bytes)
+            })
+            .collect();
+        let _ = writeln!(svg, "<text x=\"0\" y=\"{:.0}\">{which}</text>", at.y + 25.0);
+        segments.extend(ram_bar(&mut svg, &at, &items, side.ram, side.headroom, o));
+    }
+    mark(
+        &mut svg,
+        (GUTTER + d.new.ram as f64 * scale).min(CHART_WIDTH - 1.0),
+        108.0,
+        "end",
+        &format!("RAM {}", o.size(d.new.ram)),
+        false,
+    );
+    let height = legend(&mut svg, &legend_entries(&segments), 120.0);
+    wrap_svg(&svg, height, "RAM budget, old and new")
+}
+
+/// The limit a profile sets on a process's private figure, from its process_limit finding
+/// (`NAME (pid N) private ...`: a limit on the total is not drawn against the private bar).
+fn private_limit(b: &Budget, p: &crate::account::ProcessAccount) -> Option<u64> {
+    let prefix = format!("{} (pid {}) private ", p.name, p.pid);
+    b.findings
+        .iter()
+        .filter(|f| f.rule == "process_limit" && f.status != Status::Warn)
+        .filter(|f| f.message.starts_with(&prefix))
+        .find_map(|f| f.limit.and_then(|l| u64::try_from(l).ok()))
+}
+
+/// The processes of the table beside it, one bar each: its private classes in the budget's
+/// measure, which add up to its private figure (the label at the bar's end). Each segment
+/// carries the table cell it draws (`data-row`, `data-column`); a black tick marks the
+/// process's limit where the profile sets one.
+fn process_bars(b: &Budget, table: &Section, o: &ReportOptions) -> String {
+    let processes: Vec<_> = b.accounting.processes.iter().take(o.top).collect();
+    let m = b.measure;
+    let widest = processes
+        .iter()
+        .map(|p| p.demand.max(private_limit(b, p).unwrap_or(0)))
+        .max()
+        .unwrap_or(0)
+        .max(1);
     let scale = (CHART_WIDTH - LABEL_WIDTH - 90.0) / widest as f64;
+    let column = |class: &str| {
+        table
+            .headers
+            .iter()
+            .position(|h| *h == sections::measured(class, m))
+            .unwrap_or(0)
+    };
     let mut svg = String::new();
     for (row, p) in processes.iter().enumerate() {
         let y = row as f64 * 22.0;
@@ -121,40 +253,49 @@ fn process_bars(b: &Budget, o: &ReportOptions) -> String {
             p.pid
         );
         let mut x = LABEL_WIDTH;
-        for (n, class) in PROCESS_COLUMNS.iter().enumerate() {
-            let bytes = p.class(*class).virtual_size;
+        for class in PRIVATE_CLASSES {
+            let bytes = p.in_measure(class, m);
             let width = bytes as f64 * scale;
             if bytes > 0 {
                 let _ = writeln!(
                     svg,
-                    "<rect x=\"{x:.1}\" y=\"{y:.1}\" width=\"{width:.1}\" height=\"16\" fill=\"{}\"><title>{} {}: {}</title></rect>",
-                    PALETTE[n + 3],
+                    "<rect x=\"{x:.1}\" y=\"{y:.1}\" width=\"{width:.1}\" height=\"16\" fill=\"{}\" data-row=\"{row}\" data-column=\"{}\"><title>{} {}: {}</title></rect>",
+                    colour(class.name()),
+                    column(class.name()),
                     html_escape(&p.name),
-                    class.name(),
+                    sections::measured(class.name(), m),
                     html_escape(&o.size(bytes))
                 );
             }
             x += width;
         }
+        let limit = private_limit(b, p);
+        let limit_x = limit.map(|l| LABEL_WIDTH + l as f64 * scale);
         let _ = writeln!(
             svg,
-            "<text x=\"{:.1}\" y=\"{:.1}\">{}</text>",
-            x + 6.0,
+            "<text x=\"{:.1}\" y=\"{:.1}\" data-row=\"{row}\" data-column=\"{}\">{}</text>",
+            x.max(limit_x.unwrap_or(0.0)) + 6.0,
             y + 13.0,
-            html_escape(&o.size(total(p)))
+            column("private"),
+            html_escape(&o.size(p.demand))
         );
+        if let (Some(limit), Some(lx)) = (limit, limit_x) {
+            let _ = writeln!(
+                svg,
+                "<line x1=\"{lx:.1}\" y1=\"{:.1}\" x2=\"{lx:.1}\" y2=\"{:.1}\" stroke=\"#000\" stroke-width=\"3\"><title>limit {}</title></line>",
+                y - 2.0,
+                y + 18.0,
+                html_escape(&o.size(limit))
+            );
+        }
     }
-    let classes: Vec<Segment> = PROCESS_COLUMNS
+    let mut entries: Vec<(String, &'static str)> = PRIVATE_CLASSES
         .iter()
-        .enumerate()
-        .map(|(n, c)| Segment {
-            label: c.name().into(),
-            bytes: processes.iter().map(|p| p.class(*c).virtual_size).sum(),
-            colour: PALETTE[n + 3],
-        })
+        .map(|c| (sections::measured(c.name(), m), colour(c.name())))
         .collect();
-    let height = legend(&mut svg, &classes, processes.len() as f64 * 22.0 + 10.0, o);
-    wrap_svg(&svg, height, "Top processes by class")
+    entries.push(("| limit from the profile".into(), "#000"));
+    let height = legend(&mut svg, &entries, processes.len() as f64 * 22.0 + 10.0);
+    wrap_svg(&svg, height, "Top processes: private memory by class")
 }
 
 fn wrap_svg(content: &str, height: f64, label: &str) -> String {
@@ -163,38 +304,102 @@ fn wrap_svg(content: &str, height: f64, label: &str) -> String {
     )
 }
 
-/// The page: heading, the banner when a verdict stands on incomplete evidence, the verdict
-/// (styled `pass`, `fail` or `inconclusive`), then the sections.
-fn page(
+/// The last path component of a snapshot (`board.tar.gz`), not the whole absolute path.
+pub fn snapshot_name(origin: &str) -> &str {
+    let trimmed = origin.trim_end_matches('/');
+    trimmed
+        .rsplit('/')
+        .next()
+        .filter(|n| !n.is_empty())
+        .unwrap_or(origin)
+}
+
+/// The verdict banner's colour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Banner {
+    Pass,
+    Fail,
+    Inconclusive,
+}
+
+impl Banner {
+    pub fn of(pass: bool) -> Banner {
+        if pass {
+            Banner::Pass
+        } else {
+            Banner::Fail
+        }
+    }
+
+    fn class(self) -> &'static str {
+        match self {
+            Banner::Pass => "pass",
+            Banner::Fail => "fail",
+            Banner::Inconclusive => "inconclusive",
+        }
+    }
+}
+
+/// The page: heading, a line of facts (when, where, against what, by which tool), the notice
+/// that a verdict stands on incomplete evidence (`--allow-incomplete`), the verdict banner,
+/// then the sections with their figures.
+pub fn page(
     title: &str,
-    banner: Option<&str>,
-    verdict: (&str, &str),
+    facts: &[String],
+    notice: Option<&str>,
+    verdict: &str,
+    banner: Banner,
     sections: &[(Section, String)],
 ) -> String {
-    let mut body = format!("<h1>{}</h1>\n", html_escape(title));
-    if let Some(banner) = banner {
-        body.push_str(&format!(
-            "<p class=\"banner\" id=\"banner\">{}</p>\n",
-            html_escape(banner)
-        ));
+    let mut body = format!(
+        "<header>\n<h1>{}</h1>\n<p class=\"facts\">",
+        html_escape(title)
+    );
+    let facts: Vec<String> = facts.iter().map(|f| html_escape(f)).collect();
+    body.push_str(&facts.join(" &middot; "));
+    body.push_str("</p>\n");
+    if let Some(notice) = notice {
+        let _ = writeln!(
+            body,
+            "<p class=\"banner\" id=\"banner\">{}</p>",
+            html_escape(notice)
+        );
     }
-    body.push_str(&format!(
-        "<p class=\"verdict {}\" id=\"verdict\">{}</p>\n",
-        verdict.0,
-        html_escape(verdict.1)
-    ));
+    let _ = write!(
+        body,
+        "<p class=\"verdict {}\" id=\"verdict\">{}</p>\n</header>\n",
+        banner.class(),
+        html_escape(verdict)
+    );
     for (section, figure) in sections {
         body.push_str(&document::html_section(section, figure));
     }
     document::html_page(title, &body)
 }
 
+/// Who made the page: the tool and its version.
+pub fn tool() -> String {
+    format!("membudget {}", env!("CARGO_PKG_VERSION"))
+}
+
+fn report_facts(b: &Budget) -> Vec<String> {
+    let mut facts = Vec::new();
+    if let Some(time) = sections::captured(b) {
+        facts.push(format!("captured {time}"));
+    }
+    if let Some(host) = b.meta.get("host") {
+        facts.push(format!("host {host}"));
+    }
+    facts.push(format!("profile {}", b.profile));
+    facts.push(tool());
+    facts
+}
+
 impl Reporter for HtmlReporter {
     fn report(&self, b: &Budget, o: &ReportOptions) -> String {
         let mut all = sections::report_sections(b, o, "\u{2003}");
-        // The heading section's title and verdict become the page's heading.
+        // The heading section's verdict becomes the page's banner, its facts the header's.
         let mut heading = all.remove(0);
-        let title = std::mem::take(&mut heading.title);
         // The banner and the verdict line lead the page instead.
         heading.paragraphs.drain(..=usize::from(b.banner.is_some()));
         heading.title = "Snapshot".into();
@@ -202,22 +407,24 @@ impl Reporter for HtmlReporter {
         for s in all {
             let figure = if s.title == "Budget" {
                 budget_bar(b, o)
-            } else if s.title.starts_with("Top processes") {
-                process_bars(b, o)
+            } else if s.title.to_lowercase().contains("processes by private") {
+                process_bars(b, &s, o)
             } else {
                 String::new()
             };
             with_figures.push((s, figure));
         }
-        let class = match b.verdict {
-            crate::budget::Verdict::WithinBudget => "pass",
-            crate::budget::Verdict::OverBudget => "fail",
-            crate::budget::Verdict::Inconclusive => "inconclusive",
+        let banner = match b.verdict {
+            crate::budget::Verdict::WithinBudget => Banner::Pass,
+            crate::budget::Verdict::OverBudget => Banner::Fail,
+            crate::budget::Verdict::Inconclusive => Banner::Inconclusive,
         };
         page(
-            &title,
+            &format!("membudget report: {}", snapshot_name(&b.origin)),
+            &report_facts(b),
             b.banner.as_deref(),
-            (class, &sections::verdict_line(b, o)),
+            &sections::verdict_line(b, o),
+            banner,
             &with_figures,
         )
     }
@@ -225,21 +432,47 @@ impl Reporter for HtmlReporter {
     fn diff(&self, d: &Diff, o: &ReportOptions) -> String {
         let mut all = sections::diff_sections(d, o);
         let mut heading = all.remove(0);
-        let title = std::mem::take(&mut heading.title);
         heading.paragraphs.remove(0);
         heading.title = "Snapshots".into();
         let with_figures: Vec<(Section, String)> = std::iter::once(heading)
             .chain(all)
-            .map(|s| (s, String::new()))
+            .map(|s| {
+                let figure = if s.title == "Budget items" {
+                    diff_bars(d, o)
+                } else {
+                    String::new()
+                };
+                (s, figure)
+            })
             .collect();
+        let title = format!(
+            "membudget diff: {} \u{2192} {}",
+            snapshot_name(&d.old.origin),
+            snapshot_name(&d.new.origin)
+        );
+        let facts = vec![format!("profile {}", d.profile), tool()];
         page(
             &title,
+            &facts,
             None,
-            (
-                if d.exceeded { "fail" } else { "pass" },
-                &sections::diff_verdict(d, o),
-            ),
+            &sections::diff_verdict(d, o),
+            Banner::of(!d.exceeded),
             &with_figures,
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn titles_use_the_snapshot_name() {
+        assert_eq!(
+            snapshot_name("/home/x/captures/board.tar.gz"),
+            "board.tar.gz"
+        );
+        assert_eq!(snapshot_name("series/sample-0001/"), "sample-0001");
+        assert_eq!(snapshot_name("live"), "live");
     }
 }

@@ -15,13 +15,14 @@ pub struct JsonReporter;
 #[derive(Serialize)]
 struct Envelope<'a, T: Serialize> {
     schema_version: u32,
-    /// `report` or `diff`.
+    /// `report`, `diff` or `trend`.
     kind: &'static str,
     #[serde(flatten)]
     body: &'a T,
 }
 
-fn to_json<T: Serialize>(kind: &'static str, body: &T) -> String {
+/// Any document for tools, under the common envelope (`schema_version`, `kind`).
+pub fn to_json<T: Serialize>(kind: &'static str, body: &T) -> String {
     let envelope = Envelope {
         schema_version: SCHEMA_VERSION,
         kind,

@@ -9,13 +9,33 @@ use std::fmt::Write;
 pub struct JunitReporter;
 
 /// One test case: a failure message makes it fail, an error message marks evidence that
-/// cannot carry a verdict (INCONCLUSIVE), a skipped message marks a warning.
+/// cannot carry a verdict (INCONCLUSIVE), a skipped message marks a warning. Messages are for
+/// people (human sizes); exact figures go in `properties` (`actual_bytes`, `limit_bytes`...),
+/// where a tool reads them without parsing prose.
 pub struct Case {
     pub class: String,
+    /// Stable across runs (no pid); [`suites`] makes it unique within the file.
     pub name: String,
     pub failure: Option<String>,
     pub error: Option<String>,
     pub skipped: Option<String>,
+    pub properties: Vec<(&'static str, String)>,
+    /// Shown by CI tools under a passing case: what changed, in words.
+    pub output: Option<String>,
+}
+
+impl Case {
+    pub fn new(class: impl Into<String>, name: impl Into<String>) -> Case {
+        Case {
+            class: class.into(),
+            name: name.into(),
+            failure: None,
+            error: None,
+            skipped: None,
+            properties: Vec::new(),
+            output: None,
+        }
+    }
 }
 
 /// Text for XML content and attributes: the HTML escapes (valid XML too), and characters
@@ -31,6 +51,62 @@ pub fn xml_escape(text: &str) -> String {
         })
         .collect();
     super::document::html_escape(&allowed)
+}
+
+/// Case names unique within one file: a (class, name) seen before gets ` (2)`, ` (3)`... in
+/// the order of the cases, which every format keeps stable (two limits matching one process
+/// give two cases).
+fn unique_names(cases: &[Case]) -> Vec<String> {
+    let mut seen: std::collections::HashMap<(&str, &str), usize> = Default::default();
+    cases
+        .iter()
+        .map(|c| {
+            let count = seen.entry((&c.class, &c.name)).or_default();
+            *count += 1;
+            match *count {
+                1 => c.name.clone(),
+                n => format!("{} ({n})", c.name),
+            }
+        })
+        .collect()
+}
+
+fn case_body(case: &Case) -> String {
+    let mut body = String::new();
+    if !case.properties.is_empty() {
+        body.push_str("      <properties>\n");
+        for (name, value) in &case.properties {
+            let _ = writeln!(
+                body,
+                "        <property name=\"{name}\" value=\"{}\"/>",
+                xml_escape(value)
+            );
+        }
+        body.push_str("      </properties>\n");
+    }
+    if let Some(message) = &case.failure {
+        let message = xml_escape(message);
+        let _ = writeln!(
+            body,
+            "      <failure message=\"{message}\" type=\"budget\">{message}</failure>"
+        );
+    } else if let Some(message) = &case.error {
+        let message = xml_escape(message);
+        let _ = writeln!(
+            body,
+            "      <error message=\"{message}\" type=\"inconclusive\">{message}</error>"
+        );
+    } else if let Some(message) = &case.skipped {
+        let _ = writeln!(body, "      <skipped message=\"{}\"/>", xml_escape(message));
+    }
+    if let Some(output) = &case.output {
+        let _ = writeln!(
+            body,
+            "      <system-out>{}</system-out>",
+            xml_escape(output)
+        );
+    }
+    body
 }
 
 /// `<testsuites>` holding one `<testsuite>` of `cases`.
@@ -56,36 +132,18 @@ pub fn suites(name: &str, cases: &[Case]) -> String {
         "  <testsuite name=\"{name}\" tests=\"{}\" failures=\"{failures}\" errors=\"{errors}\" skipped=\"{skipped}\">",
         cases.len()
     );
-    for case in cases {
+    for (case, unique) in cases.iter().zip(unique_names(cases)) {
         let _ = write!(
             out,
             "    <testcase classname=\"{}\" name=\"{}\"",
             xml_escape(&case.class),
-            xml_escape(&case.name)
+            xml_escape(&unique)
         );
-        match (&case.failure, &case.error, &case.skipped) {
-            (Some(message), _, _) => {
-                let message = xml_escape(message);
-                let _ = write!(
-                    out,
-                    ">\n      <failure message=\"{message}\" type=\"budget\">{message}</failure>\n    </testcase>\n"
-                );
-            }
-            (None, Some(message), _) => {
-                let message = xml_escape(message);
-                let _ = write!(
-                    out,
-                    ">\n      <error message=\"{message}\" type=\"inconclusive\">{message}</error>\n    </testcase>\n"
-                );
-            }
-            (None, None, Some(message)) => {
-                let _ = write!(
-                    out,
-                    ">\n      <skipped message=\"{}\"/>\n    </testcase>\n",
-                    xml_escape(message)
-                );
-            }
-            (None, None, None) => out.push_str("/>\n"),
+        let body = case_body(case);
+        if body.is_empty() {
+            out.push_str("/>\n");
+        } else {
+            let _ = write!(out, ">\n{body}    </testcase>\n");
         }
     }
     out.push_str("  </testsuite>\n</testsuites>\n");
@@ -95,30 +153,30 @@ pub fn suites(name: &str, cases: &[Case]) -> String {
 /// The `--allow-incomplete` banner as the suite's first case (skipped: it passes nothing),
 /// so a CI page shows it above the rules.
 fn banner_case(b: &Budget) -> Option<Case> {
-    Some(Case {
-        class: "membudget.evidence".into(),
-        name: "incomplete evidence allowed".into(),
-        failure: None,
-        error: None,
-        skipped: Some(b.banner.clone()?),
-    })
+    let mut case = Case::new("membudget.evidence", "incomplete evidence allowed");
+    case.skipped = Some(b.banner.clone()?);
+    Some(case)
 }
 
+/// A rule as a case: its message in human units (with the remedy), its figures exact in
+/// properties (`actual_bytes`/`limit_bytes`, or `actual`/`limit` for counts).
 fn finding_case(b: &Budget, f: &crate::budget::Finding) -> Case {
-    let numbers = match (f.actual, f.limit) {
-        (Some(actual), Some(limit)) if f.counts() => format!(" (count {actual}, limit {limit})"),
-        (Some(actual), Some(limit)) => format!(" (actual {actual} bytes, limit {limit} bytes)"),
-        _ => String::new(),
+    let message = super::sections::finding_text(f, &ReportOptions::default());
+    let (actual, limit) = if f.counts() {
+        ("actual", "limit")
+    } else {
+        ("actual_bytes", "limit_bytes")
     };
-    let message = format!("{}{numbers}", super::sections::finding_text(f));
     let inconclusive = f.status == Status::Inconclusive;
-    Case {
-        class: format!("membudget.{}", f.rule),
-        name: f.subject.clone(),
-        failure: (f.status == Status::Fail).then(|| message.clone()),
-        error: (inconclusive && !b.allow_incomplete).then(|| message.clone()),
-        skipped: (f.status == Status::Warn || inconclusive).then_some(message),
-    }
+    let mut case = Case::new(format!("membudget.{}", f.rule), f.subject.clone());
+    case.properties
+        .extend(f.actual.map(|a| (actual, a.to_string())));
+    case.properties
+        .extend(f.limit.map(|l| (limit, l.to_string())));
+    case.failure = (f.status == Status::Fail).then(|| message.clone());
+    case.error = (inconclusive && !b.allow_incomplete).then(|| message.clone());
+    case.skipped = (f.status == Status::Warn || inconclusive).then_some(message);
+    case
 }
 
 impl Reporter for JunitReporter {
@@ -131,27 +189,41 @@ impl Reporter for JunitReporter {
     }
 
     /// One test case for the total growth (failing when `--fail-above` is exceeded) and one per
-    /// process that appeared, went away or changed, which never fail on their own.
+    /// process that appeared, went away or changed, which never fail on their own: named by
+    /// its stable name, the change in words under it and in bytes in its properties.
     fn diff(&self, d: &Diff, o: &ReportOptions) -> String {
-        let mut cases = vec![Case {
-            class: "membudget.diff".into(),
-            name: "demand growth within limit".into(),
-            failure: d.exceeded.then(|| super::sections::diff_verdict(d, o)),
-            error: None,
-            skipped: None,
-        }];
-        cases.extend(
-            d.processes
-                .iter()
-                .filter(|p| p.change != crate::diff::Change::Unchanged)
-                .map(|p| Case {
-                    class: "membudget.diff.process".into(),
-                    name: format!("{} {:?}: {} bytes", p.name, p.change, p.delta),
-                    failure: None,
-                    error: None,
-                    skipped: None,
-                }),
-        );
+        let mut growth = Case::new("membudget.diff", "demand growth within limit");
+        growth.failure = d.exceeded.then(|| super::sections::diff_verdict(d, o));
+        growth
+            .properties
+            .push(("delta_bytes", d.demand_delta.to_string()));
+        growth
+            .properties
+            .extend(d.allowed_growth.map(|a| ("limit_bytes", a.to_string())));
+        let mut cases = vec![growth];
+        let changed: Vec<&crate::diff::ProcessDelta> = d
+            .processes
+            .iter()
+            .filter(|p| p.change != crate::diff::Change::Unchanged)
+            .collect();
+        let keys: Vec<(&str, &str, u64)> = changed
+            .iter()
+            .map(|p| {
+                let pid = p.new_pid.or(p.old_pid).unwrap_or(0);
+                (p.name.as_str(), p.cmdline.as_str(), u64::from(pid))
+            })
+            .collect();
+        let names = crate::identity::stable_names(&keys);
+        cases.extend(changed.iter().zip(names).map(|(p, name)| {
+            let mut case = Case::new("membudget.diff.process", name);
+            case.output = Some(format!(
+                "{}: {}",
+                super::sections::change_word(p.change),
+                crate::size::human_delta(p.delta)
+            ));
+            case.properties.push(("delta_bytes", p.delta.to_string()));
+            case
+        }));
         suites(&format!("membudget diff {}", d.profile), &cases)
     }
 }
@@ -159,6 +231,16 @@ impl Reporter for JunitReporter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn repeated_names_are_made_unique_in_order() {
+        let cases = [
+            Case::new("membudget.process_limit", "vi"),
+            Case::new("membudget.expect", "vi"),
+            Case::new("membudget.process_limit", "vi"),
+        ];
+        assert_eq!(unique_names(&cases), ["vi", "vi", "vi (2)"]);
+    }
 
     #[test]
     fn control_characters_cannot_break_the_xml() {

@@ -1,6 +1,7 @@
 //! Reports: one format per file, all behind [`Reporter`], all reading the same [`Budget`].
 //! No format computes anything: if a number is not in the budget, it is not in a report.
 
+pub mod colours;
 pub mod document;
 pub mod html;
 pub mod json;
@@ -45,6 +46,15 @@ impl ReportOptions {
             bytes.to_string()
         } else {
             crate::size::human_signed(bytes)
+        }
+    }
+
+    /// A change, signed both ways (`+1 MiB`, `+1048576`).
+    pub fn size_delta(&self, bytes: i64) -> String {
+        match (self.exact_bytes, bytes > 0) {
+            (true, true) => format!("+{bytes}"),
+            (true, false) => bytes.to_string(),
+            (false, _) => crate::size::human_delta(bytes),
         }
     }
 }

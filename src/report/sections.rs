@@ -8,14 +8,14 @@ use crate::account::dynamic::Role;
 use crate::budget::{Budget, Finding, Status, Verdict};
 use crate::diff::{Change, Delta, Diff};
 
-/// Classes shown as columns of the process table, in order.
-pub const PROCESS_COLUMNS: [Class; 6] = [
+/// The private classes, in the order of the process table's columns and the chart's
+/// segments: in the budget's measure they add up to a process's private demand.
+pub const PRIVATE_CLASSES: [Class; 5] = [
     Class::Heap,
     Class::Stack,
     Class::ThreadStack,
     Class::Data,
     Class::Anon,
-    Class::Code,
 ];
 
 pub fn share(bytes: i64, ram: u64) -> String {
@@ -37,10 +37,12 @@ pub fn item_size(bytes: Option<u64>, o: &ReportOptions) -> String {
 }
 
 /// A finding's message with its remedy, when it has one.
-pub fn finding_text(f: &Finding) -> String {
+/// A finding's message (exact bytes under `--bytes`) and its remedy, if any.
+pub fn finding_text(f: &Finding, o: &ReportOptions) -> String {
+    let message = finding_message(f, o);
     match &f.remedy {
-        Some(remedy) => format!("{}. Remedy: {remedy}", f.message),
-        None => f.message.clone(),
+        Some(remedy) => format!("{message}. Remedy: {remedy}"),
+        None => message,
     }
 }
 
@@ -150,20 +152,53 @@ fn item_share(bytes: Option<u64>, ram: u64) -> String {
     bytes.map_or("-".into(), |b| share(b as i64, ram))
 }
 
-pub fn processes_section(b: &Budget, o: &ReportOptions) -> Section {
-    let mut headers = vec!["pid", "name", "thr", "private", "by"];
-    headers.extend(PROCESS_COLUMNS.iter().map(|c| c.name()));
-    headers.push("rss");
-    headers.push("pss");
-    headers.push("peak (VmHWM)");
+/// A column header that names its measure, short enough for a terminal: `heap pss`,
+/// `heap virt`.
+pub fn measured(what: &str, measure: crate::account::Measure) -> String {
+    let m = match measure {
+        crate::account::Measure::Virtual => "virt",
+        other => other.name(),
+    };
+    format!("{what} {m}")
+}
+
+/// `1 more process`, `3 more processes`.
+pub fn more_processes(count: usize) -> String {
+    let plural = if count == 1 { "process" } else { "processes" };
+    format!("{count} more {plural} not listed (--top).")
+}
+
+/// The processes' private memory per class and the code they map, every size in the budget's
+/// measure (named in each header); rss and pss of everything they map when smaps exist; the
+/// measure each process was counted in, and its peak.
+pub fn processes_section(b: &Budget, o: &ReportOptions) -> Option<Section> {
+    if o.top == 0 {
+        return None;
+    }
+    let m = b.measure;
+    let mut headers = vec!["pid".to_string(), "name".into(), "thr".into()];
+    headers.push(measured("private", m));
+    headers.push("by".into());
+    headers.extend(PRIVATE_CLASSES.iter().map(|c| measured(c.name(), m)));
+    headers.push(measured("code", m));
+    headers.push("rss".into());
+    headers.push("pss".into());
+    headers.push("peak (VmHWM)".into());
     let mut right = vec![true, false, true, true, false];
-    right.extend(std::iter::repeat_n(true, PROCESS_COLUMNS.len() + 3));
-    let mut s = Section::new(format!(
-        "Top processes by private {} (of {})",
-        b.measure.name(),
-        b.accounting.processes.len()
-    ))
-    .table(&headers, &right);
+    right.extend(std::iter::repeat_n(true, PRIVATE_CLASSES.len() + 4));
+    let total = b.accounting.processes.len();
+    let title = if o.top < total {
+        format!(
+            "Top {} processes by private {} (of {total})",
+            o.top,
+            m.name()
+        )
+    } else {
+        format!("Processes by private {} ({total})", m.name())
+    };
+    let mut s = Section::new(title);
+    s.headers = headers;
+    s.right = right;
     for p in b.accounting.processes.iter().take(o.top) {
         let mut row = vec![
             p.pid.to_string(),
@@ -172,11 +207,8 @@ pub fn processes_section(b: &Budget, o: &ReportOptions) -> Section {
             o.size(p.demand),
             p.measure_used.name().into(),
         ];
-        row.extend(
-            PROCESS_COLUMNS
-                .iter()
-                .map(|c| o.size(p.class(*c).virtual_size)),
-        );
+        row.extend(PRIVATE_CLASSES.iter().map(|c| o.size(p.in_measure(*c, m))));
+        row.push(o.size(p.in_measure(Class::Code, m)));
         let total_rss = p.private.rss.zip(p.shared.rss).map(|(a, b)| a + b);
         let total_pss = p.private.pss.zip(p.shared.pss).map(|(a, b)| a + b);
         row.push(total_rss.map_or("-".into(), |v| o.size(v)));
@@ -184,11 +216,18 @@ pub fn processes_section(b: &Budget, o: &ReportOptions) -> Section {
         row.push(p.vm_hwm.map_or("-".into(), |v| o.size(v)));
         s.rows.push(row);
     }
+    if o.top < total {
+        s.notes.push(more_processes(total - o.top));
+    }
+    s.notes.push(format!(
+        "virt = virtual size. {}: the code a process maps, shared and counted once system-wide (By class), not in its private figure. rss, pss: everything it maps.",
+        measured("code", m)
+    ));
     s.notes.push(format!(
         "by: the measure each process is counted in ({} wanted; fallback pss -> rss -> virtual). peak: VmHWM, the most it has held resident.",
         b.measure.name()
     ));
-    s
+    Some(s)
 }
 
 pub fn classes_section(b: &Budget, o: &ReportOptions) -> Section {
@@ -204,6 +243,22 @@ pub fn classes_section(b: &Budget, o: &ReportOptions) -> Section {
             f.pss.map_or("-".into(), |v| o.size(v)),
             f.mappings.to_string(),
         ]);
+    }
+    let above: Vec<&str> = b
+        .accounting
+        .class_totals
+        .iter()
+        .filter(|(c, f)| {
+            c.counting() == crate::account::classify::Counting::Shared
+                && f.rss.is_some_and(|rss| rss > f.virtual_size)
+        })
+        .map(|(c, _)| c.name())
+        .collect();
+    if !above.is_empty() {
+        s.notes.push(format!(
+            "rss above virtual ({}): virtual counts each file range once, while the pages every process relocated or wrote in it (RELRO, copy-on-write) are its own copy and count per process in rss (docs/accounting.md).",
+            above.join(", ")
+        ));
     }
     s
 }
@@ -355,7 +410,19 @@ pub fn findings_in_order(b: &Budget) -> Vec<&Finding> {
     findings
 }
 
-pub fn findings_section(b: &Budget) -> Section {
+/// A finding's message in the report's units: with `--bytes`, the human sizes of its actual
+/// and limit figures (which the budget wrote with `size::human`) become exact byte counts.
+pub fn finding_message(f: &Finding, o: &ReportOptions) -> String {
+    let mut message = f.message.clone();
+    if o.exact_bytes {
+        for value in [f.actual, f.limit].into_iter().flatten() {
+            message = message.replace(&crate::size::human_signed(value), &value.to_string());
+        }
+    }
+    message
+}
+
+pub fn findings_section(b: &Budget, o: &ReportOptions) -> Section {
     let mut s = Section::new("Findings").table(
         &["status", "rule", "subject", "finding"],
         &[false, false, false, false],
@@ -365,10 +432,20 @@ pub fn findings_section(b: &Budget) -> Section {
             status_word(f.status).into(),
             f.rule.clone(),
             f.subject.clone(),
-            finding_text(f),
+            finding_text(f, o),
         ]);
     }
     s
+}
+
+/// The snapshot's capture time as ISO 8601 UTC, when its meta has one.
+pub fn captured(b: &Budget) -> Option<String> {
+    b.meta.get("time").map(|t| crate::time::meta_time(t))
+}
+
+/// Where the RAM figure comes from, said once: `256 MiB, declared in budgets/x.toml`.
+pub fn ram_line(b: &Budget, o: &ReportOptions) -> String {
+    format!("RAM: {}, {}.", o.size(b.ram), b.ram_note)
 }
 
 /// The heading section: what was measured against what, and the verdict.
@@ -381,16 +458,11 @@ pub fn heading_section(b: &Budget, o: &ReportOptions) -> Section {
     if let Some(host) = b.meta.get("host") {
         s.paragraphs.push(format!(
             "Host: {host}, captured: {}.",
-            b.meta.get("time").map_or("?", |t| t.as_str())
+            captured(b).unwrap_or_else(|| "?".into())
         ));
     }
-    s.paragraphs.push(format!(
-        "RAM: {} ({}: {}). Measure: {}.",
-        o.size(b.ram),
-        format!("{:?}", b.ram_provenance).to_lowercase(),
-        b.ram_note,
-        b.measure.name()
-    ));
+    s.paragraphs
+        .push(format!("{} Measure: {}.", ram_line(b, o), b.measure.name()));
     s
 }
 
@@ -416,15 +488,12 @@ pub fn issue_sections(b: &Budget) -> Vec<Section> {
 
 /// The whole report as sections (Markdown and HTML lay these out).
 pub fn report_sections(b: &Budget, o: &ReportOptions, indent: &str) -> Vec<Section> {
-    let mut out = vec![
-        heading_section(b, o),
-        budget_section(b, o, indent, true),
-        processes_section(b, o),
-        classes_section(b, o),
-    ];
+    let mut out = vec![heading_section(b, o), budget_section(b, o, indent, true)];
+    out.extend(processes_section(b, o));
+    out.push(classes_section(b, o));
     out.extend(reconciliation_section(b, o));
     out.extend(dynamic_section(b, o, indent));
-    out.push(findings_section(b));
+    out.push(findings_section(b, o));
     out.extend(issue_sections(b));
     out
 }
@@ -432,10 +501,10 @@ pub fn report_sections(b: &Budget, o: &ReportOptions, indent: &str) -> Vec<Secti
 pub fn diff_verdict(d: &Diff, o: &ReportOptions) -> String {
     let growth = format!(
         "demand {} ({} -> {}), headroom {} ({} -> {})",
-        o.size_signed(d.demand_delta),
+        o.size_delta(d.demand_delta),
         o.size(d.old.demand),
         o.size(d.new.demand),
-        o.size_signed(d.headroom_delta),
+        o.size_delta(d.headroom_delta),
         o.size_signed(d.old.headroom),
         o.size_signed(d.new.headroom)
     );
@@ -454,7 +523,7 @@ pub fn diff_verdict(d: &Diff, o: &ReportOptions) -> String {
     }
 }
 
-fn change_word(change: Change) -> &'static str {
+pub fn change_word(change: Change) -> &'static str {
     match change {
         Change::Changed => "changed",
         Change::Unchanged => "unchanged",
@@ -476,7 +545,7 @@ fn delta_section(title: &str, what: &str, deltas: &[Delta], o: &ReportOptions) -
             d.label.clone(),
             o.size(d.old),
             o.size(d.new),
-            o.size_signed(d.delta),
+            o.size_delta(d.delta),
         ]);
     }
     s
@@ -498,6 +567,19 @@ pub fn diff_sections(d: &Diff, o: &ReportOptions) -> Vec<Section> {
         d.appeared().count(),
         d.gone().count()
     ));
+    for (which, side) in [("Old", &d.old), ("New", &d.new)] {
+        summary.paragraphs.push(format!(
+            "{which}: {}, host {}, captured {}.",
+            side.origin,
+            side.meta.get("host").map_or("?", String::as_str),
+            side.meta
+                .get("time")
+                .map_or("?".into(), |t| crate::time::meta_time(t))
+        ));
+    }
+    summary
+        .paragraphs
+        .extend(d.warnings.iter().map(|w| format!("WARNING: {w}")));
     let mut out = vec![summary];
 
     let mut items = delta_section("Budget items", "budget item", &d.items, o);
@@ -505,13 +587,13 @@ pub fn diff_sections(d: &Diff, o: &ReportOptions) -> Vec<Section> {
         "total demand".into(),
         o.size(d.old.demand),
         o.size(d.new.demand),
-        o.size_signed(d.demand_delta),
+        o.size_delta(d.demand_delta),
     ]);
     items.rows.push(vec![
         "headroom".into(),
         o.size_signed(d.old.headroom),
         o.size_signed(d.new.headroom),
-        o.size_signed(d.headroom_delta),
+        o.size_delta(d.headroom_delta),
     ]);
     out.push(items);
 
@@ -520,13 +602,14 @@ pub fn diff_sections(d: &Diff, o: &ReportOptions) -> Vec<Section> {
         .iter()
         .filter(|p| p.change != Change::Unchanged)
         .collect();
+    let by_class = format!("by class ({})", d.measure.name());
     let mut processes = Section::new(format!(
         "Processes by private {}, largest change first",
         d.measure.name()
     ))
     .table(
         &[
-            "name", "old pid", "new pid", "change", "old", "new", "delta", "by class",
+            "name", "old pid", "new pid", "change", "old", "new", "delta", &by_class,
         ],
         &[false, true, true, false, true, true, true, false],
     );
@@ -534,7 +617,7 @@ pub fn diff_sections(d: &Diff, o: &ReportOptions) -> Vec<Section> {
         let classes: Vec<String> = p
             .classes
             .iter()
-            .map(|(c, delta)| format!("{} {}", c.name(), o.size_signed(*delta)))
+            .map(|(c, delta)| format!("{} {}", c.name(), o.size_delta(*delta)))
             .collect();
         processes.rows.push(vec![
             p.name.clone(),
@@ -543,14 +626,14 @@ pub fn diff_sections(d: &Diff, o: &ReportOptions) -> Vec<Section> {
             change_word(p.change).into(),
             o.size(p.old),
             o.size(p.new),
-            o.size_signed(p.delta),
+            o.size_delta(p.delta),
             classes.join(", "),
         ]);
     }
     if changed.len() > o.top {
         processes.notes.push(format!(
-            "{} more changed processes not listed (--top).",
-            changed.len() - o.top
+            "Changed: {}",
+            more_processes(changed.len() - o.top)
         ));
     }
     processes.notes.push(format!(

@@ -9,7 +9,7 @@ use std::fmt::Write;
 
 pub struct TextReporter;
 
-fn findings(budget: &Budget, out: &mut String) {
+fn findings(budget: &Budget, o: &ReportOptions, out: &mut String) {
     let _ = writeln!(out, "\nFindings");
     for f in &budget.findings {
         let _ = writeln!(
@@ -17,7 +17,7 @@ fn findings(budget: &Budget, out: &mut String) {
             "  {}  {:<17} {}",
             status_word(f.status),
             terminal(&f.rule),
-            terminal(&finding_text(f))
+            terminal(&finding_text(f, o))
         );
     }
 }
@@ -53,16 +53,10 @@ impl Reporter for TextReporter {
                 out,
                 "host: {}  captured: {}",
                 terminal(host),
-                terminal(b.meta.get("time").map_or("?", |s| s.as_str()))
+                terminal(&sections::captured(b).unwrap_or_else(|| "?".into()))
             );
         }
-        let _ = writeln!(
-            out,
-            "RAM: {} ({:?}: {})",
-            o.size(b.ram),
-            b.ram_provenance,
-            terminal(&b.ram_note)
-        );
+        let _ = writeln!(out, "{}", terminal(&sections::ram_line(b, o)));
         if !b.kernel_memory_params.is_empty() {
             let params: Vec<String> = b
                 .kernel_memory_params
@@ -82,7 +76,9 @@ impl Reporter for TextReporter {
         for note in &budget.notes {
             let _ = writeln!(out, "{note}");
         }
-        titled(&sections::processes_section(b, o), &mut out);
+        if let Some(processes) = sections::processes_section(b, o) {
+            titled(&processes, &mut out);
+        }
         titled(&sections::classes_section(b, o), &mut out);
         if let Some(r) = sections::reconciliation_section(b, o) {
             titled(&r, &mut out);
@@ -91,7 +87,7 @@ impl Reporter for TextReporter {
             titled(&d, &mut out);
         }
 
-        findings(b, &mut out);
+        findings(b, o, &mut out);
         if !b.skipped.is_empty() {
             let _ = writeln!(out, "\nSkipped processes ({})", b.skipped.len());
             for s in &b.skipped {
@@ -109,9 +105,9 @@ impl Reporter for TextReporter {
     }
 
     fn check(&self, b: &Budget, o: &ReportOptions) -> String {
-        let mut out = banner(b);
+        let mut out = terminal(&banner(b)).into_owned();
         let _ = writeln!(out, "{}", terminal(&verdict_line(b, o)));
-        findings(b, &mut out);
+        findings(b, o, &mut out);
         out
     }
 

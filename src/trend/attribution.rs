@@ -42,10 +42,36 @@ pub enum BlockMethod {
     GrowthSteps,
 }
 
+/// What the samples tell about the leaking allocation's size.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct BlockSize {
-    pub bytes: u64,
+    /// The block size; `None` when every growth step was equal: the steps then show only a
+    /// whole number of blocks, so the size is known to divide `at_most`, not to be it.
+    pub bytes: Option<u64>,
+    /// The largest the block can be (equal to `bytes` when that is known).
+    pub at_most: u64,
     pub method: BlockMethod,
+}
+
+impl BlockSize {
+    fn known(bytes: u64, method: BlockMethod) -> BlockSize {
+        BlockSize {
+            bytes: Some(bytes),
+            at_most: bytes,
+            method,
+        }
+    }
+
+    /// From a merged region's steps: their greatest common divisor is the block size only when
+    /// the steps differ (n and n+1 blocks); equal steps (k blocks every time) bound it.
+    fn from_steps(region: &GrowingRegion) -> BlockSize {
+        let equal = region.steps.windows(2).all(|w| w[0] == w[1]);
+        BlockSize {
+            bytes: (!equal).then_some(region.steps_gcd),
+            at_most: region.steps_gcd,
+            method: BlockMethod::GrowthSteps,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -144,18 +170,9 @@ pub fn attribute(samples: &[&[Region]]) -> Attribution {
         .as_ref()
         .filter(|g| g.steps_gcd >= MMAP_THRESHOLD);
     let block_size = match (by_segments, by_steps) {
-        (Some(g), Some(r)) if r.growth > g.size * g.count as u64 => Some(BlockSize {
-            bytes: r.steps_gcd,
-            method: BlockMethod::GrowthSteps,
-        }),
-        (Some(g), _) => Some(BlockSize {
-            bytes: g.size,
-            method: BlockMethod::NewSegments,
-        }),
-        (None, Some(r)) => Some(BlockSize {
-            bytes: r.steps_gcd,
-            method: BlockMethod::GrowthSteps,
-        }),
+        (Some(g), Some(r)) if r.growth > g.size * g.count as u64 => Some(BlockSize::from_steps(r)),
+        (Some(g), _) => Some(BlockSize::known(g.size, BlockMethod::NewSegments)),
+        (None, Some(r)) => Some(BlockSize::from_steps(r)),
         (None, None) => None,
     };
     Attribution {
@@ -201,10 +218,7 @@ mod tests {
         );
         assert_eq!(
             a.block_size,
-            Some(BlockSize {
-                bytes: 132 * KIB,
-                method: BlockMethod::NewSegments
-            })
+            Some(BlockSize::known(132 * KIB, BlockMethod::NewSegments))
         );
         assert!(a.growing_region.is_none());
     }
@@ -227,12 +241,23 @@ mod tests {
         assert_eq!((g.start, g.end), (end - 11 * block, end));
         assert_eq!(
             a.block_size,
-            Some(BlockSize {
-                bytes: block,
-                method: BlockMethod::GrowthSteps
-            })
+            Some(BlockSize::known(block, BlockMethod::GrowthSteps))
         );
         assert!(a.new_segments.is_empty());
+    }
+
+    #[test]
+    fn equal_growth_steps_only_bound_the_block_size() {
+        // Five 1 MiB blocks between every two samples: the steps cannot tell 1 MiB blocks
+        // from 5 MiB ones, or 512 KiB ones.
+        let step = 5 << 20;
+        let samples: Vec<Vec<Region>> = (1..=4)
+            .map(|k| vec![r(0x4000_0000, 0x4000_0000 + k * step)])
+            .collect();
+        let slices: Vec<&[Region]> = samples.iter().map(Vec::as_slice).collect();
+        let block = attribute(&slices).block_size.unwrap();
+        assert_eq!(block.bytes, None);
+        assert_eq!(block.at_most, step);
     }
 
     #[test]

@@ -129,7 +129,11 @@ impl MetricTrend {
             {
                 Verdict::TooShort
             }
-            Some(_) if rate_per_hour < thresholds.min_rate_per_hour as f64 => Verdict::Stable,
+            // A figure smaller at the end than at the start did not grow, whatever the
+            // median slope of its pairs says (a spike in the middle, a drop at the end).
+            Some(_) if rate_per_hour < thresholds.min_rate_per_hour as f64 || last.1 <= first.1 => {
+                Verdict::Stable
+            }
             Some(f)
                 if f.r_squared >= thresholds.min_fit
                     && f.non_decreasing_share >= thresholds.min_steady_share
@@ -197,9 +201,22 @@ pub struct Exhaustion {
     pub hours_to_zero: Option<f64>,
 }
 
+/// The answer for the whole series.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// Long enough to judge, and nothing leaks.
+    NoSuspect,
+    LeakSuspect,
+    /// Fewer samples or a shorter span than the thresholds ask: no verdict either way (a
+    /// process may be growing fast; a short series cannot tell a leak from a warm-up).
+    Inconclusive,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Trend {
     pub profile: String,
+    pub outcome: Outcome,
     pub thresholds: Thresholds,
     /// Snapshot paths in capture order, with their times.
     pub samples: Vec<(String, f64)>,
@@ -213,6 +230,14 @@ pub struct Trend {
 }
 
 impl Trend {
+    /// Processes whose private memory was larger in their last sample than in their first.
+    pub fn grown(&self) -> impl Iterator<Item = (&ProcessTrend, i64)> {
+        self.processes.iter().filter_map(|p| {
+            let m = p.metrics.get(&Metric::Private)?;
+            (m.last > m.first).then(|| (p, m.last as i64 - m.first as i64))
+        })
+    }
+
     pub fn suspects(&self) -> impl Iterator<Item = &ProcessTrend> {
         self.processes
             .iter()
@@ -232,7 +257,7 @@ impl Trend {
 }
 
 /// A system figure whose growth no process or filesystem figure already shows.
-fn leaks_on_its_own(system_figure: &str) -> bool {
+pub(crate) fn leaks_on_its_own(system_figure: &str) -> bool {
     system_figure.starts_with("fs:")
         || system_figure
             .strip_prefix("meminfo:")
@@ -412,16 +437,28 @@ pub fn analyze(paths: &[PathBuf], profile: &Profile) -> Result<Trend> {
     let processes = process_trends(samples, &thresholds);
     let system = system_trends(samples, &thresholds);
     let exhaustion = exhaustion(&processes, &system, budget.headroom, budget.min_headroom);
-    Ok(Trend {
+    let span_seconds = samples[samples.len() - 1].time - samples[0].time;
+    let too_short = samples.len() < thresholds.min_samples as usize
+        || span_seconds < thresholds.min_span_seconds as f64;
+    let mut trend = Trend {
         profile: profile.display_name(),
+        outcome: Outcome::NoSuspect,
         thresholds,
         samples: samples.iter().map(|s| (s.origin.clone(), s.time)).collect(),
-        span_seconds: samples[samples.len() - 1].time - samples[0].time,
+        span_seconds,
         restarts: restarts(&processes),
         processes,
         system,
         exhaustion,
-    })
+    };
+    trend.outcome = if trend.has_suspect() {
+        Outcome::LeakSuspect
+    } else if too_short {
+        Outcome::Inconclusive
+    } else {
+        Outcome::NoSuspect
+    };
+    Ok(trend)
 }
 
 #[cfg(test)]
@@ -455,6 +492,22 @@ mod tests {
         let m = MetricTrend::of(&zigzag, &t).unwrap();
         assert!(m.rate_per_hour > (1 << 20) as f64);
         assert_eq!(m.verdict, Verdict::Growing);
+    }
+
+    #[test]
+    fn a_figure_smaller_at_the_end_does_not_grow() {
+        // PageTables as one board showed it: climbing fast for a while, then back below its
+        // start. The median pairwise slope is positive; the figure did not grow.
+        let mib = 1u64 << 20;
+        let points: Vec<(f64, u64)> = [3.46, 4.0, 5.5, 7.0, 8.5, 2.70]
+            .iter()
+            .enumerate()
+            .map(|(k, v)| (k as f64 * 600.0, (v * mib as f64) as u64))
+            .collect();
+        let m = MetricTrend::of(&points, &Thresholds::default()).unwrap();
+        assert!(m.rate_per_hour > (1 << 20) as f64, "{}", m.rate_per_hour);
+        assert!(m.last < m.first);
+        assert_eq!(m.verdict, Verdict::Stable);
     }
 
     #[test]

@@ -151,3 +151,82 @@ pub fn start_workload(command: &mut Command) -> (Child, String) {
     .unwrap();
     (child, line)
 }
+
+/// The errors of `json` against the schema docs/NAME.schema.json (empty when it conforms).
+pub fn schema_errors(name: &str, json: &serde_json::Value) -> Vec<String> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("docs/{name}.schema.json"));
+    let schema: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    validator
+        .iter_errors(json)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect()
+}
+
+/// Runs headless chromium on `page` with `args` (`--dump-dom`, `--screenshot=...`).
+pub fn chromium(args: &[&str], page: &Path) -> std::process::Output {
+    let chromium = require_tool("chromium");
+    let profile = tempfile::tempdir().unwrap();
+    let output = Command::new(chromium)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            "--window-size=1200,2000",
+        ])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .args(args)
+        .arg(format!("file://{}", page.display()))
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "chromium failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}
+
+/// Distinct colours of a decoded PNG (RGB or RGBA, 8 bits).
+pub fn colours(png_path: &Path) -> (u32, u32, usize) {
+    let file = std::io::BufReader::new(std::fs::File::open(png_path).unwrap());
+    let mut reader = png::Decoder::new(file).read_info().unwrap();
+    let mut buf = vec![0; reader.output_buffer_size().unwrap()];
+    let info = reader.next_frame(&mut buf).unwrap();
+    let channels = info.color_type.samples();
+    assert_eq!(info.bit_depth, png::BitDepth::Eight);
+    let distinct: std::collections::HashSet<&[u8]> =
+        buf[..info.buffer_size()].chunks(channels).collect();
+    (info.width, info.height, distinct.len())
+}
+
+/// Renders `html` in headless chromium: its DOM holds every `headline` and an inline chart, and
+/// a 1200x2000 screenshot of it is a page, not a blank: far more colours than a blank page's one.
+pub fn check_in_chromium(html: &str, dir: &Path, name: &str, headline: &[&str]) {
+    assert!(
+        !html.contains("src=") && !html.contains("href="),
+        "{name}: fetches something"
+    );
+    let page = dir.join(format!("{name}.html"));
+    std::fs::write(&page, html).unwrap();
+    let dom = String::from_utf8(chromium(&["--dump-dom"], &page).stdout).unwrap();
+    for figure in headline {
+        assert!(dom.contains(figure), "{name}: DOM lacks {figure:?}");
+    }
+    assert!(dom.contains("<svg"), "{name}: no chart in the DOM");
+    let png = dir.join(format!("{name}.png"));
+    chromium(&[&format!("--screenshot={}", png.display())], &page);
+    let size = std::fs::metadata(&png).unwrap().len();
+    assert!(size > 20_000, "{name}: screenshot of {size} bytes");
+    let (width, height, distinct) = colours(&png);
+    assert_eq!((width, height), (1200, 2000));
+    assert!(
+        distinct > 50,
+        "{name}: {distinct} colours in the screenshot"
+    );
+}
