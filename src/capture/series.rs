@@ -170,30 +170,51 @@ pub fn capture_series(
     }
 }
 
-/// `membudget capture -o DIR --every ... [--count N]`: the series, a progress line on a
-/// terminal, and the exit code (0 complete, 130 stopped by Ctrl-C with its samples kept).
-pub fn run_series(dir: &Path, plan: SeriesPlan) -> Result<u8> {
+/// How a series shows its progress on stderr.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Progress {
+    /// `--quiet`: none.
+    Silent,
+    /// A terminal: one line, rewritten after each sample.
+    Rewritten,
+    /// A log (CI, a file, a pipe): one line per sample, so an hours-long series shows it lives.
+    PerSample,
+}
+
+/// `membudget capture -o DIR --every ... [--count N]`: the series, its progress on stderr
+/// (none with `quiet`), and the exit code (0 complete, 130 stopped by Ctrl-C with its samples
+/// kept).
+pub fn run_series(dir: &Path, plan: SeriesPlan, quiet: bool) -> Result<u8> {
     let mut stderr = std::io::stderr();
-    let on_terminal = stderr.is_terminal();
+    let progress = match (quiet, stderr.is_terminal()) {
+        (true, _) => Progress::Silent,
+        (false, true) => Progress::Rewritten,
+        (false, false) => Progress::PerSample,
+    };
     let total = plan.count.map_or("?".to_string(), |c| c.to_string());
     let mut report = |index: u32, summary: &CaptureSummary, next: Option<Duration>| {
         for w in &summary.warnings {
             let _ = writeln!(stderr, "\nmembudget: warning: sample {index}: {w}");
         }
-        if on_terminal {
-            let next = next.map_or(String::new(), |d| {
-                format!(", next in {:.1}s", d.as_secs_f64())
-            });
-            let _ = write!(
-                stderr,
-                "\r\x1b[Kmembudget: sample {index}/{total} written ({} files, {} skipped){next}; Ctrl-C stops",
-                summary.files, summary.skipped
-            );
-        }
+        let next = next.map_or(String::new(), |d| {
+            format!(", next in {:.1}s", d.as_secs_f64())
+        });
+        let line = format!(
+            "membudget: sample {index}/{total} written ({} files, {} skipped){next}",
+            summary.files, summary.skipped
+        );
+        let _ = match progress {
+            Progress::Silent => Ok(()),
+            Progress::Rewritten => write!(stderr, "\r\x1b[K{line}; Ctrl-C stops"),
+            Progress::PerSample => writeln!(stderr, "{line}"),
+        };
     };
     let series = capture_series(dir, plan, &mut report)?;
-    if on_terminal {
+    if progress == Progress::Rewritten {
         let _ = writeln!(stderr);
+    }
+    if quiet {
+        return Ok(exit_code(&series));
     }
     eprintln!(
         "membudget: {} {} sample(s) in {}",
@@ -205,11 +226,16 @@ pub fn run_series(dir: &Path, plan: SeriesPlan) -> Result<u8> {
         series.samples.len(),
         dir.display()
     );
-    Ok(if series.interrupted {
+    Ok(exit_code(&series))
+}
+
+/// 0 for a complete series, 130 for one stopped by Ctrl-C.
+fn exit_code(series: &SeriesSummary) -> u8 {
+    if series.interrupted {
         INTERRUPTED_EXIT_CODE
     } else {
         0
-    })
+    }
 }
 
 #[cfg(test)]

@@ -31,8 +31,9 @@ pub fn xml_escape(text: &str) -> String {
     super::document::html_escape(&allowed)
 }
 
-/// `<testsuites>` holding one `<testsuite>` of `cases`.
-pub fn suites(name: &str, cases: &[Case]) -> String {
+/// `<testsuites>` holding one `<testsuite>` of `cases`, with `properties` (name, value) that
+/// say what the suite ran against (which profile, and why).
+pub fn suites(name: &str, properties: &[(&str, &str)], cases: &[Case]) -> String {
     let failures = cases.iter().filter(|c| c.failure.is_some()).count();
     let skipped = cases.iter().filter(|c| c.skipped.is_some()).count();
     let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
@@ -47,6 +48,18 @@ pub fn suites(name: &str, cases: &[Case]) -> String {
         "  <testsuite name=\"{name}\" tests=\"{}\" failures=\"{failures}\" errors=\"0\" skipped=\"{skipped}\">",
         cases.len()
     );
+    if !properties.is_empty() {
+        out.push_str("    <properties>\n");
+        for (key, value) in properties {
+            let _ = writeln!(
+                out,
+                "      <property name=\"{}\" value=\"{}\"/>",
+                xml_escape(key),
+                xml_escape(value)
+            );
+        }
+        out.push_str("    </properties>\n");
+    }
     for case in cases {
         let _ = write!(
             out,
@@ -97,7 +110,12 @@ impl Reporter for JunitReporter {
                 }
             })
             .collect();
-        suites(&format!("membudget {}", b.profile), &cases)
+        let properties = [
+            ("profile", b.profile.as_str()),
+            ("profile_source", b.profile_source.as_str()),
+            ("profile_chosen_by", b.profile_chosen_by.as_str()),
+        ];
+        suites(&format!("membudget {}", b.profile), &properties, &cases)
     }
 
     /// One test case for the total growth (failing when `--fail-above` is exceeded) and one per
@@ -120,7 +138,7 @@ impl Reporter for JunitReporter {
                     skipped: None,
                 }),
         );
-        suites(&format!("membudget diff {}", d.profile), &cases)
+        suites(&format!("membudget diff {}", d.profile), &[], &cases)
     }
 }
 

@@ -35,7 +35,7 @@ impl Reporter for TextReporter {
     fn report(&self, b: &Budget, o: &ReportOptions) -> String {
         let mut out = String::new();
         let _ = writeln!(out, "membudget report: {}", b.origin);
-        let _ = writeln!(out, "profile: {} ({})", b.profile, b.profile_source);
+        let _ = writeln!(out, "profile: {}", sections::profile_line(b));
         if let Some(host) = b.meta.get("host") {
             let _ = writeln!(
                 out,
@@ -91,6 +91,7 @@ impl Reporter for TextReporter {
     fn check(&self, b: &Budget, o: &ReportOptions) -> String {
         let mut out = String::new();
         let _ = writeln!(out, "{}", verdict_line(b, o));
+        let _ = writeln!(out, "profile: {}", sections::profile_line(b));
         findings(b, &mut out);
         out
     }

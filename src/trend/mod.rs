@@ -200,6 +200,8 @@ pub struct Exhaustion {
 #[derive(Debug, Clone, Serialize)]
 pub struct Trend {
     pub profile: String,
+    /// Why this profile was used (see `Profile::discover`).
+    pub profile_chosen_by: String,
     pub thresholds: Thresholds,
     /// Snapshot paths in capture order, with their times.
     pub samples: Vec<(String, f64)>,
@@ -414,6 +416,7 @@ pub fn analyze(paths: &[PathBuf], profile: &Profile) -> Result<Trend> {
     let exhaustion = exhaustion(&processes, &system, budget.headroom, budget.min_headroom);
     Ok(Trend {
         profile: profile.display_name(),
+        profile_chosen_by: profile.chosen_by.clone(),
         thresholds,
         samples: samples.iter().map(|s| (s.origin.clone(), s.time)).collect(),
         span_seconds: samples[samples.len() - 1].time - samples[0].time,

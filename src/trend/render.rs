@@ -170,10 +170,11 @@ fn sections(trend: &Trend, options: &ReportOptions) -> Vec<Section> {
 
     let mut summary = Section::new("Memory trend");
     summary.paragraphs.push(format!(
-        "{} samples over {}, profile {}.",
+        "{} samples over {}, profile {}{}.",
         trend.samples.len(),
         duration(trend.span_seconds),
-        trend.profile
+        trend.profile,
+        crate::report::sections::chosen_by(&trend.profile_chosen_by)
     ));
     summary.paragraphs.push(format!(
         "A leak suspect grows at least {}, over at least {} samples and {} s, with R² >= {}, at least {:.0}% of steps not shrinking and at least {} steps growing.",
@@ -395,7 +396,11 @@ pub fn junit(trend: &Trend) -> String {
             skipped: None,
         })
         .collect();
-    junit::suites("membudget trend", &cases)
+    let properties = [
+        ("profile", trend.profile.as_str()),
+        ("profile_chosen_by", trend.profile_chosen_by.as_str()),
+    ];
+    junit::suites("membudget trend", &properties, &cases)
 }
 
 #[cfg(test)]
