@@ -7,7 +7,7 @@
 #           aarch64-linux-gnu-gcc (the host's cc cannot link AArch64 objects).
 #
 # Static, because boards carry old C libraries (glibc 2.21 on the Zynq fixture; a dynamic build
-# needs the build machine's 2.34 or newer). Copies land in OUT_DIR (default target/boards) as
+# needs the build machine's 2.34 or newer). Copies land in BOARDS_DIR (default target/boards) as
 # membudget-armv7 and membudget-aarch64. MIPS is not built: rustup ships no standard library
 # for any MIPS target (tier 3 since Rust 1.72); docs/performance.md says what would be needed.
 #
@@ -18,7 +18,7 @@
 # targets' standard libraries are added with rustup when missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-out=${OUT_DIR:-target/boards}
+out=${BOARDS_DIR:-target/boards}
 target_dir=${CARGO_TARGET_DIR:-target}
 boards=("$@")
 [ ${#boards[@]} -gt 0 ] || boards=(armv7 aarch64)
