@@ -41,24 +41,6 @@ const CASES: [(&str, Option<&str>); 7] = [
     ("tests/fixtures/reconcile/jbl-bar91-mt8531", None),
 ];
 
-/// Builds both board binaries into `dir` with the project's script, reusing this build's
-/// target directory (so the dependencies are built once per target, not per test run).
-fn build_board_binaries(dir: &Path) {
-    common::require_tool("arm-linux-gnueabihf-gcc");
-    common::require_tool("aarch64-linux-gnu-gcc");
-    let target_dir = Path::new(env!("CARGO_BIN_EXE_membudget"))
-        .parent()
-        .and_then(Path::parent)
-        .unwrap();
-    let status = Command::new("bash")
-        .arg(repo("scripts/build-board-binaries.sh"))
-        .env("BOARDS_DIR", dir)
-        .env("CARGO_TARGET_DIR", target_dir)
-        .status()
-        .unwrap();
-    assert!(status.success(), "scripts/build-board-binaries.sh failed");
-}
-
 /// `report SNAPSHOT [-p PROFILE] --format json` run by `program` (with `emulator` in front when
 /// given): exit code and stdout.
 fn json_report(
@@ -110,7 +92,7 @@ fn assert_static(binary: &Path) {
 #[test]
 fn board_binaries_report_exactly_what_the_host_reports() {
     let boards = tempfile::tempdir().unwrap();
-    build_board_binaries(boards.path());
+    common::build_board_binaries(boards.path(), &["armv7", "aarch64"]);
     // One snapshot as .tar.gz too: inflating runs on the board as well.
     let archive = boards.path().join("zynq.tar.gz");
     let status = Command::new("tar")

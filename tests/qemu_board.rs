@@ -4,6 +4,8 @@
 //! Needs qemu-system-arm, cpio and Debian's archive (packages cached under
 //! ~/.cache/membudget-qemu); without them this test fails, saying what is missing.
 
+mod common;
+
 use assert_cmd::Command;
 use membudget::account::classify::Class;
 use membudget::budget::{evaluate, Status};
@@ -29,8 +31,10 @@ fn require(tool: &str) {
     );
 }
 
-/// Boots the board once and returns the capture it streamed out.
-fn boot_board(work: &Path, arch: &str) -> PathBuf {
+/// Boots the board once and returns the directory of what it streamed out (`board.tar.gz`, the
+/// script's capture; with a `native` membudget binary also `native.tar.gz`, `native-check.json`
+/// and `native.txt`, see tests/qemu/native.sh).
+fn boot_board(work: &Path, arch: &str, native: Option<&Path>) -> PathBuf {
     require(if arch == "arm64" {
         "qemu-system-aarch64"
     } else {
@@ -46,19 +50,21 @@ fn boot_board(work: &Path, arch: &str) -> PathBuf {
     assert!(printed.status.success());
     std::fs::write(&script, &printed.stdout).unwrap();
     let out = work.join(format!("board-{arch}"));
-    let status = std::process::Command::new("bash")
-        .arg(repo("tests/qemu/run-board.sh"))
+    let mut run = std::process::Command::new("bash");
+    run.arg(repo("tests/qemu/run-board.sh"))
         .arg(&script)
         .arg(&out)
-        .arg(arch)
-        .status()
-        .unwrap();
+        .arg(arch);
+    if let Some(binary) = native {
+        run.env("NATIVE_BINARY", binary);
+    }
+    let status = run.status().unwrap();
     assert!(
         status.success(),
         "the emulated {arch} board did not produce a capture (see {}/console.log)",
         out.display()
     );
-    out.join("board.tar.gz")
+    out
 }
 
 #[test]
@@ -75,7 +81,7 @@ fn arm64_board_end_to_end() {
 
 fn board_end_to_end(arch: &str) {
     let work = tempfile::tempdir().unwrap();
-    let capture = boot_board(work.path(), arch);
+    let capture = boot_board(work.path(), arch, None).join("board.tar.gz");
     let snapshot = load(Some(&capture), LiveOptions::default()).unwrap();
     // The board's `while :; do sleep 1; done` loop and the heap holder's `sleep 5` start
     // short-lived processes: those that exit while the capture reads them are recorded as
@@ -176,4 +182,82 @@ fn board_end_to_end(arch: &str) {
     std::fs::write(&tight, "ram = \"128MiB\"\n").unwrap();
     let refused = check(&tight);
     assert_eq!(refused.status.code(), Some(2));
+}
+
+/// `key=value` lines of the board's native.txt.
+fn native_value(text: &str, key: &str) -> String {
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{key}=")))
+        .unwrap_or_else(|| panic!("native.txt has no {key}: {text}"))
+        .to_string()
+}
+
+/// The static armv7 board binary (scripts/build-board-binaries.sh) on the armhf board itself:
+/// it captures a board of 100 processes and checks it, live and from that capture. Its JSON
+/// verdict on the capture must be the host's, field for field (the origin path aside), and the
+/// capture must hold every long-lived process. Prints the capture's peak RSS on the board
+/// (`busybox time -v`), the figure docs/performance.md states.
+#[test]
+fn armhf_board_runs_the_native_binary() {
+    let work = tempfile::tempdir().unwrap();
+    common::build_board_binaries(work.path(), &["armv7"]);
+    let out = boot_board(
+        work.path(),
+        "armhf",
+        Some(&work.path().join("membudget-armv7")),
+    );
+    let native = std::fs::read_to_string(out.join("native.txt")).unwrap();
+    println!("board native run:\n{native}");
+    assert_eq!(native_value(&native, "processes"), "100");
+    assert_eq!(native_value(&native, "capture-exit"), "0");
+    assert_eq!(native_value(&native, "live-check-exit"), "0", "{native}");
+    assert_eq!(native_value(&native, "capture-check-exit"), "0");
+    let peak_kib: u64 = native_value(&native, "peak_rss_kb").parse().unwrap();
+    assert!(peak_kib > 0);
+
+    let capture = out.join("native.tar.gz");
+    let snapshot = load(Some(&capture), LiveOptions::default()).unwrap();
+    let sleepers = snapshot
+        .processes
+        .iter()
+        .filter(|p| p.cmdline == "sleep 700")
+        .count();
+    let added: usize = native_value(&native, "added").parse().unwrap();
+    assert!(added > 0);
+    assert_eq!(
+        sleepers, added,
+        "every sleeper the board started is captured"
+    );
+    for wanted in ["sleep 600", "HEAPHOLDER", "httpd -p"] {
+        assert!(
+            snapshot
+                .processes
+                .iter()
+                .any(|p| p.cmdline.contains(wanted)),
+            "{wanted} was not captured by the native binary"
+        );
+    }
+    assert!(snapshot.processes.iter().any(|p| p.has_smaps()));
+
+    let board_json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("native-check.json")).unwrap()).unwrap();
+    let host = Command::cargo_bin("membudget")
+        .unwrap()
+        .arg("check")
+        .arg(&capture)
+        .arg("-p")
+        .arg(repo("budgets/qemu-virt-armhf-256m.toml"))
+        .args(["--format", "json", "-q"])
+        .output()
+        .unwrap();
+    assert_eq!(host.status.code(), Some(0));
+    let host_json: serde_json::Value = serde_json::from_slice(&host.stdout).unwrap();
+    let without_paths = |mut v: serde_json::Value| {
+        let object = v.as_object_mut().unwrap();
+        for key in ["origin", "profile_source"] {
+            object.remove(key);
+        }
+        v
+    };
+    assert_eq!(without_paths(board_json), without_paths(host_json));
 }
