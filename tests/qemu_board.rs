@@ -208,7 +208,8 @@ fn armhf_board_runs_the_native_binary() {
     );
     let native = std::fs::read_to_string(out.join("native.txt")).unwrap();
     println!("board native run:\n{native}");
-    assert_eq!(native_value(&native, "processes"), "100");
+    let processes: u32 = native_value(&native, "processes").parse().unwrap();
+    assert!((99..=101).contains(&processes), "{processes} processes");
     assert_eq!(native_value(&native, "capture-exit"), "0");
     assert_eq!(native_value(&native, "live-check-exit"), "0", "{native}");
     assert_eq!(native_value(&native, "capture-check-exit"), "0");
