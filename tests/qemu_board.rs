@@ -83,19 +83,7 @@ fn board_end_to_end(arch: &str) {
     let work = tempfile::tempdir().unwrap();
     let capture = boot_board(work.path(), arch, None).join("board.tar.gz");
     let snapshot = load(Some(&capture), LiveOptions::default()).unwrap();
-    // The board's `while :; do sleep 1; done` loop and the heap holder's `sleep 5` start
-    // short-lived processes: those that exit while the capture reads them are recorded as
-    // skipped rather than failing it. The long-lived ones must all be there.
-    for wanted in ["sleep 600", "HEAPHOLDER", "httpd -p"] {
-        assert!(
-            snapshot
-                .processes
-                .iter()
-                .any(|p| p.cmdline.contains(wanted)),
-            "{wanted} was not captured; skipped: {:?}",
-            snapshot.skipped
-        );
-    }
+    assert_long_lived_captured(&snapshot);
     let profile = Profile::load(&repo("budgets/qemu-virt-armhf-256m.toml")).unwrap();
     let budget = evaluate(&snapshot, &profile).unwrap();
 
@@ -184,6 +172,22 @@ fn board_end_to_end(arch: &str) {
     assert_eq!(refused.status.code(), Some(2));
 }
 
+/// The board's `while :; do sleep 1; done` loop and the heap holder's `sleep 5` start
+/// short-lived processes: those that exit while the capture reads them are recorded as skipped
+/// rather than failing it. The long-lived ones must all be there.
+fn assert_long_lived_captured(snapshot: &membudget::model::Snapshot) {
+    for wanted in ["sleep 600", "HEAPHOLDER", "httpd -p"] {
+        assert!(
+            snapshot
+                .processes
+                .iter()
+                .any(|p| p.cmdline.contains(wanted)),
+            "{wanted} was not captured; skipped: {:?}",
+            snapshot.skipped
+        );
+    }
+}
+
 /// `key=value` lines of the board's native.txt.
 fn native_value(text: &str, key: &str) -> String {
     text.lines()
@@ -229,15 +233,7 @@ fn armhf_board_runs_the_native_binary() {
         sleepers, added,
         "every sleeper the board started is captured"
     );
-    for wanted in ["sleep 600", "HEAPHOLDER", "httpd -p"] {
-        assert!(
-            snapshot
-                .processes
-                .iter()
-                .any(|p| p.cmdline.contains(wanted)),
-            "{wanted} was not captured by the native binary"
-        );
-    }
+    assert_long_lived_captured(&snapshot);
     assert!(snapshot.processes.iter().any(|p| p.has_smaps()));
 
     let board_json: serde_json::Value =
