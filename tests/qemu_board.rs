@@ -196,19 +196,30 @@ fn native_value(text: &str, key: &str) -> String {
         .to_string()
 }
 
-/// The static armv7 board binary (scripts/build-board-binaries.sh) on the armhf board itself:
-/// it captures a board of 100 processes and checks it, live and from that capture. Its JSON
-/// verdict on the capture must be the host's, field for field (the origin path aside), and the
-/// capture must hold every long-lived process. Prints the capture's peak RSS on the board
-/// (`busybox time -v`), the figure docs/performance.md states.
+/// The static armv7 board binary (scripts/build-board-binaries.sh) on the armhf board.
 #[test]
 fn armhf_board_runs_the_native_binary() {
+    board_runs_the_native_binary("armhf", "armv7");
+}
+
+/// The static aarch64 board binary on the arm64 board.
+#[test]
+fn arm64_board_runs_the_native_binary() {
+    board_runs_the_native_binary("arm64", "aarch64");
+}
+
+/// A board binary on the emulated board itself: it captures a board of 100 processes and checks
+/// it, live and from that capture. Its JSON verdict on the capture must be the host's, byte for
+/// byte (paths mapped), and the capture must hold every long-lived process and every sleeper
+/// the board started. Prints the capture's peak RSS on the board (`busybox time -v`), the figure
+/// docs/performance.md states.
+fn board_runs_the_native_binary(arch: &str, board: &str) {
     let work = tempfile::tempdir().unwrap();
-    common::build_board_binaries(work.path(), &["armv7"]);
+    common::build_board_binaries(work.path(), &[board]);
     let out = boot_board(
         work.path(),
-        "armhf",
-        Some(&work.path().join("membudget-armv7")),
+        arch,
+        Some(&work.path().join(format!("membudget-{board}"))),
     );
     let native = std::fs::read_to_string(out.join("native.txt")).unwrap();
     println!("board native run:\n{native}");
