@@ -8,6 +8,9 @@
 #
 #   benches/run.sh                       # all figures
 #   REPS=9 BIG_PROCESSES=21000 benches/run.sh
+#   PROFILE=profiling benches/run.sh     # the build profilers use (release + debug info)
+#   MB=/path/to/membudget benches/run.sh # another build of membudget (e.g. an older release)
+#   GEN=target/debug/examples/gen_snapshot benches/run.sh   # skip building the generator
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPS=${REPS:-5}
@@ -15,6 +18,7 @@ WORK=${BENCH_DIR:-/tmp/membudget-bench}
 BIG_PROCESSES=${BIG_PROCESSES:-21000}   # about 500 MB of maps+smaps+status
 SERIES=${SERIES:-500}
 SERIES_PROCESSES=${SERIES_PROCESSES:-200}
+PROFILE=${PROFILE:-release}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-target}
 mkdir -p "$WORK"
 
@@ -22,10 +26,14 @@ for tool in /usr/bin/time smem bc; do
   command -v "$tool" >/dev/null || { echo "missing $tool (apt-get install time smem bc)" >&2; exit 2; }
 done
 
-cargo build --release -q --bin membudget --example gen_snapshot
-BIN=$CARGO_TARGET_DIR/release
-MB=$BIN/membudget
-GEN=$BIN/examples/gen_snapshot
+if [ -z "${MB:-}" ]; then
+  cargo build --profile "$PROFILE" -q --bin membudget
+  MB=$CARGO_TARGET_DIR/$PROFILE/membudget
+fi
+if [ -z "${GEN:-}" ]; then
+  cargo build --release -q --example gen_snapshot
+  GEN=$CARGO_TARGET_DIR/release/examples/gen_snapshot
+fi
 
 gen() { # gen OUT ARGS... : generate once
   local out=$1; shift
@@ -73,7 +81,7 @@ compare() {
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "snapshots: s2000 $(du -s --apparent-size -m "$WORK/s2000" | cut -f1) MB in $(find "$WORK/s2000" -type f | wc -l) files;" \
   "big.tar $(du -m --apparent-size "$WORK/big.tar" | cut -f1) MB ($BIG_PROCESSES processes); series $SERIES x $SERIES_PROCESSES processes"
-echo "REPS=$REPS; times are medians in ms; ratio = figure / reference"
+echo "membudget: $MB ($(stat -c %s "$MB") bytes); REPS=$REPS; times are medians in ms; ratio = figure / reference"
 printf '%-44s %10s %10s %8s %9s  %s\n' figure fig_ms ref_ms ratio peak_MiB target
 PSS="-p benches/pss.toml"
 

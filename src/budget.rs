@@ -173,6 +173,8 @@ pub struct Reconciliation {
 pub struct Budget {
     pub profile: String,
     pub profile_source: String,
+    /// Why this profile was used (`--profile`, `MEMBUDGET_PROFILE`, `./membudget.toml`, default).
+    pub profile_chosen_by: String,
     pub origin: String,
     pub meta: BTreeMap<String, String>,
     pub ram: u64,
@@ -1170,6 +1172,7 @@ pub fn evaluate(snapshot: &Snapshot, profile: &Profile) -> Result<Budget> {
     Ok(Budget {
         profile: profile.display_name(),
         profile_source: profile.source.clone(),
+        profile_chosen_by: profile.chosen_by.clone(),
         origin: snapshot.origin.clone(),
         meta: snapshot.meta.fields.clone(),
         ram: ram.bytes,

@@ -7,7 +7,7 @@ use crate::error::Result;
 use crate::output::message;
 use crate::profile::Profile;
 use crate::report::{reporter, Format, ReportOptions};
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -19,6 +19,11 @@ use std::process::ExitCode;
     long_about = None
 )]
 pub struct Cli {
+    /// Quiet: stderr carries only errors and warnings found nowhere else. Left out: progress
+    /// lines, capture's "wrote ..." summary, and the stderr copies of warnings and skipped
+    /// processes that the report itself lists.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -56,13 +61,28 @@ pub enum Command {
         after_help = "Examples:\n  membudget diff release-1.2.tar.gz release-1.3.tar.gz -p budgets/board.toml\n  membudget diff old.tar.gz new.tar.gz --fail-above 2MiB --format markdown -o diff.md\n  membudget diff old.tar.gz new.tar.gz --fail-above 5%   # of the old demand\n\nExit status: 0, or 1 when demand grew more than --fail-above; 2 on bad input."
     )]
     Diff(DiffArgs),
+    /// Print a shell completion script.
+    #[command(
+        after_help = "Examples:\n  membudget completions bash > ~/.local/share/bash-completion/completions/membudget\n  membudget completions zsh > ~/.zfunc/_membudget\n  membudget completions fish > ~/.config/fish/completions/membudget.fish"
+    )]
+    Completions {
+        /// The shell to complete for.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff), for `man`.
+    #[command(
+        after_help = "Examples:\n  membudget man > membudget.1 && man ./membudget.1\n  membudget man | gzip > /usr/local/share/man/man1/membudget.1.gz"
+    )]
+    Man,
 }
 
 #[derive(Args, Debug)]
 pub struct ReportArgs {
     /// Snapshot directory or .tar/.tar.gz; omitted = the live system.
     pub snapshot: Option<PathBuf>,
-    /// Board profile (TOML); omitted = the built-in default (RAM from the machine).
+    /// Board profile (TOML); omitted = $MEMBUDGET_PROFILE, else ./membudget.toml, else the
+    /// built-in default (RAM from the machine).
     #[arg(short, long)]
     pub profile: Option<PathBuf>,
     #[command(flatten)]
@@ -138,7 +158,8 @@ pub struct TrendArgs {
     /// their `meta` capture time.
     #[arg(required = true, num_args = 1..)]
     pub snapshots: Vec<PathBuf>,
-    /// Board profile (TOML): its `[leak]` thresholds and headroom; omitted = built-in default.
+    /// Board profile (TOML): its `[leak]` thresholds and headroom; omitted = found as for
+    /// `report`.
     #[arg(short, long)]
     pub profile: Option<PathBuf>,
     #[command(flatten)]
@@ -154,7 +175,8 @@ pub struct DiffArgs {
     pub old: PathBuf,
     /// The newer snapshot.
     pub new: PathBuf,
-    /// Board profile (TOML) both snapshots are measured against; omitted = built-in default.
+    /// Board profile (TOML) both snapshots are measured against; omitted = found as for
+    /// `report`.
     #[arg(short, long)]
     pub profile: Option<PathBuf>,
     /// Exit 1 when total demand grew by more than SIZE (1MiB) or a percentage of the old demand (5%).
@@ -164,8 +186,8 @@ pub struct DiffArgs {
     pub out: OutputArgs,
 }
 
-fn build_budget(args: &ReportArgs) -> Result<Budget> {
-    let profile = Profile::load_or_default(args.profile.as_deref())?;
+fn build_budget(args: &ReportArgs, quiet: bool) -> Result<Budget> {
+    let profile = Profile::discover(args.profile.as_deref())?;
     let live = LiveOptions {
         smaps: args.smaps || profile.measure != crate::account::Measure::Virtual,
     };
@@ -178,8 +200,10 @@ fn build_budget(args: &ReportArgs) -> Result<Budget> {
         crate::redact::budget(&mut budget);
     }
     // On a terminal the report itself lists them: printing them on stderr too would show
-    // every warning twice on one screen.
-    if args.out.output.is_some() || !std::io::IsTerminal::is_terminal(&std::io::stdout()) {
+    // every warning twice on one screen; --quiet leaves them to the report.
+    if !quiet
+        && (args.out.output.is_some() || !std::io::IsTerminal::is_terminal(&std::io::stdout()))
+    {
         announce_problems(&budget);
     }
     Ok(budget)
@@ -203,16 +227,16 @@ fn emit(text: &str, output: &Option<PathBuf>) -> Result<()> {
     }
 }
 
-fn run_command(command: Command) -> Result<ExitCode> {
+fn run_command(command: Command, quiet: bool) -> Result<ExitCode> {
     match command {
         Command::Report(args) => {
-            let budget = build_budget(&args)?;
+            let budget = build_budget(&args, quiet)?;
             args.out
                 .emit(&reporter(args.out.format).report(&budget, &args.out.options()))?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Check(args) => {
-            let budget = build_budget(&args)?;
+            let budget = build_budget(&args, quiet)?;
             args.out
                 .emit(&reporter(args.out.format).check(&budget, &args.out.options()))?;
             Ok(match budget.verdict {
@@ -222,7 +246,7 @@ fn run_command(command: Command) -> Result<ExitCode> {
             })
         }
         Command::Diff(args) => {
-            let profile = Profile::load_or_default(args.profile.as_deref())?;
+            let profile = Profile::discover(args.profile.as_deref())?;
             let live = LiveOptions { smaps: false };
             let old = evaluate(&load(Some(&args.old), live)?, &profile)?;
             let new = evaluate(&load(Some(&args.new), live)?, &profile)?;
@@ -252,6 +276,7 @@ fn run_command(command: Command) -> Result<ExitCode> {
                 return Ok(ExitCode::from(crate::capture::series::run_series(
                     &args.output,
                     plan,
+                    quiet,
                 )?));
             }
             let summary =
@@ -259,16 +284,18 @@ fn run_command(command: Command) -> Result<ExitCode> {
             for w in &summary.warnings {
                 message(&format!("membudget: warning: {w}"));
             }
-            message(&format!(
-                "membudget: wrote {} ({} files, {} processes skipped)",
-                summary.path.display(),
-                summary.files,
-                summary.skipped
-            ));
+            if !quiet {
+                message(&format!(
+                    "membudget: wrote {} ({} files, {} processes skipped)",
+                    summary.path.display(),
+                    summary.files,
+                    summary.skipped
+                ));
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Trend(args) => {
-            let profile = Profile::load_or_default(args.profile.as_deref())?;
+            let profile = Profile::discover(args.profile.as_deref())?;
             let mut trend = crate::trend::analyze(&args.snapshots, &profile)?;
             if args.out.redacts(&profile) {
                 crate::redact::trend(&mut trend);
@@ -283,6 +310,22 @@ fn run_command(command: Command) -> Result<ExitCode> {
                 (true, crate::trend::Outcome::Inconclusive) => ExitCode::from(2),
                 _ => ExitCode::SUCCESS,
             })
+        }
+        Command::Completions { shell } => {
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "membudget", &mut script);
+            emit(&String::from_utf8_lossy(&script), &None)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Man => {
+            let mut page = Vec::new();
+            clap_mangen::Man::new(Cli::command())
+                .render(&mut page)
+                .map_err(|e| {
+                    crate::error::Error::msg(format!("cannot render the man page: {e}"))
+                })?;
+            emit(&String::from_utf8_lossy(&page), &None)?;
+            Ok(ExitCode::SUCCESS)
         }
     }
 }
@@ -318,7 +361,7 @@ pub fn run() -> ExitCode {
         Ok(cli) => cli,
         Err(code) => return code,
     };
-    let code = run_command(cli.command).unwrap_or_else(|e| fail(&e));
+    let code = run_command(cli.command, cli.quiet).unwrap_or_else(|e| fail(&e));
     if crate::output::stdout_closed() {
         ExitCode::from(crate::output::CLOSED_PIPE_EXIT_CODE)
     } else {

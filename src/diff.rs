@@ -129,6 +129,8 @@ impl Side {
 #[derive(Debug, Clone, Serialize)]
 pub struct Diff {
     pub profile: String,
+    /// Why this profile was used (see `Profile::discover`).
+    pub profile_chosen_by: String,
     pub measure: crate::account::Measure,
     pub old: Side,
     pub new: Side,
@@ -321,6 +323,7 @@ pub fn compare(old: &Budget, new: &Budget, fail_above: Option<GrowthLimit>) -> R
     let allowed_growth = fail_above.map(|l| l.resolve(old.demand));
     Ok(Diff {
         profile: new.profile.clone(),
+        profile_chosen_by: new.profile_chosen_by.clone(),
         measure: new.measure,
         old: Side::of(old),
         new: Side::of(new),

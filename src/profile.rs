@@ -16,6 +16,10 @@ use std::path::Path;
 /// 30 MiB for disk cache and network buffers, 10 % headroom.
 pub const DEFAULT_PROFILE: &str = include_str!("../budgets/default.toml");
 pub const DEFAULT_PROFILE_NAME: &str = "budgets/default.toml (built in)";
+/// The environment variable that names a profile when `--profile` is not given.
+pub const PROFILE_ENV: &str = "MEMBUDGET_PROFILE";
+/// The profile a command picks up from its working directory when nothing names one.
+pub const LOCAL_PROFILE: &str = "membudget.toml";
 
 /// A size in bytes, written as `"64MiB"`, `"512k"` or a plain integer of bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -157,7 +161,7 @@ impl<'de> Deserialize<'de> for Class {
 
 /// A compiled regular expression that remembers its source text.
 #[derive(Debug, Clone)]
-pub struct Pattern(pub regex::Regex);
+pub struct Pattern(pub regex_lite::Regex);
 
 impl Serialize for Pattern {
     fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
@@ -168,7 +172,7 @@ impl Serialize for Pattern {
 impl<'de> Deserialize<'de> for Pattern {
     fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Pattern, D::Error> {
         let text = String::deserialize(d)?;
-        regex::Regex::new(&text)
+        regex_lite::Regex::new(&text)
             .map(Pattern)
             .map_err(|e| de::Error::custom(format!("bad regular expression: {e}")))
     }
@@ -278,6 +282,9 @@ pub struct Profile {
     /// Where it was read from, for messages and reports.
     #[serde(skip)]
     pub source: String,
+    /// Why this profile and not another (see [`Profile::discover`]), for the report's header.
+    #[serde(skip)]
+    pub chosen_by: String,
 }
 
 /// 1-based line and column of a byte offset.
@@ -329,6 +336,33 @@ impl Profile {
             Some(p) => Profile::load(p),
             None => Profile::parse(DEFAULT_PROFILE, DEFAULT_PROFILE_NAME),
         }
+    }
+
+    /// Finds the profile a command measures against, first match wins: `--profile`, then
+    /// `$MEMBUDGET_PROFILE`, then `./membudget.toml`, then the built-in default. A board's
+    /// profile lying next to the user must not be passed over in silence, so the choice and its
+    /// reason are kept in `chosen_by` for every report to show. A named file that cannot be
+    /// read is an error (exit 2), never a quiet fall-back to the default.
+    pub fn discover(flag: Option<&Path>) -> Result<Profile> {
+        let env = std::env::var_os(PROFILE_ENV).filter(|v| !v.is_empty());
+        let (path, chosen_by) = if let Some(path) = flag {
+            (Some(path.to_path_buf()), "given with --profile")
+        } else if let Some(path) = env {
+            (Some(path.into()), "named by MEMBUDGET_PROFILE")
+        } else if Path::new(LOCAL_PROFILE).is_file() {
+            (Some(LOCAL_PROFILE.into()), "found as ./membudget.toml")
+        } else {
+            (
+                None,
+                "built-in default: no --profile, no MEMBUDGET_PROFILE, no ./membudget.toml",
+            )
+        };
+        let mut profile = Profile::load_or_default(path.as_deref()).map_err(|mut e| {
+            e.message = format!("{} (profile {chosen_by})", e.message);
+            e
+        })?;
+        profile.chosen_by = chosen_by.to_string();
+        Ok(profile)
     }
 
     pub fn display_name(&self) -> String {

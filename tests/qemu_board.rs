@@ -4,6 +4,8 @@
 //! Needs qemu-system-arm, cpio and Debian's archive (packages cached under
 //! ~/.cache/membudget-qemu); without them this test fails, saying what is missing.
 
+mod common;
+
 use assert_cmd::Command;
 use membudget::account::classify::Class;
 use membudget::budget::{evaluate, Budget, Status};
@@ -29,8 +31,10 @@ fn require(tool: &str) {
     );
 }
 
-/// Boots the board once and returns the capture it streamed out.
-fn boot_board(work: &Path, arch: &str) -> PathBuf {
+/// Boots the board once and returns the directory of what it streamed out (`board.tar.gz`, the
+/// script's capture; with a `native` membudget binary also `native.tar.gz`, `native-check.json`
+/// and `native.txt`, see tests/qemu/native.sh).
+fn boot_board(work: &Path, arch: &str, native: Option<&Path>) -> PathBuf {
     require(if arch == "arm64" {
         "qemu-system-aarch64"
     } else {
@@ -46,19 +50,21 @@ fn boot_board(work: &Path, arch: &str) -> PathBuf {
     assert!(printed.status.success());
     std::fs::write(&script, &printed.stdout).unwrap();
     let out = work.join(format!("board-{arch}"));
-    let status = std::process::Command::new("bash")
-        .arg(repo("tests/qemu/run-board.sh"))
+    let mut run = std::process::Command::new("bash");
+    run.arg(repo("tests/qemu/run-board.sh"))
         .arg(&script)
         .arg(&out)
-        .arg(arch)
-        .status()
-        .unwrap();
+        .arg(arch);
+    if let Some(binary) = native {
+        run.env("NATIVE_BINARY", binary);
+    }
+    let status = run.status().unwrap();
     assert!(
         status.success(),
         "the emulated {arch} board did not produce a capture (see {}/console.log)",
         out.display()
     );
-    out.join("board.tar.gz")
+    out
 }
 
 #[test]
@@ -75,21 +81,9 @@ fn arm64_board_end_to_end() {
 
 fn board_end_to_end(arch: &str) {
     let work = tempfile::tempdir().unwrap();
-    let capture = boot_board(work.path(), arch);
+    let capture = boot_board(work.path(), arch, None).join("board.tar.gz");
     let snapshot = load(Some(&capture), LiveOptions::default()).unwrap();
-    // The board's `while :; do sleep 1; done` loop and the heap holder's `sleep 5` start
-    // short-lived processes: those that exit while the capture reads them are recorded as
-    // skipped rather than failing it. The long-lived ones must all be there.
-    for wanted in ["sleep 600", "HEAPHOLDER", "httpd -p"] {
-        assert!(
-            snapshot
-                .processes
-                .iter()
-                .any(|p| p.cmdline.contains(wanted)),
-            "{wanted} was not captured; skipped: {:?}",
-            snapshot.skipped
-        );
-    }
+    assert_long_lived_captured(&snapshot);
     let profile = Profile::load(&repo("budgets/qemu-virt-armhf-256m.toml")).unwrap();
     let budget = evaluate(&snapshot, &profile).unwrap();
 
@@ -282,4 +276,103 @@ fn initramfs_file_pages(cpio_gz: &Path) -> u64 {
             size.div_ceil(4096) * 4096
         })
         .sum()
+}
+
+/// The board's `while :; do sleep 1; done` loop and the heap holder's `sleep 5` start
+/// short-lived processes: those that exit while the capture reads them are recorded as skipped
+/// rather than failing it. The long-lived ones must all be there.
+fn assert_long_lived_captured(snapshot: &membudget::model::Snapshot) {
+    for wanted in ["sleep 600", "HEAPHOLDER", "httpd -p"] {
+        assert!(
+            snapshot
+                .processes
+                .iter()
+                .any(|p| p.cmdline.contains(wanted)),
+            "{wanted} was not captured; skipped: {:?}",
+            snapshot.skipped
+        );
+    }
+}
+
+/// `key=value` lines of the board's native.txt.
+fn native_value(text: &str, key: &str) -> String {
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{key}=")))
+        .unwrap_or_else(|| panic!("native.txt has no {key}: {text}"))
+        .to_string()
+}
+
+/// The static armv7 board binary (scripts/build-board-binaries.sh) on the armhf board.
+#[test]
+fn armhf_board_runs_the_native_binary() {
+    board_runs_the_native_binary("armhf", "armv7");
+}
+
+/// The static aarch64 board binary on the arm64 board.
+#[test]
+fn arm64_board_runs_the_native_binary() {
+    board_runs_the_native_binary("arm64", "aarch64");
+}
+
+/// A board binary on the emulated board itself: it captures a board of 100 processes and checks
+/// it, live and from that capture. Its JSON verdict on the capture must be the host's, byte for
+/// byte (paths mapped), and the capture must hold every long-lived process and every sleeper
+/// the board started. Prints the capture's peak RSS on the board (`busybox time -v`), the figure
+/// docs/performance.md states.
+fn board_runs_the_native_binary(arch: &str, board: &str) {
+    let work = tempfile::tempdir().unwrap();
+    common::build_board_binaries(work.path(), &[board]);
+    let out = boot_board(
+        work.path(),
+        arch,
+        Some(&work.path().join(format!("membudget-{board}"))),
+    );
+    let native = std::fs::read_to_string(out.join("native.txt")).unwrap();
+    println!("board native run:\n{native}");
+    let processes: u32 = native_value(&native, "processes").parse().unwrap();
+    assert!((99..=101).contains(&processes), "{processes} processes");
+    assert_eq!(native_value(&native, "capture-exit"), "0");
+    assert_eq!(native_value(&native, "live-check-exit"), "0", "{native}");
+    assert_eq!(native_value(&native, "capture-check-exit"), "0");
+    let peak_kib: u64 = native_value(&native, "peak_rss_kb").parse().unwrap();
+    assert!(peak_kib > 0);
+
+    let capture = out.join("native.tar.gz");
+    let snapshot = load(Some(&capture), LiveOptions::default()).unwrap();
+    let sleepers = snapshot
+        .processes
+        .iter()
+        .filter(|p| p.cmdline == "sleep 700")
+        .count();
+    let added: usize = native_value(&native, "added").parse().unwrap();
+    assert!(added > 0);
+    assert_eq!(
+        sleepers, added,
+        "every sleeper the board started is captured"
+    );
+    assert_long_lived_captured(&snapshot);
+    assert!(snapshot.processes.iter().any(|p| p.has_smaps()));
+
+    let board_json = std::fs::read_to_string(out.join("native-check.json")).unwrap();
+    let profile = repo("budgets/qemu-virt-armhf-256m.toml");
+    let host = Command::cargo_bin("membudget")
+        .unwrap()
+        .arg("check")
+        .arg(&capture)
+        .arg("-p")
+        .arg(&profile)
+        .args(["--format", "json", "-q"])
+        .output()
+        .unwrap();
+    assert_eq!(host.status.code(), Some(0));
+    // The same verdict, figure for figure; only the paths differ (the board had the capture
+    // and the profile at /mnt/capture/native.tar.gz and /board.toml).
+    let host_json = String::from_utf8(host.stdout)
+        .unwrap()
+        .replace(&*capture.to_string_lossy(), "/mnt/capture/native.tar.gz")
+        .replace(&*profile.to_string_lossy(), "/board.toml");
+    assert!(
+        board_json == host_json,
+        "the board's verdict differs from the host's:\n{board_json}\n---\n{host_json}"
+    );
 }

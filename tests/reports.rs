@@ -312,7 +312,7 @@ fn table_after(html: &str, marker: &str) -> (Vec<String>, Vec<Vec<String>>) {
     let start = html.find(marker).unwrap_or_else(|| panic!("no {marker:?}"));
     let table = &html[start..];
     let table = &table[table.find("<table>").unwrap()..table.find("</table>").unwrap()];
-    let cell = regex::Regex::new(r"<t[dh][^>]*>(.*?)</t[dh]>").unwrap();
+    let cell = regex_lite::Regex::new(r"<t[dh][^>]*>(.*?)</t[dh]>").unwrap();
     let cells =
         |row: &str| -> Vec<String> { cell.captures_iter(row).map(|c| c[1].to_string()).collect() };
     let mut rows = table.split("<tr>").skip(1);
@@ -325,12 +325,12 @@ fn table_after(html: &str, marker: &str) -> (Vec<String>, Vec<Vec<String>>) {
 /// the class and the measure; each segment of the budget bar is the size of its row.
 #[test]
 fn every_chart_value_equals_a_table_value_in_the_same_document() {
-    let segment = regex::Regex::new(
+    let segment = regex_lite::Regex::new(
         r#"data-row="(\d+)" data-column="(\d+)">(?:<title>([^<]*): ([^<]*)</title></rect>|([^<]*)</text>)"#,
     )
     .unwrap();
-    let bar =
-        regex::Regex::new(r#"height="40" fill="[^"]*"><title>([^<]*): ([^<]*)</title>"#).unwrap();
+    let bar = regex_lite::Regex::new(r#"height="40" fill="[^"]*"><title>([^<]*): ([^<]*)</title>"#)
+        .unwrap();
     for (name, budget) in [("zynq", zynq()), ("hisi", hisi()), ("zynq pss", zynq_pss())] {
         let html = render(&budget, Format::Html);
         let measure = budget.measure.name();
@@ -435,7 +435,7 @@ fn printed_pages(page: &Path, dir: &Path) -> usize {
         .count();
     assert_eq!(rendered, pages, "pdftoppm renders every page");
     // No page but the last ends on a section heading (a heading stranded at a page foot).
-    let headings = regex::Regex::new(r"<h2>([^<]*)</h2>").unwrap();
+    let headings = regex_lite::Regex::new(r"<h2>([^<]*)</h2>").unwrap();
     let html = std::fs::read_to_string(page).unwrap();
     let titles: Vec<&str> = headings
         .captures_iter(&html)

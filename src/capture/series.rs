@@ -165,34 +165,54 @@ pub fn capture_series(
     }
 }
 
-/// `membudget capture -o DIR --every ... [--count N]`: the series, a progress line on a
-/// terminal, and the exit code (0 complete; 128 + the signal number when stopped by SIGINT,
-/// SIGTERM or SIGHUP, the samples taken kept: 130 for Ctrl-C).
-pub fn run_series(dir: &Path, plan: SeriesPlan) -> Result<u8> {
+/// How a series shows its progress on stderr.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Progress {
+    /// `--quiet`: none.
+    Silent,
+    /// A terminal: one line, rewritten after each sample.
+    Rewritten,
+    /// A log (CI, a file, a pipe): one line per sample, so an hours-long series shows it lives.
+    PerSample,
+}
+
+/// `membudget capture -o DIR --every ... [--count N]`: the series, its progress on stderr
+/// (none with `quiet`), and the exit code (0 complete; 128 + the signal number when stopped by
+/// SIGINT, SIGTERM or SIGHUP, the samples taken kept: 130 for Ctrl-C).
+pub fn run_series(dir: &Path, plan: SeriesPlan, quiet: bool) -> Result<u8> {
     let mut stderr = std::io::stderr();
-    let on_terminal = stderr.is_terminal();
+    let progress = match (quiet, stderr.is_terminal()) {
+        (true, _) => Progress::Silent,
+        (false, true) => Progress::Rewritten,
+        (false, false) => Progress::PerSample,
+    };
     let total = plan.count.map_or("?".to_string(), |c| c.to_string());
     let mut report = |index: u32, summary: &CaptureSummary, next: Option<Duration>| {
-        if on_terminal && !summary.warnings.is_empty() {
+        if progress == Progress::Rewritten && !summary.warnings.is_empty() {
             let _ = writeln!(stderr); // off the progress line
         }
         for w in &summary.warnings {
             crate::output::message(&format!("membudget: warning: sample {index}: {w}"));
         }
-        if on_terminal {
-            let next = next.map_or(String::new(), |d| {
-                format!(", next in {:.1}s", d.as_secs_f64())
-            });
-            let _ = write!(
-                stderr,
-                "\r\x1b[Kmembudget: sample {index}/{total} written ({} files, {} skipped){next}; Ctrl-C stops",
-                summary.files, summary.skipped
-            );
-        }
+        let next = next.map_or(String::new(), |d| {
+            format!(", next in {:.1}s", d.as_secs_f64())
+        });
+        let line = format!(
+            "membudget: sample {index}/{total} written ({} files, {} skipped){next}",
+            summary.files, summary.skipped
+        );
+        let _ = match progress {
+            Progress::Silent => Ok(()),
+            Progress::Rewritten => write!(stderr, "\r\x1b[K{line}; Ctrl-C stops"),
+            Progress::PerSample => writeln!(stderr, "{line}"),
+        };
     };
     let series = capture_series(dir, plan, &mut report)?;
-    if on_terminal {
+    if progress == Progress::Rewritten {
         let _ = writeln!(stderr);
+    }
+    if quiet {
+        return Ok(exit_code(&series));
     }
     crate::output::message(&format!(
         "membudget: {} {} sample(s) in {}",
@@ -204,7 +224,12 @@ pub fn run_series(dir: &Path, plan: SeriesPlan) -> Result<u8> {
         series.samples.len(),
         dir.display()
     ));
-    Ok(series.interrupted.map_or(0, |signal| 128 + signal as u8))
+    Ok(exit_code(&series))
+}
+
+/// 0 for a complete series, 128 + the signal number for one stopped by a signal.
+fn exit_code(series: &SeriesSummary) -> u8 {
+    series.interrupted.map_or(0, |signal| 128 + signal as u8)
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //! page allocation failures. A board whose log holds them has failed its promise whatever a
 //! snapshot taken afterwards shows (the killed process's memory is gone from it).
 
-use regex::Regex;
+use regex_lite::Regex;
 use std::sync::OnceLock;
 
 /// How many events are kept verbatim: the count is exact, the list is a sample, so a log

@@ -3,7 +3,7 @@
 //! its image, its reservations, and what it handed to the page allocator.
 
 use crate::size::parse_size;
-use regex::Regex;
+use regex_lite::Regex;
 use std::sync::OnceLock;
 
 /// `/proc/cmdline`, with the memory-related parameters picked out.

@@ -109,8 +109,9 @@ fn case_body(case: &Case) -> String {
     body
 }
 
-/// `<testsuites>` holding one `<testsuite>` of `cases`.
-pub fn suites(name: &str, cases: &[Case]) -> String {
+/// `<testsuites>` holding one `<testsuite>` of `cases`, with `properties` (name, value) that
+/// say what the suite ran against (which profile, and why).
+pub fn suites(name: &str, properties: &[(&str, &str)], cases: &[Case]) -> String {
     let failures = cases.iter().filter(|c| c.failure.is_some()).count();
     let errors = cases
         .iter()
@@ -132,6 +133,18 @@ pub fn suites(name: &str, cases: &[Case]) -> String {
         "  <testsuite name=\"{name}\" tests=\"{}\" failures=\"{failures}\" errors=\"{errors}\" skipped=\"{skipped}\">",
         cases.len()
     );
+    if !properties.is_empty() {
+        out.push_str("    <properties>\n");
+        for (key, value) in properties {
+            let _ = writeln!(
+                out,
+                "      <property name=\"{}\" value=\"{}\"/>",
+                xml_escape(key),
+                xml_escape(value)
+            );
+        }
+        out.push_str("    </properties>\n");
+    }
     for (case, unique) in cases.iter().zip(unique_names(cases)) {
         let _ = write!(
             out,
@@ -185,7 +198,12 @@ impl Reporter for JunitReporter {
             .into_iter()
             .chain(b.findings.iter().map(|f| finding_case(b, f)))
             .collect();
-        suites(&format!("membudget {}", b.profile), &cases)
+        let properties = [
+            ("profile", b.profile.as_str()),
+            ("profile_source", b.profile_source.as_str()),
+            ("profile_chosen_by", b.profile_chosen_by.as_str()),
+        ];
+        suites(&format!("membudget {}", b.profile), &properties, &cases)
     }
 
     /// One test case for the total growth (failing when `--fail-above` is exceeded) and one per
@@ -224,7 +242,7 @@ impl Reporter for JunitReporter {
             case.properties.push(("delta_bytes", p.delta.to_string()));
             case
         }));
-        suites(&format!("membudget diff {}", d.profile), &cases)
+        suites(&format!("membudget diff {}", d.profile), &[], &cases)
     }
 }
 

@@ -448,13 +448,34 @@ pub fn ram_line(b: &Budget, o: &ReportOptions) -> String {
     format!("RAM: {}, {}.", o.size(b.ram), b.ram_note)
 }
 
+/// The profile, its file and why it was used: `NAME (FILE; given with --profile)`.
+pub fn profile_line(b: &Budget) -> String {
+    if b.profile_chosen_by.is_empty() {
+        format!("{} ({})", b.profile, b.profile_source)
+    } else {
+        format!(
+            "{} ({}; {})",
+            b.profile, b.profile_source, b.profile_chosen_by
+        )
+    }
+}
+
+/// ` (given with --profile)` after a profile's name; nothing when a library caller built the
+/// profile without discovery.
+pub fn chosen_by(reason: &str) -> String {
+    if reason.is_empty() {
+        String::new()
+    } else {
+        format!(" ({reason})")
+    }
+}
+
 /// The heading section: what was measured against what, and the verdict.
 pub fn heading_section(b: &Budget, o: &ReportOptions) -> Section {
     let mut s = Section::new(format!("membudget report: {}", b.origin));
     s.paragraphs.extend(b.banner.clone());
     s.paragraphs.push(verdict_line(b, o));
-    s.paragraphs
-        .push(format!("Profile: {} ({}).", b.profile, b.profile_source));
+    s.paragraphs.push(format!("Profile: {}.", profile_line(b)));
     if let Some(host) = b.meta.get("host") {
         s.paragraphs.push(format!(
             "Host: {host}, captured: {}.",
@@ -559,8 +580,9 @@ pub fn diff_sections(d: &Diff, o: &ReportOptions) -> Vec<Section> {
     ));
     summary.paragraphs.push(diff_verdict(d, o));
     summary.paragraphs.push(format!(
-        "Profile: {}, measure {}. Processes: {} -> {} ({} appeared, {} gone).",
+        "Profile: {}{}, measure {}. Processes: {} -> {} ({} appeared, {} gone).",
         d.profile,
+        chosen_by(&d.profile_chosen_by),
         d.measure.name(),
         d.old.processes,
         d.new.processes,

@@ -26,7 +26,7 @@ fn findings(budget: &Budget, o: &ReportOptions, out: &mut String) {
 fn banner(b: &Budget) -> String {
     b.banner
         .as_ref()
-        .map_or(String::new(), |banner| format!("{banner}\n\n"))
+        .map_or(String::new(), |banner| format!("{}\n\n", terminal(banner)))
 }
 
 /// A titled table in the terminal layout: a blank line, the title, the table, its notes.
@@ -40,14 +40,9 @@ fn titled(section: &Section, out: &mut String) {
 
 impl Reporter for TextReporter {
     fn report(&self, b: &Budget, o: &ReportOptions) -> String {
-        let mut out = terminal(&banner(b)).into_owned();
+        let mut out = banner(b);
         let _ = writeln!(out, "membudget report: {}", terminal(&b.origin));
-        let _ = writeln!(
-            out,
-            "profile: {} ({})",
-            terminal(&b.profile),
-            terminal(&b.profile_source)
-        );
+        let _ = writeln!(out, "profile: {}", terminal(&sections::profile_line(b)));
         if let Some(host) = b.meta.get("host") {
             let _ = writeln!(
                 out,
@@ -105,8 +100,9 @@ impl Reporter for TextReporter {
     }
 
     fn check(&self, b: &Budget, o: &ReportOptions) -> String {
-        let mut out = terminal(&banner(b)).into_owned();
+        let mut out = banner(b);
         let _ = writeln!(out, "{}", terminal(&verdict_line(b, o)));
+        let _ = writeln!(out, "profile: {}", terminal(&sections::profile_line(b)));
         findings(b, o, &mut out);
         out
     }

@@ -217,6 +217,8 @@ pub enum Outcome {
 pub struct Trend {
     pub profile: String,
     pub outcome: Outcome,
+    /// Why this profile was used (see `Profile::discover`).
+    pub profile_chosen_by: String,
     pub thresholds: Thresholds,
     /// Snapshot paths in capture order, with their times.
     pub samples: Vec<(String, f64)>,
@@ -443,6 +445,7 @@ pub fn analyze(paths: &[PathBuf], profile: &Profile) -> Result<Trend> {
     let mut trend = Trend {
         profile: profile.display_name(),
         outcome: Outcome::NoSuspect,
+        profile_chosen_by: profile.chosen_by.clone(),
         thresholds,
         samples: samples.iter().map(|s| (s.origin.clone(), s.time)).collect(),
         span_seconds,

@@ -184,12 +184,13 @@ fn sections(trend: &Trend, options: &ReportOptions) -> Vec<Section> {
             .unwrap_or_else(|| "?".into())
     };
     summary.paragraphs.push(format!(
-        "{} samples over {} ({} to {}), profile {}.",
+        "{} samples over {} ({} to {}), profile {}{}.",
         trend.samples.len(),
         duration(trend.span_seconds),
         time(trend.samples.first()),
         time(trend.samples.last()),
-        trend.profile
+        trend.profile,
+        crate::report::sections::chosen_by(&trend.profile_chosen_by)
     ));
     // Second, where the HTML page takes it for its banner.
     summary.paragraphs.push(verdict_line(trend, f));
@@ -615,7 +616,11 @@ pub fn junit(trend: &Trend) -> String {
             .then(|| format!("{} (pid {}) was seen too briefly to judge", p.name, p.pid));
         case
     }));
-    junit::suites("membudget trend", &cases)
+    let properties = [
+        ("profile", trend.profile.as_str()),
+        ("profile_chosen_by", trend.profile_chosen_by.as_str()),
+    ];
+    junit::suites("membudget trend", &properties, &cases)
 }
 
 #[cfg(test)]

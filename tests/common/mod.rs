@@ -230,3 +230,23 @@ pub fn check_in_chromium(html: &str, dir: &Path, name: &str, headline: &[&str]) 
         "{name}: {distinct} colours in the screenshot"
     );
 }
+
+/// Builds the static board binaries named (`armv7`, `aarch64`) with
+/// scripts/build-board-binaries.sh into `dir` (`dir/membudget-BOARD`), reusing this build's
+/// target directory, so the dependencies are built once per target, not per test run.
+pub fn build_board_binaries(dir: &Path, boards: &[&str]) {
+    require_tool("arm-linux-gnueabihf-gcc");
+    require_tool("aarch64-linux-gnu-gcc");
+    let target_dir = Path::new(env!("CARGO_BIN_EXE_membudget"))
+        .parent()
+        .and_then(Path::parent)
+        .expect("the binary lies in TARGET/PROFILE/");
+    let status = Command::new("bash")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/build-board-binaries.sh"))
+        .args(boards)
+        .env("BOARDS_DIR", dir)
+        .env("CARGO_TARGET_DIR", target_dir)
+        .status()
+        .unwrap();
+    assert!(status.success(), "scripts/build-board-binaries.sh failed");
+}

@@ -3,7 +3,10 @@
 # Usage: run-board.sh CAPTURE_SCRIPT OUT_DIR [armhf|arm64]
 # Writes OUT_DIR/board.tar.gz (the capture), OUT_DIR/console.log, OUT_DIR/timing.txt.
 # Environment: MEMBUDGET_QEMU_CACHE (download cache, default ~/.cache/membudget-qemu),
-#              MEM (MiB, default 256), APPEND (extra kernel arguments, default cma=24M).
+#              MEM (MiB, default 256), APPEND (extra kernel arguments, default cma=24M),
+#              NATIVE_BINARY (a static membudget for the board: it then also captures and
+#              checks the board itself, tests/qemu/native.sh; its output goes to
+#              OUT_DIR/native.tar.gz, OUT_DIR/native-check.json and OUT_DIR/native.txt).
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 SCRIPT=$1
@@ -27,6 +30,12 @@ ln -s busybox "$stage/bin/sh"
 cp "$HERE/init" "$stage/init"
 cp "$SCRIPT" "$stage/membudget-capture.sh"
 chmod 755 "$stage/init" "$stage/membudget-capture.sh"
+if [ -n "${NATIVE_BINARY:-}" ]; then
+  cp "$NATIVE_BINARY" "$stage/bin/membudget"
+  cp "$HERE/native.sh" "$stage/native.sh"
+  cp "$HERE/../../budgets/qemu-virt-armhf-256m.toml" "$stage/board.toml"
+  chmod 755 "$stage/bin/membudget"
+fi
 brd=$(find "$modules" -name 'brd.ko*' | head -1)
 case $brd in
   *.ko) cp "$brd" "$stage/lib/modules/brd.ko" ;;
@@ -48,11 +57,19 @@ timeout "${TIMEOUT:-240}" "${qemu[@]}" < /dev/null > "$OUT/console.log" 2>&1 || 
 }
 end=$(date +%s.%N)
 awk -v a="$start" -v b="$end" 'BEGIN { printf "wall_seconds=%.1f\n", b - a }' > "$OUT/timing.txt"
-tr -d '\r' < "$OUT/console.log" \
-  | sed -n '/^=====CAPTURE-BEGIN=====$/,/^=====CAPTURE-END=====$/p' \
-  | grep -v '^=====' | base64 -d > "$OUT/board.tar.gz"
+# between NAME FILE: the base64 block between =====NAME-BEGIN===== and =====NAME-END=====.
+between() {
+  tr -d '\r' < "$OUT/console.log" | sed -n "/^=====$1-BEGIN=====\$/,/^=====$1-END=====\$/p" \
+    | grep -v '^=====' | base64 -d > "$2"
+}
+between CAPTURE "$OUT/board.tar.gz"
 if [ ! -s "$OUT/board.tar.gz" ]; then
   echo "run-board.sh: no capture in the console log: $OUT/console.log" >&2
   exit 1
+fi
+if [ -n "${NATIVE_BINARY:-}" ]; then
+  between NATIVE-CAPTURE "$OUT/native.tar.gz"
+  between NATIVE-CHECK "$OUT/native-check.json"
+  tr -d '\r' < "$OUT/console.log" | sed -n 's/^native: //p' > "$OUT/native.txt"
 fi
 cat "$OUT/timing.txt"
