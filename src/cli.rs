@@ -54,6 +54,11 @@ pub enum Command {
         after_help = "Examples:\n  membudget diff release-1.2.tar.gz release-1.3.tar.gz -p budgets/board.toml\n  membudget diff old.tar.gz new.tar.gz --fail-above 2MiB --format markdown -o diff.md\n  membudget diff old.tar.gz new.tar.gz --fail-above 5%   # of the old demand\n\nExit status: 0, or 1 when demand grew more than --fail-above; 2 on bad input."
     )]
     Diff(DiffArgs),
+    /// Analyse many snapshots in parallel into tidy tables (NDJSON) for DuckDB, Spark...
+    #[command(
+        after_help = "Examples:\n  membudget export fleet/ -o tables -p budgets/board.toml\n  membudget export uploads/*.tar.gz -o tables --profile-map boards.toml --redact\n\nExit status: 0, or 2 when any snapshot failed (its reason is a row of errors.ndjson) or the run could not start; see docs/fleet.md."
+    )]
+    Export(crate::export::ExportArgs),
 }
 
 #[derive(Args, Debug)]
@@ -215,6 +220,7 @@ fn run_command(command: Command) -> Result<ExitCode> {
                 ExitCode::SUCCESS
             })
         }
+        Command::Export(args) => crate::export::run(&args),
         Command::CaptureScript => {
             emit(crate::capture::script::CAPTURE_SCRIPT, &None)?;
             Ok(ExitCode::SUCCESS)

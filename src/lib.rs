@@ -11,6 +11,7 @@ pub mod cli;
 pub mod collect;
 pub mod diff;
 pub mod error;
+pub mod export;
 pub mod model;
 pub mod parse;
 pub mod profile;
