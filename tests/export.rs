@@ -336,3 +336,52 @@ fn one_worker_writes_the_same_rows_and_redaction_keeps_the_program() {
         before
     );
 }
+
+#[test]
+fn a_clean_run_exits_0_and_a_bad_profile_map_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let snapshot = crate_dir().join("tests/fixtures/real/innosilicon-t2-zynq-snapshot");
+    let tables = dir.path().join("tables");
+    Command::cargo_bin("membudget")
+        .unwrap()
+        .arg("export")
+        .arg(&snapshot)
+        .arg("-o")
+        .arg(&tables)
+        .arg("-p")
+        .arg(crate_dir().join(ZYNQ_PROFILE))
+        .assert()
+        .code(0);
+    let row = &rows(&tables, "snapshots")[0];
+    let r = report(snapshot.to_str().unwrap(), ZYNQ_BOARD);
+    assert_eq!(
+        (&row["demand"], &row["headroom"]),
+        (&r["demand"], &r["headroom"])
+    );
+    assert_eq!(rows(&tables, "errors").len(), 0);
+
+    let map = dir.path().join("boards.toml");
+    std::fs::write(
+        &map,
+        "[[rule]]\nmatch = { board = \"x\" }\nprofile = \"missing.toml\"\n",
+    )
+    .unwrap();
+    let none = dir.path().join("none");
+    Command::cargo_bin("membudget")
+        .unwrap()
+        .arg("export")
+        .arg(&snapshot)
+        .arg("-o")
+        .arg(&none)
+        .arg("--profile-map")
+        .arg(&map)
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("missing.toml"));
+    assert!(!none.exists());
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        2,
+        "no temporary left"
+    );
+}

@@ -109,8 +109,7 @@ fn analyse_all(plan: &Plan, jobs: usize, output: &mut Output) -> Result<()> {
                 if index >= plan.paths.len() {
                     break;
                 }
-                let rows = analyse(plan, index);
-                if to_writer.send(Encoded::of(&rows)).is_err() {
+                if to_writer.send(analyse(plan, index)).is_err() {
                     break;
                 }
             });
@@ -126,7 +125,7 @@ fn analyse_all(plan: &Plan, jobs: usize, output: &mut Output) -> Result<()> {
 
 /// One snapshot's rows, or its row in `errors`: whatever goes wrong with one snapshot, a panic
 /// included, stays with that snapshot.
-fn analyse(plan: &Plan, index: usize) -> Rows {
+fn analyse(plan: &Plan, index: usize) -> Result<Encoded> {
     let path = &plan.paths[index];
     let shown = path.display().to_string();
     let who = Identity {
@@ -138,16 +137,17 @@ fn analyse(plan: &Plan, index: usize) -> Rows {
         measure(path, plan.profiles, &who)
     }));
     match attempt {
-        Ok(Ok(rows)) => rows,
-        Ok(Err(e)) => Rows::of_error(&who, e.to_string()),
-        Err(_) => Rows::of_error(
+        Ok(Ok(encoded)) => Ok(encoded),
+        Ok(Err(e)) => Encoded::of(&Rows::of_error(&who, e.to_string())),
+        Err(_) => Encoded::of(&Rows::of_error(
             &who,
             "internal error while analysing this snapshot (a bug: please report it)".into(),
-        ),
+        )),
     }
 }
 
-fn measure(path: &Path, profiles: &ProfileMap, who: &Identity) -> Result<Rows> {
+/// Reads, measures and encodes one snapshot while its budget is at hand.
+fn measure(path: &Path, profiles: &ProfileMap, who: &Identity) -> Result<Encoded> {
     let snapshot = crate::collect::load_on_this_thread(path)?;
     let profile = profiles.pick(&snapshot.meta.fields);
     let budget = evaluate(&snapshot, profile).map_err(|e| {
@@ -156,5 +156,5 @@ fn measure(path: &Path, profiles: &ProfileMap, who: &Identity) -> Result<Rows> {
             profile.source
         ))
     })?;
-    Ok(Rows::of_budget(who, &snapshot, &budget))
+    Encoded::of(&Rows::of_budget(who, &snapshot, &budget))
 }

@@ -144,33 +144,17 @@ mod tests {
     fn mistakes_name_the_file_and_line() {
         let dir = tempfile::tempdir().unwrap();
         let map = dir.path().join("map.toml");
-        let fallback = || Profile::parse("ram = \"auto\"\n", "f").unwrap();
-        std::fs::write(
-            &map,
-            "[[rule]]\nmatch = { board = \"(\" }\nprofile = \"x\"\n",
-        )
-        .unwrap();
-        let e = ProfileMap::load(&map, fallback())
-            .err()
-            .unwrap()
-            .to_string();
+        let error_of = |text: &str| {
+            std::fs::write(&map, text).unwrap();
+            let fallback = Profile::parse("ram = \"auto\"\n", "f").unwrap();
+            ProfileMap::load(&map, fallback).err().unwrap().to_string()
+        };
+        let e = error_of("[[rule]]\nmatch = { board = \"(\" }\nprofile = \"x\"\n");
         assert!(e.contains("map.toml:2"), "{e}");
         assert!(e.contains("regular expression"), "{e}");
-        std::fs::write(
-            &map,
-            "[[rule]]\nmatch = { board = \"x\" }\nprofile = \"nope.toml\"\n",
-        )
-        .unwrap();
-        let e = ProfileMap::load(&map, fallback())
-            .err()
-            .unwrap()
-            .to_string();
+        let e = error_of("[[rule]]\nmatch = { board = \"x\" }\nprofile = \"nope.toml\"\n");
         assert!(e.contains("nope.toml"), "{e}");
-        std::fs::write(&map, "[[rule]]\nmatch = {}\nprofile = \"x\"\n").unwrap();
-        let e = ProfileMap::load(&map, fallback())
-            .err()
-            .unwrap()
-            .to_string();
+        let e = error_of("[[rule]]\nmatch = {}\nprofile = \"x\"\n");
         assert!(e.contains("names no meta field"), "{e}");
     }
 }

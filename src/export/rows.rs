@@ -3,7 +3,8 @@
 //! not carry is `None` (null in the tables), never 0.
 
 use crate::account::classify::Counting;
-use crate::budget::{Budget, LineItem, Provenance, Status};
+use crate::account::Figures;
+use crate::budget::{Budget, Finding, LineItem, Provenance};
 use crate::model::Snapshot;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -53,33 +54,27 @@ pub struct ItemRow {
     pub note: Option<String>,
 }
 
+/// The figures of one class of one process: `mappings`, `virtual`, and `rss`, `pss`, `uss`,
+/// `swap` (null without smaps), as the report's JSON names them.
 #[derive(Debug, Serialize)]
-pub struct ProcessRow {
+pub struct ProcessRow<'a> {
     pub snapshot_id: u64,
     pub pid: u32,
-    pub name: String,
-    pub cmdline: String,
+    pub name: &'a str,
+    pub cmdline: &'a str,
     pub class: &'static str,
     /// `private` (summed per process), `shared` (counted once system-wide) or `not_counted`.
     pub counting: &'static str,
-    pub mappings: u64,
-    #[serde(rename = "virtual")]
-    pub virtual_size: u64,
-    pub rss: Option<u64>,
-    pub pss: Option<u64>,
-    pub uss: Option<u64>,
-    pub swap: Option<u64>,
+    #[serde(flatten)]
+    pub figures: Figures,
 }
 
+/// A finding as the report's JSON has it, with the snapshot it belongs to.
 #[derive(Debug, Serialize)]
-pub struct FindingRow {
+pub struct FindingRow<'a> {
     pub snapshot_id: u64,
-    pub rule: String,
-    pub subject: String,
-    pub status: Status,
-    pub actual: Option<i64>,
-    pub limit: Option<i64>,
-    pub message: String,
+    #[serde(flatten)]
+    pub finding: &'a Finding,
 }
 
 #[derive(Debug, Serialize)]
@@ -89,13 +84,13 @@ pub struct ErrorRow {
     pub error: String,
 }
 
-/// Everything one snapshot contributes to the tables.
+/// Everything one snapshot contributes to the tables, borrowing from its budget.
 #[derive(Debug, Default)]
-pub struct Rows {
+pub struct Rows<'a> {
     pub snapshots: Vec<SnapshotRow>,
     pub items: Vec<ItemRow>,
-    pub processes: Vec<ProcessRow>,
-    pub findings: Vec<FindingRow>,
+    pub processes: Vec<ProcessRow<'a>>,
+    pub findings: Vec<FindingRow<'a>>,
     pub errors: Vec<ErrorRow>,
 }
 
@@ -107,8 +102,8 @@ pub struct Identity<'a> {
     pub redact: bool,
 }
 
-impl Rows {
-    pub fn of_budget(who: &Identity, snapshot: &Snapshot, budget: &Budget) -> Rows {
+impl<'a> Rows<'a> {
+    pub fn of_budget(who: &Identity, snapshot: &Snapshot, budget: &'a Budget) -> Rows<'a> {
         let mut items = Vec::new();
         for item in &budget.items {
             flatten_item(who.id, item, None, &mut items);
@@ -117,12 +112,19 @@ impl Rows {
             snapshots: vec![snapshot_row(who, snapshot, budget)],
             items,
             processes: process_rows(who, budget),
-            findings: finding_rows(who.id, budget),
+            findings: budget
+                .findings
+                .iter()
+                .map(|finding| FindingRow {
+                    snapshot_id: who.id,
+                    finding,
+                })
+                .collect(),
             errors: Vec::new(),
         }
     }
 
-    pub fn of_error(who: &Identity, error: String) -> Rows {
+    pub fn of_error(who: &Identity, error: String) -> Rows<'a> {
         Rows {
             errors: vec![ErrorRow {
                 snapshot_id: who.id,
@@ -198,8 +200,8 @@ fn flatten_item(id: u64, item: &LineItem, parent: Option<&str>, out: &mut Vec<It
 }
 
 /// The program name alone: the first word of the command line (argv[0]), arguments dropped.
-fn redacted(cmdline: &str) -> String {
-    cmdline.split(' ').next().unwrap_or_default().to_string()
+fn redacted(cmdline: &str) -> &str {
+    cmdline.split(' ').next().unwrap_or_default()
 }
 
 fn counting_name(counting: Counting) -> &'static str {
@@ -211,48 +213,27 @@ fn counting_name(counting: Counting) -> &'static str {
 }
 
 /// One row per process and class of mapping it has.
-fn process_rows(who: &Identity, budget: &Budget) -> Vec<ProcessRow> {
+fn process_rows<'a>(who: &Identity, budget: &'a Budget) -> Vec<ProcessRow<'a>> {
     let mut rows = Vec::new();
     for p in &budget.accounting.processes {
         let cmdline = if who.redact {
             redacted(&p.cmdline)
         } else {
-            p.cmdline.clone()
+            &p.cmdline
         };
-        for (class, f) in p.classes.iter() {
+        for (class, figures) in p.classes.iter() {
             rows.push(ProcessRow {
                 snapshot_id: who.id,
                 pid: p.pid,
-                name: p.name.clone(),
-                cmdline: cmdline.clone(),
+                name: &p.name,
+                cmdline,
                 class: class.name(),
                 counting: counting_name(class.counting()),
-                mappings: f.mappings,
-                virtual_size: f.virtual_size,
-                rss: f.rss,
-                pss: f.pss,
-                uss: f.uss,
-                swap: f.swap,
+                figures,
             });
         }
     }
     rows
-}
-
-fn finding_rows(id: u64, budget: &Budget) -> Vec<FindingRow> {
-    budget
-        .findings
-        .iter()
-        .map(|f| FindingRow {
-            snapshot_id: id,
-            rule: f.rule.clone(),
-            subject: f.subject.clone(),
-            status: f.status,
-            actual: f.actual,
-            limit: f.limit,
-            message: f.message.clone(),
-        })
-        .collect()
 }
 
 /// Unix seconds as ISO 8601 UTC, whole seconds (`2023-11-14T22:13:20Z`); `None` for a time no
