@@ -176,6 +176,16 @@ fn fleet_tables_follow_the_schema_and_answer_like_the_reports() {
     // Each snapshot row says what the report of the same snapshot says.
     let snapshots = rows(&fleet.tables, "snapshots");
     assert_eq!(snapshots.len(), 18);
+    let items = rows(&fleet.tables, "items");
+    let findings = rows(&fleet.tables, "findings");
+    let processes = rows(&fleet.tables, "processes");
+    let of = |table: &[Value], id: &Value| -> Vec<Value> {
+        table
+            .iter()
+            .filter(|r| r["snapshot_id"] == *id)
+            .cloned()
+            .collect()
+    };
     let mut heap: BTreeMap<String, (u64, u64)> = BTreeMap::new();
     let mut headroom: BTreeMap<String, Vec<i64>> = BTreeMap::new();
     let mut newest: BTreeMap<String, (String, bool)> = BTreeMap::new();
@@ -199,6 +209,39 @@ fn fleet_tables_follow_the_schema_and_answer_like_the_reports() {
         assert_eq!(row["verdict"], verdict);
         let time = r["meta"]["time"].as_str().unwrap();
         assert_eq!(row["time"].as_str().unwrap(), utc_by_date(time));
+
+        // Its items, findings and processes are the report's.
+        let id = &row["snapshot_id"];
+        let top: Vec<(Value, Value)> = of(&items, id)
+            .into_iter()
+            .filter(|i| i["parent"].is_null())
+            .map(|i| (i["key"].clone(), i["bytes"].clone()))
+            .collect();
+        let reported: Vec<(Value, Value)> = r["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| (i["key"].clone(), i["bytes"].clone()))
+            .collect();
+        assert_eq!(top, reported);
+        let statuses = |f: &[Value]| -> Vec<(Value, Value, Value)> {
+            f.iter()
+                .map(|f| (f["rule"].clone(), f["subject"].clone(), f["status"].clone()))
+                .collect()
+        };
+        assert_eq!(
+            statuses(&of(&findings, id)),
+            statuses(r["findings"].as_array().unwrap())
+        );
+        let mut pids: Vec<u64> = of(&processes, id)
+            .iter()
+            .map(|p| p["pid"].as_u64().unwrap())
+            .collect();
+        pids.dedup();
+        assert_eq!(
+            pids.len(),
+            r["accounting"]["processes"].as_array().unwrap().len()
+        );
 
         let firmware = r["meta"]["firmware"].as_str().unwrap().to_string();
         for p in r["accounting"]["processes"].as_array().unwrap() {
