@@ -45,9 +45,13 @@ pub struct ExportArgs {
     pub jobs: Option<u32>,
 }
 
+/// One input of the run: a snapshot path, or a named path that could not be listed (a
+/// vanished file, an unreadable directory) with the reason, which becomes its `errors` row.
+type Input = (PathBuf, Option<String>);
+
 /// What every worker needs, shared read-only.
 struct Plan<'a> {
-    paths: &'a [PathBuf],
+    paths: &'a [Input],
     profiles: &'a ProfileMap,
     redact: bool,
 }
@@ -60,7 +64,7 @@ pub fn run(args: &ExportArgs) -> Result<ExitCode> {
         Some(map) => ProfileMap::load(map, fallback)?,
         None => ProfileMap::single(fallback),
     };
-    let paths = crate::trend::series::expand(&args.snapshots)?;
+    let paths = inputs(&args.snapshots);
     let mut output = Output::create(&args.output)?;
     let plan = Plan {
         paths: &paths,
@@ -87,6 +91,19 @@ pub fn run(args: &ExportArgs) -> Result<ExitCode> {
         return Ok(ExitCode::from(2));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The snapshots the user named, directories expanded as `trend` does; a name that cannot be
+/// expanded is an input that fails on its own rather than the end of the run.
+fn inputs(named: &[PathBuf]) -> Vec<Input> {
+    let mut inputs = Vec::new();
+    for name in named {
+        match crate::trend::series::expand(std::slice::from_ref(name)) {
+            Ok(paths) => inputs.extend(paths.into_iter().map(|p| (p, None))),
+            Err(e) => inputs.push((name.clone(), Some(e.to_string()))),
+        }
+    }
+    inputs
 }
 
 fn default_jobs() -> usize {
@@ -126,13 +143,16 @@ fn analyse_all(plan: &Plan, jobs: usize, output: &mut Output) -> Result<()> {
 /// One snapshot's rows, or its row in `errors`: whatever goes wrong with one snapshot, a panic
 /// included, stays with that snapshot.
 fn analyse(plan: &Plan, index: usize) -> Result<Encoded> {
-    let path = &plan.paths[index];
+    let (path, unlisted) = &plan.paths[index];
     let shown = path.display().to_string();
     let who = Identity {
         id: index as u64,
         path: &shown,
         redact: plan.redact,
     };
+    if let Some(reason) = unlisted {
+        return Encoded::of(&Rows::of_error(&who, reason.clone()));
+    }
     let attempt = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         measure(path, plan.profiles, &who)
     }));
