@@ -11,6 +11,7 @@
 #   PROFILE=profiling benches/run.sh     # the build profilers use (release + debug info)
 #   MB=/path/to/membudget benches/run.sh # another build of membudget (e.g. an older release)
 #   GEN=target/debug/examples/gen_snapshot benches/run.sh   # skip building the generator
+#   ONLY=export REPS=3 benches/run.sh      # only the figures whose name contains "export"
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPS=${REPS:-5}
@@ -19,6 +20,8 @@ BIG_PROCESSES=${BIG_PROCESSES:-21000}   # about 500 MB of maps+smaps+status
 SERIES=${SERIES:-500}
 SERIES_PROCESSES=${SERIES_PROCESSES:-200}
 PROFILE=${PROFILE:-release}
+FLEET=${FLEET:-1000}                    # export: snapshots of 200 processes, 6 devices
+ONLY=${ONLY:-}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-target}
 mkdir -p "$WORK"
 
@@ -39,10 +42,15 @@ gen() { # gen OUT ARGS... : generate once
   local out=$1; shift
   [ -e "$out" ] || "$GEN" --out "$out" "$@"
 }
-gen "$WORK/s2000" --processes 2000 --format dir
-gen "$WORK/s2000.tar.gz" --processes 2000 --format tar.gz
-gen "$WORK/big.tar" --processes "$BIG_PROCESSES" --format tar
-gen "$WORK/series" --processes "$SERIES_PROCESSES" --series "$SERIES"
+# want NAME: whether ONLY selects the figure (or generated input) NAME.
+want() { [[ -z $ONLY || $1 == *"$ONLY"* ]]; }
+if want analyse || want smem; then
+  gen "$WORK/s2000" --processes 2000 --format dir
+  gen "$WORK/s2000.tar.gz" --processes 2000 --format tar.gz
+fi
+if want big.tar; then gen "$WORK/big.tar" --processes "$BIG_PROCESSES" --format tar; fi
+if want trend; then gen "$WORK/series" --processes "$SERIES_PROCESSES" --series "$SERIES"; fi
+if want export; then gen "$WORK/fleet$FLEET" --processes 200 --fleet "$FLEET"; fi
 
 # run CMD: wall microseconds and peak RSS (kB) of a shell command; exit 0 or 1 is success
 # (report/check say "over budget" with 1).
@@ -65,6 +73,7 @@ median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a
 # compare NAME TARGET REF_CMD FIG_CMD: alternate, then print one table row.
 compare() {
   local name=$1 target=$2 ref=$3 fig=$4 i
+  want "$name" || return 0
   : >"$WORK/.ref"; : >"$WORK/.fig"; : >"$WORK/.figrss"
   run "$ref" >/dev/null; run "$fig" >/dev/null   # warm the page cache for both
   for ((i = 0; i < REPS; i++)); do
@@ -79,8 +88,11 @@ compare() {
 }
 
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), load $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "snapshots: s2000 $(du -s --apparent-size -m "$WORK/s2000" | cut -f1) MB in $(find "$WORK/s2000" -type f | wc -l) files;" \
-  "big.tar $(du -m --apparent-size "$WORK/big.tar" | cut -f1) MB ($BIG_PROCESSES processes); series $SERIES x $SERIES_PROCESSES processes"
+for input in s2000 big.tar series "fleet$FLEET"; do
+  if [ -e "$WORK/$input" ]; then
+    echo "input $input: $(du -s --apparent-size -m "$WORK/$input" | cut -f1) MB in $(find "$WORK/$input" -type f | wc -l) files"
+  fi
+done
 echo "membudget: $MB ($(stat -c %s "$MB") bytes); REPS=$REPS; times are medians in ms; ratio = figure / reference"
 printf '%-44s %10s %10s %8s %9s  %s\n' figure fig_ms ref_ms ratio peak_MiB target
 PSS="-p benches/pss.toml"
@@ -106,3 +118,7 @@ compare "live capture --smaps (.tar) vs cat same files" "<= 1.2" \
 compare "trend over $SERIES x $SERIES_PROCESSES vs zcat" "seconds" \
   "cat $WORK/series/*.tar.gz | gzip -dc >/dev/null" \
   "$MB trend $WORK/series"
+# The export writes 330 MB of tables per run: each run starts from an empty directory.
+compare "export $FLEET x 200 procs (.tar.gz) vs cat | gzip -dc" "<= 1.5, RSS < 128 MiB" \
+  "cat $WORK/fleet$FLEET/*.tar.gz | gzip -dc >/dev/null" \
+  "rm -rf $WORK/tables && $MB export $WORK/fleet$FLEET -o $WORK/tables"

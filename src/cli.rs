@@ -75,6 +75,11 @@ pub enum Command {
         after_help = "Examples:\n  membudget man > membudget.1 && man ./membudget.1\n  membudget man | gzip > /usr/local/share/man/man1/membudget.1.gz"
     )]
     Man,
+    /// Analyse many snapshots in parallel into tidy tables (NDJSON) for DuckDB, Spark...
+    #[command(
+        after_help = "Examples:\n  membudget export fleet/ -o tables -p budgets/board.toml\n  membudget export uploads/*.tar.gz -o tables --profile-map boards.toml --redact\n\nExit status: 0, or 2 when any snapshot failed (its reason is a row of errors.ndjson) or the run could not start; see docs/fleet.md."
+    )]
+    Export(crate::export::ExportArgs),
 }
 
 #[derive(Args, Debug)]
@@ -262,6 +267,7 @@ fn run_command(command: Command, quiet: bool) -> Result<ExitCode> {
                 ExitCode::SUCCESS
             })
         }
+        Command::Export(args) => crate::export::run(&args),
         Command::CaptureScript => {
             emit(crate::capture::script::CAPTURE_SCRIPT, &None)?;
             Ok(ExitCode::SUCCESS)

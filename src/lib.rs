@@ -15,6 +15,7 @@ pub mod collect;
 pub mod diff;
 pub mod error;
 pub mod evidence;
+pub mod export;
 pub mod identity;
 pub mod model;
 pub mod output;

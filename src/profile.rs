@@ -295,19 +295,32 @@ fn line_column(text: &str, offset: usize) -> (usize, usize) {
     (line, column)
 }
 
+/// A whole configuration file as text, errors naming it.
+pub(crate) fn read_text(path: &Path) -> Result<String> {
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path.display(), &e))?;
+    String::from_utf8(bytes)
+        .map_err(|_| Error::in_file(path.display().to_string(), "not UTF-8 text"))
+}
+
+/// TOML text into `T`, an error naming `source`, line and column. Shared by every TOML file
+/// the tool reads (profiles, export's profile map), so they all point at the mistake alike.
+pub(crate) fn parse_toml<T: serde::de::DeserializeOwned>(text: &str, source: &str) -> Result<T> {
+    toml::from_str(text).map_err(|e| {
+        let message = e.message().to_string();
+        match e.span() {
+            Some(span) => {
+                let (line, column) = line_column(text, span.start);
+                Error::at(source, line, Some(column), message)
+            }
+            None => Error::in_file(source, message),
+        }
+    })
+}
+
 impl Profile {
     /// Parses profile text; `source` names it in errors.
     pub fn parse(text: &str, source: &str) -> Result<Profile> {
-        let mut profile: Profile = toml::from_str(text).map_err(|e| {
-            let message = e.message().to_string();
-            match e.span() {
-                Some(span) => {
-                    let (line, column) = line_column(text, span.start);
-                    Error::at(source, line, Some(column), message)
-                }
-                None => Error::in_file(source, message),
-            }
-        })?;
+        let mut profile: Profile = parse_toml(text, source)?;
         for (index, limit) in profile.processes.iter().enumerate() {
             if limit.name.is_some() == limit.regex.is_some() {
                 return Err(Error::in_file(
@@ -324,10 +337,7 @@ impl Profile {
     }
 
     pub fn load(path: &Path) -> Result<Profile> {
-        let bytes = std::fs::read(path).map_err(|e| Error::io(path.display(), &e))?;
-        let text = String::from_utf8(bytes)
-            .map_err(|_| Error::in_file(path.display().to_string(), "not UTF-8 text"))?;
-        Profile::parse(&text, &path.display().to_string())
+        Profile::parse(&read_text(path)?, &path.display().to_string())
     }
 
     /// The profile at `path`, or the built-in default.

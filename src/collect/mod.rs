@@ -95,6 +95,13 @@ pub fn open(path: Option<&Path>, live: LiveOptions) -> Result<Box<dyn Source>> {
     }
 }
 
+/// Opens and collects a snapshot on the calling thread only: for callers that already keep
+/// every core busy with one snapshot per thread (`export`), where a second thread per snapshot
+/// would only add hand-over work.
+pub fn load_on_this_thread(path: &Path) -> Result<Snapshot> {
+    collect_on_this_thread(open(Some(path), LiveOptions::default())?.as_mut())
+}
+
 /// Convenience: open and collect in one step.
 pub fn load(path: Option<&Path>, live: LiveOptions) -> Result<Snapshot> {
     collect(open(path, live)?.as_mut())
