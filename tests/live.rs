@@ -120,9 +120,9 @@ fn every_process_smaps_rss_equals_rollup() {
         consistent_or_changing(pid, "smaps_rollup", || {
             let smaps = std::fs::read(format!("/proc/{pid}/smaps")).ok()?;
             let rollup = std::fs::read(format!("/proc/{pid}/smaps_rollup")).ok()?;
-            let (entries, issues) = parse_smaps(&smaps);
+            let (entries, issues) = parse_smaps(&smaps).unwrap();
             assert!(issues.is_empty(), "pid {pid}: {issues:?}");
-            let (rollup, _) = parse_smaps(&rollup);
+            let (rollup, _) = parse_smaps(&rollup).unwrap();
             let rollup = rollup.first()?.fields;
             let rss: u64 = entries.iter().map(|e| e.fields.rss).sum();
             let pss: u64 = entries.iter().map(|e| e.fields.pss.unwrap_or(0)).sum();

@@ -6,6 +6,7 @@ use crate::model::{
 };
 use crate::parse::df::{parse_df, parse_du, DfEntry};
 use crate::parse::kernel::{parse_boot_log, parse_cmdline};
+use crate::parse::kv::first_duplicate_key;
 use crate::parse::maps::{parse_maps, LineIssue, MapLine};
 use crate::parse::meminfo::parse_meminfo;
 use crate::parse::meta::parse_meta;
@@ -258,6 +259,7 @@ impl SnapshotBuilder {
                     .map_err(|(line, msg)| Error::at(self.display(path), line, None, msg))?;
             }
             FileKind::Meminfo => {
+                self.refuse_duplicate_keys(path, bytes)?;
                 let (meminfo, issues) = parse_meminfo(bytes);
                 self.record_issues(path, issues);
                 self.snapshot.meminfo = meminfo;
@@ -297,9 +299,17 @@ impl SnapshotBuilder {
                 self.du = Some(entries);
             }
             FileKind::Dmesg => self.snapshot.boot_memory = parse_boot_log(bytes),
-            FileKind::Process(pid, file) => self.add_process_file(pid, path, file, bytes),
+            FileKind::Process(pid, file) => self.add_process_file(pid, path, file, bytes)?,
         }
         Ok(())
+    }
+
+    /// A `Key: value` file with a key twice is refused (see [`first_duplicate_key`]).
+    fn refuse_duplicate_keys(&self, path: &str, bytes: &[u8]) -> Result<()> {
+        match first_duplicate_key(bytes) {
+            Some((line, message)) => Err(Error::at(self.display(path), line, None, message)),
+            None => Ok(()),
+        }
     }
 
     /// Marks `kind` as taken; if it already was, the path its first copy came under.
@@ -376,7 +386,16 @@ impl SnapshotBuilder {
         }
     }
 
-    fn add_process_file(&mut self, pid: u32, path: &str, file: ProcessFile, bytes: &[u8]) {
+    /// Takes one file of a process. A field given twice (smaps, status) refuses the snapshot.
+    fn add_process_file(
+        &mut self,
+        pid: u32,
+        path: &str,
+        file: ProcessFile,
+        bytes: &[u8],
+    ) -> Result<()> {
+        let shown = self.display(path);
+        let refuse = |i: LineIssue| Error::at(shown.clone(), i.line, None, i.message);
         let issues = {
             let entry = self.processes.entry(pid).or_default();
             match file {
@@ -387,17 +406,20 @@ impl SnapshotBuilder {
                     issues
                 }
                 ProcessFile::Smaps => {
-                    let (smaps, issues) = parse_smaps(bytes);
+                    let (smaps, issues) = parse_smaps(bytes).map_err(refuse)?;
                     entry.bad_lines += issues.len();
                     self.take_smaps(pid, smaps);
                     issues
                 }
                 ProcessFile::SmapsRollup => {
-                    let (rollup, issues) = parse_smaps(bytes);
+                    let (rollup, issues) = parse_smaps(bytes).map_err(refuse)?;
                     entry.rollup = rollup.first().map(|e| Box::new(e.fields));
                     issues
                 }
                 ProcessFile::Status => {
+                    if let Some((line, message)) = first_duplicate_key(bytes) {
+                        return Err(refuse(LineIssue { line, message }));
+                    }
                     entry.status = Some(parse_status(bytes));
                     Vec::new()
                 }
@@ -412,6 +434,7 @@ impl SnapshotBuilder {
             }
         };
         self.record_issues(path, issues);
+        Ok(())
     }
 
     /// The problems met so far, for an error that ends the run: the entry that was refused is

@@ -51,11 +51,17 @@ pub struct SmapsEntry {
     pub fields: SmapsFields,
 }
 
+/// What smaps gives: its entries and the lines it skipped, or (`Err`) a field given twice in
+/// one mapping, which leaves the mapping's true figure unknowable and refuses the file.
+pub type ParsedSmaps = Result<(Vec<SmapsEntry>, Vec<LineIssue>), LineIssue>;
+
 /// Parses smaps or smaps_rollup. Unknown fields (VmFlags, THPeligible, ProtectionKey...) are
 /// ignored; a malformed header or a field line before any header is an issue.
-pub fn parse_smaps(bytes: &[u8]) -> (Vec<SmapsEntry>, Vec<LineIssue>) {
+pub fn parse_smaps(bytes: &[u8]) -> ParsedSmaps {
     let mut entries: Vec<SmapsEntry> = Vec::new();
     let mut issues = Vec::new();
+    // The fields of the current mapping already taken, one bit each (see `field`).
+    let mut taken = 0u16;
     // After a bad header, its field lines belong to nothing: skip them quietly.
     let mut in_bad_entry = false;
     for (number, line) in lines(bytes) {
@@ -67,6 +73,7 @@ pub fn parse_smaps(bytes: &[u8]) -> (Vec<SmapsEntry>, Vec<LineIssue>) {
                         fields: SmapsFields::default(),
                     });
                     in_bad_entry = false;
+                    taken = 0;
                 }
                 Err(message) => {
                     issues.push(LineIssue {
@@ -95,18 +102,18 @@ pub fn parse_smaps(bytes: &[u8]) -> (Vec<SmapsEntry>, Vec<LineIssue>) {
             });
             continue;
         };
-        let target: &mut u64 = match key {
-            "Size" => &mut entry.fields.size,
-            "Rss" => &mut entry.fields.rss,
-            "Shared_Clean" => &mut entry.fields.shared_clean,
-            "Shared_Dirty" => &mut entry.fields.shared_dirty,
-            "Private_Clean" => &mut entry.fields.private_clean,
-            "Private_Dirty" => &mut entry.fields.private_dirty,
-            "Pss" => entry.fields.pss.get_or_insert(0),
-            "Anonymous" => entry.fields.anonymous.get_or_insert(0),
-            "Swap" => entry.fields.swap.get_or_insert(0),
-            _ => continue,
+        let Some((bit, target)) = field(&mut entry.fields, key) else {
+            continue;
         };
+        if taken & bit != 0 {
+            return Err(LineIssue {
+                line: number,
+                message: format!(
+                    "{key} given twice for one mapping: which value is the kernel's is unknowable"
+                ),
+            });
+        }
+        taken |= bit;
         match value_bytes(value) {
             Some(v) => *target = v,
             None => issues.push(LineIssue {
@@ -115,7 +122,23 @@ pub fn parse_smaps(bytes: &[u8]) -> (Vec<SmapsEntry>, Vec<LineIssue>) {
             }),
         }
     }
-    (entries, issues)
+    Ok((entries, issues))
+}
+
+/// The figure a field line sets, and a bit that stands for the field.
+fn field<'a>(fields: &'a mut SmapsFields, key: &str) -> Option<(u16, &'a mut u64)> {
+    Some(match key {
+        "Size" => (1, &mut fields.size),
+        "Rss" => (1 << 1, &mut fields.rss),
+        "Shared_Clean" => (1 << 2, &mut fields.shared_clean),
+        "Shared_Dirty" => (1 << 3, &mut fields.shared_dirty),
+        "Private_Clean" => (1 << 4, &mut fields.private_clean),
+        "Private_Dirty" => (1 << 5, &mut fields.private_dirty),
+        "Pss" => (1 << 6, fields.pss.get_or_insert(0)),
+        "Anonymous" => (1 << 7, fields.anonymous.get_or_insert(0)),
+        "Swap" => (1 << 8, fields.swap.get_or_insert(0)),
+        _ => return None,
+    })
 }
 
 #[cfg(test)]
@@ -125,7 +148,7 @@ mod tests {
     #[test]
     fn two_entries_with_fields() {
         let text = b"00008000-000f0000 r-xp 00000000 1f:04 16 /bin/busybox\nSize: 928 kB\nRss: 384 kB\nPss: 41 kB\nShared_Clean: 384 kB\nVmFlags: rd ex mr mw me dw\n000f1000-00112000 rw-p 00000000 00:00 0 [heap]\nSize: 132 kB\nRss: 8 kB\nPrivate_Dirty: 8 kB\nAnonymous: 8 kB\n";
-        let (e, issues) = parse_smaps(text);
+        let (e, issues) = parse_smaps(text).unwrap();
         assert!(issues.is_empty(), "{issues:?}");
         assert_eq!(e.len(), 2);
         assert_eq!(e[0].fields.pss, Some(41 * 1024));
@@ -140,7 +163,7 @@ mod tests {
     #[test]
     fn odd_field_lines_keep_their_meaning() {
         let text = "00008000-000f0000 r-xp 00000000 1f:04 16 /bin/busybox\nSize:\u{a0}928 kB\nRss:\t 8 kB \nPss: 4 MB\nSwap:\nShared_Clean:\u{b}12 kB\nPrivate-Dirty: 4 kB\nKey:value-x\nAnon ymous: 4 kB\n";
-        let (e, issues) = parse_smaps(text.as_bytes());
+        let (e, issues) = parse_smaps(text.as_bytes()).unwrap();
         assert_eq!(e.len(), 1);
         assert_eq!(e[0].fields.size, 928 * 1024);
         assert_eq!(e[0].fields.rss, 8 * 1024);
@@ -162,8 +185,16 @@ mod tests {
 
     #[test]
     fn fields_before_header_are_issues() {
-        let (e, issues) = parse_smaps(b"Rss: 4 kB\n");
+        let (e, issues) = parse_smaps(b"Rss: 4 kB\n").unwrap();
         assert!(e.is_empty());
         assert_eq!(issues.len(), 1);
+    }
+
+    #[test]
+    fn a_field_twice_in_one_mapping_refuses_the_file() {
+        let text = b"1000-2000 rw-p 0 00:00 0\nRss: 4 kB\n3000-4000 rw-p 0 00:00 0\nRss: 4 kB\nPss: 1 kB\nRss: 400 kB\n";
+        let issue = parse_smaps(text).unwrap_err();
+        assert_eq!(issue.line, 6);
+        assert!(issue.message.starts_with("Rss given twice"), "{issue:?}");
     }
 }
