@@ -294,6 +294,67 @@ fn fails_with(args: &[&str], paths: &[&Path], message: &str) {
     assert!(stderr.contains(message), "{stderr}");
 }
 
+/// Rewrites a sample's meta (its time and the board it says it came from).
+fn set_meta(sample: &Path, meta: &str) {
+    std::fs::write(sample.join("meta"), format!("format=1\n{meta}")).unwrap();
+}
+
+/// Two boards with the same firmware and pids, interleaved, looked like one board without a
+/// leak; a reboot between samples is no leak either; NaN/inf/negative times made "over NaN
+/// days". Each is refused, naming the sample.
+#[test]
+fn series_mixing_boards_or_boots_or_with_impossible_times_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let samples = build_series(dir.path());
+    for (k, sample) in samples.iter().enumerate() {
+        let host = if k % 2 == 0 { "cam-a" } else { "cam-b" };
+        set_meta(
+            sample,
+            &format!("time={}\nhost={host}\n", T0 + k as u64 * 3600),
+        );
+    }
+    let second = samples[1].display().to_string();
+    fails_with(
+        &[],
+        &[dir.path()],
+        &format!("{second}: host \"cam-b\" differs from \"cam-a\" of "),
+    );
+    for (k, sample) in samples.iter().enumerate() {
+        let boot = if k < 4 { "b1" } else { "b2" };
+        set_meta(
+            sample,
+            &format!("time={}\nhost=cam\nboot_id={boot}\n", T0 + k as u64 * 3600),
+        );
+    }
+    fails_with(
+        &[],
+        &[dir.path()],
+        &format!(
+            "{}: boot_id \"b2\" differs from \"b1\" of ",
+            samples[4].display()
+        ),
+    );
+    for (k, sample) in samples.iter().enumerate() {
+        set_meta(
+            sample,
+            &format!("time={}\nhost=cam\nboot_id=b1\n", T0 + k as u64 * 3600),
+        );
+    }
+    let (_, code) = trend_json(&["--fail-on-leak"], dir.path());
+    assert_eq!(code, Some(1), "one board, one boot: the leak is found");
+    for bad in ["NaN", "inf", "-1e300", "-1"] {
+        set_meta(&samples[2], &format!("time={bad}\n"));
+        fails_with(
+            &[],
+            &[dir.path()],
+            &format!(
+                "{}:meta: time={bad} is not a capture time",
+                samples[2].display()
+            ),
+        );
+    }
+}
+
 #[test]
 fn bad_input_is_exit_2_naming_the_file() {
     let dir = tempfile::tempdir().unwrap();
