@@ -21,15 +21,26 @@ pub struct Delta {
 }
 
 impl Delta {
-    fn new(key: &str, label: &str, old: u64, new: u64) -> Delta {
-        Delta {
+    fn new(key: &str, label: &str, old: u64, new: u64) -> Result<Delta> {
+        Ok(Delta {
             key: key.into(),
             label: label.into(),
             old,
             new,
-            delta: new as i64 - old as i64,
-        }
+            delta: signed_change(label, old, new)?,
+        })
     }
+}
+
+/// `new - old` as a signed figure. Beyond ±8 EiB it is no board's memory but a sum that
+/// saturated (a mapping over the whole address space), and it is refused rather than wrapped:
+/// a wrapped delta once read as a shrink and passed `--fail-above`.
+fn signed_change(what: &str, old: u64, new: u64) -> Result<i64> {
+    i64::try_from(i128::from(new) - i128::from(old)).map_err(|_| {
+        Error::msg(format!(
+            "{what} goes from {old} to {new} bytes: a change beyond 8 EiB is an overflowed sum, not memory; no verdict can rest on it"
+        ))
+    })
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -146,12 +157,19 @@ impl Diff {
     }
 }
 
-fn process_delta(old: Option<&ProcessAccount>, new: Option<&ProcessAccount>) -> ProcessDelta {
+fn process_delta(
+    old: Option<&ProcessAccount>,
+    new: Option<&ProcessAccount>,
+) -> Result<ProcessDelta> {
     let any = new.or(old).map_or(("", ""), |p| (&p.name, &p.cmdline));
     let mut classes = BTreeMap::new();
     for class in Class::ALL {
         let size = |p: Option<&ProcessAccount>| p.map_or(0, |p| p.class(class).virtual_size);
-        let delta = size(new) as i64 - size(old) as i64;
+        let delta = signed_change(
+            &format!("{} of {}", class.name(), any.0),
+            size(old),
+            size(new),
+        )?;
         if delta != 0 {
             classes.insert(class, delta);
         }
@@ -164,7 +182,7 @@ fn process_delta(old: Option<&ProcessAccount>, new: Option<&ProcessAccount>) -> 
         _ if old_demand == new_demand && classes.is_empty() => Change::Unchanged,
         _ => Change::Changed,
     };
-    ProcessDelta {
+    Ok(ProcessDelta {
         name: any.0.to_string(),
         cmdline: any.1.to_string(),
         old_pid: old.map(|p| p.pid),
@@ -172,9 +190,9 @@ fn process_delta(old: Option<&ProcessAccount>, new: Option<&ProcessAccount>) -> 
         change,
         old: old_demand,
         new: new_demand,
-        delta: new_demand as i64 - old_demand as i64,
+        delta: signed_change(&format!("demand of {}", any.0), old_demand, new_demand)?,
         classes,
-    }
+    })
 }
 
 /// The processes of one (name, command line) on the old and on the new side.
@@ -183,7 +201,7 @@ type Pairing<'a> = (Vec<&'a ProcessAccount>, Vec<&'a ProcessAccount>);
 /// Pairs the processes of both sides by (name, command line); several with the same key are
 /// paired in order of size (the accounting lists processes largest first), the surplus
 /// appeared or went away.
-fn match_processes(old: &[ProcessAccount], new: &[ProcessAccount]) -> Vec<ProcessDelta> {
+fn match_processes(old: &[ProcessAccount], new: &[ProcessAccount]) -> Result<Vec<ProcessDelta>> {
     let mut groups: BTreeMap<(&str, &str), Pairing> = BTreeMap::new();
     for p in old {
         groups.entry((&p.name, &p.cmdline)).or_default().0.push(p);
@@ -194,7 +212,7 @@ fn match_processes(old: &[ProcessAccount], new: &[ProcessAccount]) -> Vec<Proces
     let mut out = Vec::new();
     for (olds, news) in groups.values() {
         for i in 0..olds.len().max(news.len()) {
-            out.push(process_delta(olds.get(i).copied(), news.get(i).copied()));
+            out.push(process_delta(olds.get(i).copied(), news.get(i).copied())?);
         }
     }
     out.sort_by(|a, b| {
@@ -206,7 +224,7 @@ fn match_processes(old: &[ProcessAccount], new: &[ProcessAccount]) -> Vec<Proces
             .then_with(|| a.old_pid.cmp(&b.old_pid))
             .then_with(|| a.new_pid.cmp(&b.new_pid))
     });
-    out
+    Ok(out)
 }
 
 /// Compares two budgets evaluated against the same profile.
@@ -228,9 +246,9 @@ pub fn compare(old: &Budget, new: &Budget, fail_above: Option<GrowthLimit>) -> R
                 new.item(&i.key).map_or(0, |n| n.bytes),
             )
         })
-        .collect();
+        .collect::<Result<_>>()?;
     for i in new.items.iter().filter(|i| old.item(&i.key).is_none()) {
-        items.push(Delta::new(&i.key, &i.label, 0, i.bytes));
+        items.push(Delta::new(&i.key, &i.label, 0, i.bytes)?);
     }
     let total = |b: &Budget, c: Class| {
         b.accounting
@@ -245,14 +263,17 @@ pub fn compare(old: &Budget, new: &Budget, fail_above: Option<GrowthLimit>) -> R
                 || new.accounting.class_totals.contains_key(c)
         })
         .map(|&c| Delta::new(c.name(), c.name(), total(old, c), total(new, c)))
-        .collect();
+        .collect::<Result<_>>()?;
     classes.sort_by(|a, b| {
         b.delta
             .unsigned_abs()
             .cmp(&a.delta.unsigned_abs())
             .then_with(|| a.key.cmp(&b.key))
     });
-    let demand_delta = new.demand as i64 - old.demand as i64;
+    let demand_delta = signed_change("demand", old.demand, new.demand)?;
+    let headroom_delta = new.headroom.checked_sub(old.headroom).ok_or_else(|| {
+        Error::msg("headroom changes by more than 8 EiB: an overflowed sum, not memory")
+    })?;
     let allowed_growth = fail_above.map(|l| l.resolve(old.demand));
     Ok(Diff {
         profile: new.profile.clone(),
@@ -260,10 +281,10 @@ pub fn compare(old: &Budget, new: &Budget, fail_above: Option<GrowthLimit>) -> R
         old: Side::of(old),
         new: Side::of(new),
         demand_delta,
-        headroom_delta: new.headroom - old.headroom,
+        headroom_delta,
         items,
         classes,
-        processes: match_processes(&old.accounting.processes, &new.accounting.processes),
+        processes: match_processes(&old.accounting.processes, &new.accounting.processes)?,
         fail_above,
         allowed_growth,
         exceeded: allowed_growth.is_some_and(|allowed| demand_delta > allowed as i64),
@@ -281,5 +302,18 @@ mod tests {
         assert_eq!(GrowthLimit::Percent(5.0).resolve(1000), 50);
         assert!(GrowthLimit::parse("x%").is_err());
         assert!(GrowthLimit::parse("-3%").is_err());
+    }
+
+    #[test]
+    fn changes_beyond_8_eib_are_refused_not_wrapped() {
+        assert_eq!(signed_change("x", 5, 3).unwrap(), -2);
+        assert_eq!(signed_change("x", 0, i64::MAX as u64).unwrap(), i64::MAX);
+        let err = signed_change("demand", 32612352, u64::MAX).unwrap_err();
+        assert!(
+            err.message
+                .starts_with("demand goes from 32612352 to 18446744073709551615 bytes"),
+            "{err}"
+        );
+        assert!(signed_change("x", u64::MAX, 0).is_err());
     }
 }

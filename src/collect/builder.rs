@@ -1,5 +1,6 @@
 //! Assembles the model from snapshot files, in whatever order they arrive.
 
+use super::bounds::{first_overlap, Totals};
 use crate::error::{Error, Result};
 use crate::model::{
     FsUsage, Interner, Mapping, Mappings, Packer, Process, Ramdisk, Skipped, Snapshot, Warning,
@@ -164,6 +165,8 @@ pub struct SnapshotBuilder {
     df: Option<Vec<DfEntry>>,
     du: Option<Vec<(String, u64)>>,
     paths: Interner,
+    /// Every mapping's figures summed so far: a sum past 4 EiB refuses the snapshot.
+    totals: Totals,
     /// The last `maps` taken, still unpacked, while its pid has no smaps yet: the smaps usually
     /// comes next, and joining the parsed lines straight away saves packing them twice.
     unpacked_maps: Option<(u32, Vec<MapLine>)>,
@@ -206,6 +209,7 @@ impl SnapshotBuilder {
             df: None,
             du: None,
             paths: Interner::default(),
+            totals: Totals::default(),
             unpacked_maps: None,
         }
     }
@@ -494,7 +498,7 @@ impl SnapshotBuilder {
         // At most one process per pid: no growth, and no doubled capacity held to the end.
         self.snapshot.processes.reserve_exact(processes.len());
         for (pid, partial) in processes {
-            self.finish_process(pid, partial);
+            self.finish_process(pid, partial)?;
         }
         for pid in self.snapshot.meta.skipped() {
             if !self.snapshot.skipped.iter().any(|s| s.pid == pid) {
@@ -515,7 +519,9 @@ impl SnapshotBuilder {
         Ok(self.snapshot)
     }
 
-    fn finish_process(&mut self, pid: u32, partial: PartialProcess) {
+    /// Turns what was gathered of one pid into a process (or a skipped pid, or nothing for a
+    /// kernel thread). Mappings that cannot be summed refuse the snapshot (see [`bounds`]).
+    fn finish_process(&mut self, pid: u32, partial: PartialProcess) -> Result<()> {
         let base = format!("proc/{pid}");
         // smem's captures have no status: stat (or the command line) names the process then.
         let status = partial.status.unwrap_or_else(|| {
@@ -532,18 +538,19 @@ impl SnapshotBuilder {
         });
         if status.tgid.is_some_and(|tgid| tgid != pid) {
             // A thread's directory: its address space is its thread group's, read once there.
-            return;
+            return Ok(());
         }
-        let mappings = match partial.mappings {
-            PartialMappings::Maps(mappings)
-            | PartialMappings::Smaps(mappings)
-            | PartialMappings::Joined(mappings) => mappings,
+        let (mappings, file) = match partial.mappings {
+            PartialMappings::Maps(mappings) | PartialMappings::Joined(mappings) => {
+                (mappings, "maps")
+            }
+            PartialMappings::Smaps(mappings) => (mappings, "smaps"),
             PartialMappings::Neither => {
                 self.snapshot.skipped.push(Skipped {
                     pid,
                     reason: format!("no maps or smaps file under {base}"),
                 });
-                return;
+                return Ok(());
             }
         };
         if mappings.is_empty() {
@@ -554,8 +561,9 @@ impl SnapshotBuilder {
                 });
             }
             // Kernel threads have no user address space: not a user process.
-            return;
+            return Ok(());
         }
+        self.check_mappings(pid, file, &mappings)?;
         self.snapshot.processes.push(Process {
             pid,
             name: status.name.unwrap_or_else(|| format!("pid{pid}")),
@@ -567,6 +575,26 @@ impl SnapshotBuilder {
             mappings,
             rollup: partial.rollup.map(|rollup| *rollup),
         });
+        Ok(())
+    }
+
+    /// Refuses a process whose mappings overlap, and a snapshot whose mappings sum past
+    /// [`bounds::MAX_TOTAL`]; `file` is the maps (or smaps) they came from.
+    fn check_mappings(&mut self, pid: u32, file: &str, mappings: &Mappings) -> Result<()> {
+        let shown = self.display(&format!("proc/{pid}/{file}"));
+        if let Some((a, b)) = first_overlap(mappings) {
+            return Err(Error::in_file(
+                shown,
+                format!("mappings {a} and {b} overlap: the kernel never lists that, and summing them would count the same memory twice"),
+            ));
+        }
+        match self.totals.add(mappings) {
+            Some(measure) => Err(Error::in_file(
+                shown,
+                format!("with this process, the mappings' {measure} over all processes passes 4 EiB: no board has that (a mapping over the whole address space?), and sums this large overflow"),
+            )),
+            None => Ok(()),
+        }
     }
 
     fn attach_fs_usage(&mut self) {

@@ -3,6 +3,7 @@
 //! stream into the model. Files may come in any order (tar order is the capturer's choice), and
 //! each file is parsed as it arrives and then dropped, so memory follows the model, not the input.
 
+mod bounds;
 pub mod builder;
 pub mod dir;
 pub mod live;
