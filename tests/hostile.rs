@@ -43,7 +43,11 @@ fn report(snapshot: &Path, profile: Option<&Path>) -> Outcome {
 fn run(args: &[std::ffi::OsString]) -> Outcome {
     use std::io::Read;
     use std::process::Stdio;
-    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("membudget"))
+    // MEMBUDGET_HOSTILE_BIN runs the corpus against another build (an older one, to see each
+    // case fail before its fix).
+    let binary = std::env::var_os("MEMBUDGET_HOSTILE_BIN")
+        .map_or_else(|| assert_cmd::cargo::cargo_bin("membudget"), PathBuf::from);
+    let mut child = std::process::Command::new(binary)
         .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
