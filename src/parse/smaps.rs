@@ -4,7 +4,7 @@
 //! so those are optional: a report must say "no PSS" rather than print zero.
 
 use super::kv::{split_key_value, value_bytes};
-use super::maps::{lines, looks_like_header, parse_line, LineIssue, MapLine};
+use super::maps::{lines, looks_like_header, parse_line, Issues, LineIssue, MapLine};
 
 /// The per-mapping figures of smaps, in bytes.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
@@ -53,13 +53,13 @@ pub struct SmapsEntry {
 
 /// What smaps gives: its entries and the lines it skipped, or (`Err`) a field given twice in
 /// one mapping, which leaves the mapping's true figure unknowable and refuses the file.
-pub type ParsedSmaps = Result<(Vec<SmapsEntry>, Vec<LineIssue>), LineIssue>;
+pub type ParsedSmaps = Result<(Vec<SmapsEntry>, Issues), LineIssue>;
 
 /// Parses smaps or smaps_rollup. Unknown fields (VmFlags, THPeligible, ProtectionKey...) are
 /// ignored; a malformed header or a field line before any header is an issue.
 pub fn parse_smaps(bytes: &[u8]) -> ParsedSmaps {
     let mut entries: Vec<SmapsEntry> = Vec::new();
-    let mut issues = Vec::new();
+    let mut issues = Issues::default();
     // The fields of the current mapping already taken, one bit each (see `field`).
     let mut taken = 0u16;
     // After a bad header, its field lines belong to nothing: skip them quietly.
