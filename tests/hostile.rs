@@ -79,7 +79,10 @@ fn run(args: &[std::ffi::OsString]) -> Outcome {
 /// Checks one outcome; returns a description of what is wrong, if anything.
 fn judge(case: &str, outcome: &Outcome, exit: i32, needle: &str) -> Option<String> {
     let mut wrong = Vec::new();
-    println!("{case}: exit {:?}, peak RSS {} KiB", outcome.code, outcome.peak_kib);
+    println!(
+        "{case}: exit {:?}, peak RSS {} KiB",
+        outcome.code, outcome.peak_kib
+    );
     if outcome.stderr.contains("panicked") {
         wrong.push("panicked".to_string());
     }
