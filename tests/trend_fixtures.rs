@@ -299,6 +299,16 @@ fn set_meta(sample: &Path, meta: &str) {
     std::fs::write(sample.join("meta"), format!("format=1\n{meta}")).unwrap();
 }
 
+/// Gives every sample of the series its hourly time and the board lines `board(k)` say.
+fn set_series_meta(samples: &[PathBuf], board: impl Fn(usize) -> String) {
+    for (k, sample) in samples.iter().enumerate() {
+        set_meta(
+            sample,
+            &format!("time={}\n{}", T0 + k as u64 * 3600, board(k)),
+        );
+    }
+}
+
 /// Two boards with the same firmware and pids, interleaved, looked like one board without a
 /// leak; a reboot between samples is no leak either; NaN/inf/negative times made "over NaN
 /// days". Each is refused, naming the sample.
@@ -306,51 +316,24 @@ fn set_meta(sample: &Path, meta: &str) {
 fn series_mixing_boards_or_boots_or_with_impossible_times_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let samples = build_series(dir.path());
-    for (k, sample) in samples.iter().enumerate() {
-        let host = if k % 2 == 0 { "cam-a" } else { "cam-b" };
-        set_meta(
-            sample,
-            &format!("time={}\nhost={host}\n", T0 + k as u64 * 3600),
-        );
-    }
-    let second = samples[1].display().to_string();
-    fails_with(
-        &[],
-        &[dir.path()],
-        &format!("{second}: host \"cam-b\" differs from \"cam-a\" of "),
-    );
-    for (k, sample) in samples.iter().enumerate() {
-        let boot = if k < 4 { "b1" } else { "b2" };
-        set_meta(
-            sample,
-            &format!("time={}\nhost=cam\nboot_id={boot}\n", T0 + k as u64 * 3600),
-        );
-    }
-    fails_with(
-        &[],
-        &[dir.path()],
-        &format!(
-            "{}: boot_id \"b2\" differs from \"b1\" of ",
-            samples[4].display()
-        ),
-    );
-    for (k, sample) in samples.iter().enumerate() {
-        set_meta(
-            sample,
-            &format!("time={}\nhost=cam\nboot_id=b1\n", T0 + k as u64 * 3600),
-        );
-    }
+    set_series_meta(&samples, |k| {
+        format!("host=cam-{}\n", if k % 2 == 0 { 'a' } else { 'b' })
+    });
+    // The series is refused with a message naming `sample`, followed by `rest`.
+    let refused = |sample: &Path, rest: &str| {
+        fails_with(&[], &[dir.path()], &format!("{}{rest}", sample.display()))
+    };
+    refused(&samples[1], ": host \"cam-b\" differs from \"cam-a\" of ");
+    set_series_meta(&samples, |k| format!("host=cam\nboot_id=b{}\n", 1 + k / 4));
+    refused(&samples[4], ": boot_id \"b2\" differs from \"b1\" of ");
+    set_series_meta(&samples, |_| "host=cam\nboot_id=b1\n".into());
     let (_, code) = trend_json(&["--fail-on-leak"], dir.path());
     assert_eq!(code, Some(1), "one board, one boot: the leak is found");
     for bad in ["NaN", "inf", "-1e300", "-1"] {
         set_meta(&samples[2], &format!("time={bad}\n"));
-        fails_with(
-            &[],
-            &[dir.path()],
-            &format!(
-                "{}:meta: time={bad} is not a capture time",
-                samples[2].display()
-            ),
+        refused(
+            &samples[2],
+            &format!(":meta: time={bad} is not a capture time"),
         );
     }
 }

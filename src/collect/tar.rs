@@ -42,7 +42,8 @@ impl TarSource {
     }
 }
 
-/// Counts what passes through and fails once the cap is crossed.
+/// Counts what passes through and fails once the cap is crossed. Uncapped (`u64::MAX`), it
+/// counts the bytes the tar reader takes, so the end of an archive can be told from a cut.
 struct Capped<R> {
     inner: R,
     read: u64,
@@ -109,20 +110,6 @@ impl Source for TarSource {
             tar_reader(&self.path, self.inflate_cap)?,
             sink,
         )
-    }
-}
-
-/// Counts the bytes the tar reader takes, so the end of the archive can be told from a cut.
-struct Counting<R> {
-    inner: R,
-    count: u64,
-}
-
-impl<R: Read> Read for Counting<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.count += n as u64;
-        Ok(n)
     }
 }
 
@@ -276,21 +263,21 @@ impl Walk<'_> {
     /// padding. An archive cut at an entry boundary, or two archives joined end to end, would
     /// otherwise read as a complete, smaller snapshot. smemcap writes no marker (its archive
     /// just stops), so an archive in smem's layout may end without one; one of ours may not.
-    fn check_end<R: Read>(&self, mut stream: Counting<R>) -> Result<()> {
+    fn check_end<R: Read>(&self, mut stream: Capped<R>) -> Result<()> {
         let origin = self.origin;
-        if !self.ours && stream.count == self.end {
+        if !self.ours && stream.read == self.end {
             return Ok(());
         }
-        if stream.count < self.end + BLOCK {
+        if stream.read < self.end + BLOCK {
             return Err(Error::in_file(
                 origin,
                 format!(
                     "no end-of-archive marker after byte {}: the archive was cut short, and files after that point are missing",
-                    stream.count
+                    stream.read
                 ),
             ));
         }
-        let marker_end = stream.count;
+        let marker_end = stream.read;
         let mut rest = Vec::new();
         (&mut stream)
             .take(MAX_TRAILING_ZEROS + 1)
@@ -344,9 +331,10 @@ impl Walk<'_> {
 /// The archive must be whole: its end-of-archive marker present, nothing but padding after it,
 /// no entry cut short, and its `meta` and manifest (contract 1) consistent with its entries.
 pub fn visit_archive(origin: &str, stream: impl Read, sink: &mut dyn Sink) -> Result<()> {
-    let mut archive = tar::Archive::new(Counting {
+    let mut archive = tar::Archive::new(Capped {
         inner: stream,
-        count: 0,
+        read: 0,
+        cap: u64::MAX,
     });
     let mut walk = Walk {
         origin,
