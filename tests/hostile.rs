@@ -95,14 +95,16 @@ fn judge(case: &str, outcome: &Outcome, exit: i32, needle: &str) -> Option<Strin
             outcome.peak_kib
         ));
     }
-    let (stream, text) = match needle.split_once(':') {
-        Some(("err", _)) => ("stderr", &outcome.stderr),
-        Some(("out", _)) => ("stdout", &outcome.stdout),
-        _ => return Some(format!("{case}: bad needle {needle:?} in INDEX")),
-    };
-    let wanted = &needle[4..];
-    if !text.contains(wanted) {
-        wrong.push(format!("{stream} lacks {wanted:?}"));
+    for needle in needle.split(" && ") {
+        let (stream, text) = match needle.split_once(':') {
+            Some(("err", _)) => ("stderr", &outcome.stderr),
+            Some(("out", _)) => ("stdout", &outcome.stdout),
+            _ => return Some(format!("{case}: bad needle {needle:?} in INDEX")),
+        };
+        let wanted = &needle[4..];
+        if !text.contains(wanted) {
+            wrong.push(format!("{stream} lacks {wanted:?}"));
+        }
     }
     if exit == 2 && !outcome.stderr.starts_with("membudget: error: ") {
         wrong.push("no `membudget: error:` line".into());

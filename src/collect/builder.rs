@@ -1,6 +1,6 @@
 //! Assembles the model from snapshot files, in whatever order they arrive.
 
-use super::bounds::{first_overlap, Totals};
+use super::bounds::{resolve_overlaps, Totals};
 use crate::error::{Error, Result};
 use crate::model::{
     FsUsage, Interner, Mapping, Mappings, Packer, Process, Ramdisk, Skipped, Snapshot, Warning,
@@ -599,7 +599,7 @@ impl SnapshotBuilder {
             // Kernel threads have no user address space: not a user process.
             return Ok(());
         }
-        self.check_mappings(pid, file, &mappings)?;
+        let mappings = self.check_mappings(pid, file, mappings)?;
         self.snapshot.processes.push(Process {
             pid,
             name: status.name.unwrap_or_else(|| format!("pid{pid}")),
@@ -614,22 +614,24 @@ impl SnapshotBuilder {
         Ok(())
     }
 
-    /// Refuses a process whose mappings overlap, and a snapshot whose mappings sum past
-    /// [`bounds::MAX_TOTAL`]; `file` is the maps (or smaps) they came from.
-    fn check_mappings(&mut self, pid: u32, file: &str, mappings: &Mappings) -> Result<()> {
-        let shown = self.display(&format!("proc/{pid}/{file}"));
-        if let Some((a, b)) = first_overlap(mappings) {
-            return Err(Error::in_file(
-                shown,
-                format!("mappings {a} and {b} overlap: the kernel never lists that, and summing them would count the same memory twice"),
-            ));
+    /// Resolves overlapping mappings of a process (warning that it did), and refuses a
+    /// snapshot whose mappings sum past [`bounds::MAX_TOTAL`]; `file` is the maps (or smaps)
+    /// they came from.
+    fn check_mappings(&mut self, pid: u32, file: &str, mappings: Mappings) -> Result<Mappings> {
+        let path = format!("proc/{pid}/{file}");
+        let resolved = resolve_overlaps(mappings, &mut self.paths);
+        if let Some((a, b, dropped)) = resolved.dropped {
+            self.warn(
+                &path,
+                format!("mappings {a} and {b} overlap (the process changed while it was read, or the file is damaged): {dropped} mapping(s) overlapping a later-listed one left out, so no memory counts twice"),
+            );
         }
-        match self.totals.add(mappings) {
+        match self.totals.add(&resolved.mappings) {
             Some(measure) => Err(Error::in_file(
-                shown,
+                self.display(&path),
                 format!("with this process, the mappings' {measure} over all processes passes 4 EiB: no board has that (a mapping over the whole address space?), and sums this large overflow"),
             )),
-            None => Ok(()),
+            None => Ok(resolved.mappings),
         }
     }
 
