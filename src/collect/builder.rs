@@ -177,12 +177,22 @@ pub struct SnapshotBuilder {
     unpacked_maps: Option<(u32, Vec<MapLine>)>,
 }
 
+/// The longest command line kept, in bytes: reports show a line of it, diff and trend match
+/// processes by it. A command line may be megabytes (up to ARG_MAX), and a snapshot holds
+/// every process's until the end; past this, the rest is cut and marked `…`.
+const MAX_CMDLINE_BYTES: usize = 4096;
+
 fn cmdline_text(bytes: &[u8]) -> String {
-    let parts: Vec<String> = bytes
+    let cut = bytes.len() > MAX_CMDLINE_BYTES;
+    let bytes = &bytes[..bytes.len().min(MAX_CMDLINE_BYTES)];
+    let mut parts: Vec<String> = bytes
         .split(|&c| c == 0)
         .filter(|p| !p.is_empty())
         .map(|p| String::from_utf8_lossy(p).into_owned())
         .collect();
+    if cut {
+        parts.push("…".into());
+    }
     parts.join(" ")
 }
 
@@ -761,5 +771,22 @@ mod tests {
         for order in orders {
             assert_eq!(build(&order), sorted);
         }
+    }
+
+    /// A command line of megabytes is kept to its first 4 KiB, marked as cut.
+    #[test]
+    fn long_command_lines_are_cut() {
+        assert_eq!(
+            cmdline_text(b"/bin/sh\0-c\0echo hi\0"),
+            "/bin/sh -c echo hi"
+        );
+        let long = [b"prog\0".as_slice(), &[b'a'; 3 << 20]].concat();
+        let text = cmdline_text(&long);
+        assert_eq!(text.len(), 4096 + " …".len());
+        assert!(
+            text.starts_with("prog aaa") && text.ends_with("a …"),
+            "{}",
+            &text[..20]
+        );
     }
 }
