@@ -15,8 +15,9 @@ use std::collections::BTreeSet;
 /// The snapshot-relative name of the manifest.
 pub const MANIFEST: &str = "manifest";
 
-/// No capture writes a `meta` or `manifest` near this; larger ones are not ours.
-const MAX_KEPT_BYTES: u64 = 16 << 20;
+/// No capture writes a `manifest` near this (a fleet capture of 100 000 files lists about
+/// 3 MiB); a larger one is not a capture's.
+pub const MAX_KEPT_BYTES: u64 = 16 << 20;
 
 /// What a source found: every regular file's snapshot-relative path, and the two files the
 /// check needs.
@@ -44,11 +45,6 @@ impl Inventory {
             "meta" => self.meta = Some(bytes),
             _ => {}
         }
-    }
-
-    /// The largest `meta` or `manifest` a source should read into [`Inventory::keep`].
-    pub fn max_kept_bytes() -> u64 {
-        MAX_KEPT_BYTES
     }
 
     pub fn has_meta(&self) -> bool {

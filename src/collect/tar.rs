@@ -2,7 +2,7 @@
 //! entry is parsed and dropped before the next is read.
 
 use super::builder::FileKind;
-use super::manifest::Inventory;
+use super::manifest::{Inventory, MAX_KEPT_BYTES};
 use super::{smem, strip_wrapper, Sink, Source};
 use crate::error::{Error, Result};
 use std::io::{BufRead, BufReader, Read};
@@ -139,7 +139,7 @@ impl Walk<'_> {
     }
 
     /// Takes one raw entry: an extension header (long name, PAX) or a member.
-    fn entry<R: Read>(&mut self, mut entry: tar::Entry<R>, sink: &mut dyn Sink) -> Result<()> {
+    fn entry<R: Read>(&mut self, entry: tar::Entry<R>, sink: &mut dyn Sink) -> Result<()> {
         self.entries += 1;
         let size = entry.size();
         self.end = entry.raw_file_position() + size.div_ceil(BLOCK) * BLOCK;
@@ -151,6 +151,18 @@ impl Walk<'_> {
         {
             return self.extension(entry, kind);
         }
+        self.member(entry, kind, sink)
+    }
+
+    /// A member that is not an extension header: a snapshot file is read and handed to `sink`;
+    /// every regular file is recorded in the inventory.
+    fn member<R: Read>(
+        &mut self,
+        mut entry: tar::Entry<R>,
+        kind: tar::EntryType,
+        sink: &mut dyn Sink,
+    ) -> Result<()> {
+        let size = entry.size();
         let raw_bytes = match self.long_name.take() {
             Some(name) => name,
             None => entry.path_bytes().into_owned(),
@@ -186,7 +198,7 @@ impl Walk<'_> {
         let cap = if known {
             MAX_ENTRY_BYTES
         } else {
-            Inventory::max_kept_bytes()
+            MAX_KEPT_BYTES
         };
         if size > cap {
             return Err(self.entry_error(
