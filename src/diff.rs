@@ -227,6 +227,12 @@ fn match_processes(old: &[ProcessAccount], new: &[ProcessAccount]) -> Result<Vec
     Ok(out)
 }
 
+/// Whether growth passes the allowance. Compared wide: an allowance above `i64::MAX`
+/// (`--fail-above 16EiB`, or a huge percentage) wrapped to a negative one and failed every diff.
+fn exceeds(growth: i64, allowed: u64) -> bool {
+    i128::from(growth) > i128::from(allowed)
+}
+
 /// Compares two budgets evaluated against the same profile.
 pub fn compare(old: &Budget, new: &Budget, fail_above: Option<GrowthLimit>) -> Result<Diff> {
     if old.profile_source != new.profile_source || old.measure != new.measure {
@@ -287,7 +293,7 @@ pub fn compare(old: &Budget, new: &Budget, fail_above: Option<GrowthLimit>) -> R
         processes: match_processes(&old.accounting.processes, &new.accounting.processes)?,
         fail_above,
         allowed_growth,
-        exceeded: allowed_growth.is_some_and(|allowed| demand_delta > allowed as i64),
+        exceeded: allowed_growth.is_some_and(|allowed| exceeds(demand_delta, allowed)),
     })
 }
 
@@ -302,6 +308,14 @@ mod tests {
         assert_eq!(GrowthLimit::Percent(5.0).resolve(1000), 50);
         assert!(GrowthLimit::parse("x%").is_err());
         assert!(GrowthLimit::parse("-3%").is_err());
+    }
+
+    #[test]
+    fn huge_allowances_do_not_wrap() {
+        assert!(!exceeds(1 << 20, u64::MAX));
+        let allowed = GrowthLimit::parse("1e300%").unwrap().resolve(1000);
+        assert!(!exceeds(i64::MAX, allowed));
+        assert!(exceeds(101, 100) && !exceeds(100, 100));
     }
 
     #[test]

@@ -235,3 +235,10 @@ fn a_snapshot_whose_sums_would_overflow_gives_no_verdict() {
         "{stderr}"
     );
 }
+
+/// An allowance above 8 EiB used to wrap to -1 and fail even a diff of a snapshot with itself.
+#[test]
+fn a_huge_allowance_does_not_fail_an_unchanged_release() {
+    diff(&zynq(), &["--fail-above", "18446744073709551615"]).code(0);
+    diff(&zynq(), &["--fail-above", "1e300%"]).code(0);
+}
