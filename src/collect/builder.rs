@@ -152,6 +152,10 @@ fn join(
     packer.finish()
 }
 
+/// The largest MemTotal believed (1 EiB), far above any machine and far enough below
+/// `u64::MAX` that sums with it (RAM = MemTotal + carve-outs) cannot overflow.
+const MAX_MEM_TOTAL: u64 = 1 << 60;
+
 /// The most warnings a snapshot lists; the rest are counted in one last warning.
 pub const MAX_WARNINGS: usize = 200;
 
@@ -525,6 +529,12 @@ impl SnapshotBuilder {
                 return Err(Error::in_file(
                     self.display("proc/meminfo"),
                     "MemTotal is 0: no running kernel reports that",
+                ))
+            }
+            Some(total) if total > MAX_MEM_TOTAL => {
+                return Err(Error::in_file(
+                    self.display("proc/meminfo"),
+                    format!("MemTotal of {total} bytes is more than any machine has (1 EiB at most): with `ram = \"auto\"` it would be the board's RAM, and every sum with it would overflow"),
                 ))
             }
             Some(_) => {}
