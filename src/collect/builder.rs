@@ -335,15 +335,53 @@ impl SnapshotBuilder {
             FileKind::Df => {
                 let (entries, issues) = parse_df(bytes);
                 self.record_issues(path, issues);
+                self.refuse_conflicts(
+                    path,
+                    entries.iter().map(|e| {
+                        (
+                            &e.mount_point,
+                            format!("size {} B, used {} B", e.size, e.used),
+                        )
+                    }),
+                )?;
                 self.df = Some(entries);
             }
             FileKind::Du => {
                 let (entries, issues) = parse_du(bytes);
                 self.record_issues(path, issues);
+                self.refuse_conflicts(
+                    path,
+                    entries.iter().map(|(m, used)| (m, format!("{used} B"))),
+                )?;
                 self.du = Some(entries);
             }
             FileKind::Dmesg => self.snapshot.boot_memory = parse_boot_log(bytes),
             FileKind::Process(pid, file) => self.add_process_file(pid, path, file, bytes)?,
+        }
+        Ok(())
+    }
+
+    /// A mount point listed twice in `df`/`du` with different figures is refused: which one is
+    /// the board's is unknowable (the same figures twice, as df prints a stacked mount, are fine).
+    fn refuse_conflicts<'a>(
+        &self,
+        path: &str,
+        entries: impl Iterator<Item = (&'a String, String)>,
+    ) -> Result<()> {
+        let mut seen: BTreeMap<&String, String> = BTreeMap::new();
+        for (mount, figures) in entries {
+            match seen.get(mount) {
+                Some(first) if *first != figures => {
+                    return Err(Error::in_file(
+                        self.display(path),
+                        format!("{mount} is listed twice with different figures ({first}, then {figures}): which is the board's is unknowable"),
+                    ))
+                }
+                Some(_) => {}
+                None => {
+                    seen.insert(mount, figures);
+                }
+            }
         }
         Ok(())
     }
