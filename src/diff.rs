@@ -21,15 +21,26 @@ pub struct Delta {
 }
 
 impl Delta {
-    fn new(key: &str, label: &str, old: u64, new: u64) -> Delta {
-        Delta {
+    fn new(key: &str, label: &str, old: u64, new: u64) -> Result<Delta> {
+        Ok(Delta {
             key: key.into(),
             label: label.into(),
             old,
             new,
-            delta: new as i64 - old as i64,
-        }
+            delta: signed_change(label, old, new)?,
+        })
     }
+}
+
+/// `new - old` as a signed figure. Beyond ±8 EiB it is no board's memory but a sum that
+/// saturated (a mapping over the whole address space), and it is refused rather than wrapped:
+/// a wrapped delta once read as a shrink and passed `--fail-above`.
+fn signed_change(what: &str, old: u64, new: u64) -> Result<i64> {
+    i64::try_from(i128::from(new) - i128::from(old)).map_err(|_| {
+        Error::msg(format!(
+            "{what} goes from {old} to {new} bytes: a change beyond 8 EiB is an overflowed sum, not memory; no verdict can rest on it"
+        ))
+    })
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -169,12 +180,16 @@ fn process_delta(
     old: Option<&ProcessAccount>,
     new: Option<&ProcessAccount>,
     measure: Measure,
-) -> ProcessDelta {
+) -> Result<ProcessDelta> {
     let any = new.or(old).map_or(("", ""), |p| (&p.name, &p.cmdline));
     let mut classes = BTreeMap::new();
     for class in crate::report::sections::PRIVATE_CLASSES {
         let size = |p: Option<&ProcessAccount>| p.map_or(0, |p| p.in_measure(class, measure));
-        let delta = size(new) as i64 - size(old) as i64;
+        let delta = signed_change(
+            &format!("{} of {}", class.name(), any.0),
+            size(old),
+            size(new),
+        )?;
         if delta != 0 {
             classes.insert(class, delta);
         }
@@ -187,7 +202,7 @@ fn process_delta(
         _ if old_demand == new_demand && classes.is_empty() => Change::Unchanged,
         _ => Change::Changed,
     };
-    ProcessDelta {
+    Ok(ProcessDelta {
         name: any.0.to_string(),
         cmdline: any.1.to_string(),
         old_pid: old.map(|p| p.pid),
@@ -195,9 +210,9 @@ fn process_delta(
         change,
         old: old_demand,
         new: new_demand,
-        delta: new_demand as i64 - old_demand as i64,
+        delta: signed_change(&format!("demand of {}", any.0), old_demand, new_demand)?,
         classes,
-    }
+    })
 }
 
 /// The processes of one (name, command line) on the old and on the new side.
@@ -210,7 +225,7 @@ fn match_processes(
     old: &[ProcessAccount],
     new: &[ProcessAccount],
     measure: Measure,
-) -> Vec<ProcessDelta> {
+) -> Result<Vec<ProcessDelta>> {
     let mut groups: BTreeMap<(&str, &str), Pairing> = BTreeMap::new();
     for p in old {
         groups.entry((&p.name, &p.cmdline)).or_default().0.push(p);
@@ -225,7 +240,7 @@ fn match_processes(
                 olds.get(i).copied(),
                 news.get(i).copied(),
                 measure,
-            ));
+            )?);
         }
     }
     out.sort_by(|a, b| {
@@ -237,7 +252,13 @@ fn match_processes(
             .then_with(|| a.old_pid.cmp(&b.old_pid))
             .then_with(|| a.new_pid.cmp(&b.new_pid))
     });
-    out
+    Ok(out)
+}
+
+/// Whether growth passes the allowance. Compared wide: an allowance above `i64::MAX`
+/// (`--fail-above 16EiB`, or a huge percentage) wrapped to a negative one and failed every diff.
+fn exceeds(growth: i64, allowed: u64) -> bool {
+    i128::from(growth) > i128::from(allowed)
 }
 
 /// MemTotal as the budget shows it: RAM less carve-outs less kernel static memory.
@@ -295,9 +316,9 @@ pub fn compare(old: &Budget, new: &Budget, fail_above: Option<GrowthLimit>) -> R
             };
             Delta::new(&i.key, &label, i.bytes.unwrap_or(0), new_bytes.unwrap_or(0))
         })
-        .collect();
+        .collect::<Result<_>>()?;
     for i in new.items.iter().filter(|i| old.item(&i.key).is_none()) {
-        items.push(Delta::new(&i.key, &i.label, 0, i.bytes.unwrap_or(0)));
+        items.push(Delta::new(&i.key, &i.label, 0, i.bytes.unwrap_or(0))?);
     }
     let total = |b: &Budget, c: Class| {
         b.accounting
@@ -312,14 +333,17 @@ pub fn compare(old: &Budget, new: &Budget, fail_above: Option<GrowthLimit>) -> R
                 || new.accounting.class_totals.contains_key(c)
         })
         .map(|&c| Delta::new(c.name(), c.name(), total(old, c), total(new, c)))
-        .collect();
+        .collect::<Result<_>>()?;
     classes.sort_by(|a, b| {
         b.delta
             .unsigned_abs()
             .cmp(&a.delta.unsigned_abs())
             .then_with(|| a.key.cmp(&b.key))
     });
-    let demand_delta = new.demand as i64 - old.demand as i64;
+    let demand_delta = signed_change("demand", old.demand, new.demand)?;
+    let headroom_delta = new.headroom.checked_sub(old.headroom).ok_or_else(|| {
+        Error::msg("headroom changes by more than 8 EiB: an overflowed sum, not memory")
+    })?;
     let allowed_growth = fail_above.map(|l| l.resolve(old.demand));
     Ok(Diff {
         profile: new.profile.clone(),
@@ -328,17 +352,17 @@ pub fn compare(old: &Budget, new: &Budget, fail_above: Option<GrowthLimit>) -> R
         old: Side::of(old),
         new: Side::of(new),
         demand_delta,
-        headroom_delta: new.headroom - old.headroom,
+        headroom_delta,
         items,
         classes,
         processes: match_processes(
             &old.accounting.processes,
             &new.accounting.processes,
             new.measure,
-        ),
+        )?,
         fail_above,
         allowed_growth,
-        exceeded: allowed_growth.is_some_and(|allowed| demand_delta > allowed as i64),
+        exceeded: allowed_growth.is_some_and(|allowed| exceeds(demand_delta, allowed)),
         warnings: board_warnings(old, new),
     })
 }
@@ -367,5 +391,26 @@ mod tests {
         assert_eq!(GrowthLimit::Percent(5.0).resolve(1000), 50);
         assert!(GrowthLimit::parse("x%").is_err());
         assert!(GrowthLimit::parse("-3%").is_err());
+    }
+
+    #[test]
+    fn huge_allowances_do_not_wrap() {
+        assert!(!exceeds(1 << 20, u64::MAX));
+        let allowed = GrowthLimit::parse("1e300%").unwrap().resolve(1000);
+        assert!(!exceeds(i64::MAX, allowed));
+        assert!(exceeds(101, 100) && !exceeds(100, 100));
+    }
+
+    #[test]
+    fn changes_beyond_8_eib_are_refused_not_wrapped() {
+        assert_eq!(signed_change("x", 5, 3).unwrap(), -2);
+        assert_eq!(signed_change("x", 0, i64::MAX as u64).unwrap(), i64::MAX);
+        let err = signed_change("demand", 32612352, u64::MAX).unwrap_err();
+        assert!(
+            err.message
+                .starts_with("demand goes from 32612352 to 18446744073709551615 bytes"),
+            "{err}"
+        );
+        assert!(signed_change("x", u64::MAX, 0).is_err());
     }
 }

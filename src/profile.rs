@@ -10,6 +10,7 @@ use serde::de::{self, Deserializer, Visitor};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
+use std::io::Read;
 use std::path::Path;
 
 /// The profile used when none is given: RAM read from the machine itself, the article's
@@ -248,6 +249,13 @@ pub struct PressureLimits {
     pub full_avg10: Option<f64>,
 }
 
+/// The longest profile read: the largest in budgets/ is a few KiB. A profile that is a link to
+/// `/dev/zero` was read until memory ran out.
+pub const MAX_PROFILE_BYTES: u64 = 1 << 20;
+/// The most carve-outs and reserves may declare together (1 EiB): far above any board, far
+/// enough below `u64::MAX` that the budget's sums with MemTotal cannot overflow.
+pub const MAX_DECLARED: u64 = 1 << 60;
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Profile {
@@ -296,8 +304,22 @@ fn line_column(text: &str, offset: usize) -> (usize, usize) {
 }
 
 /// A whole configuration file as text, errors naming it.
+/// A TOML file the user named (a profile, export's profile map), read whole up to
+/// [`MAX_PROFILE_BYTES`]: a link to `/dev/zero` is refused, not read until memory runs out.
 pub(crate) fn read_text(path: &Path) -> Result<String> {
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path.display(), &e))?;
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path.display(), &e))?;
+    let mut bytes = Vec::new();
+    file.take(MAX_PROFILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| Error::io(path.display(), &e))?;
+    if bytes.len() as u64 > MAX_PROFILE_BYTES {
+        return Err(Error::in_file(
+            path.display().to_string(),
+            format!(
+                "longer than {MAX_PROFILE_BYTES} bytes: not a board profile (a link to /dev/zero?)"
+            ),
+        ));
+    }
     String::from_utf8(bytes)
         .map_err(|_| Error::in_file(path.display().to_string(), "not UTF-8 text"))
 }
@@ -332,8 +354,28 @@ impl Profile {
                 ));
             }
         }
+        profile.check_declared_total(source)?;
         profile.source = source.to_string();
         Ok(profile)
+    }
+
+    /// Refuses carve-outs and reserves that add up past [`MAX_DECLARED`]: a `u64::MAX`
+    /// carve-out with `ram = "auto"` gave "headroom 0 B of 16 EiB", exit 0, because every sum
+    /// with it saturated.
+    fn check_declared_total(&self, source: &str) -> Result<()> {
+        let total = self
+            .carveouts
+            .values()
+            .chain(self.reserves.values())
+            .map(|s| u128::from(s.0))
+            .sum::<u128>();
+        if total > u128::from(MAX_DECLARED) {
+            return Err(Error::in_file(
+                source,
+                format!("carve-outs and reserves add up to {total} bytes, more than any board has (1 EiB at most): sums with them would overflow"),
+            ));
+        }
+        Ok(())
     }
 
     pub fn load(path: &Path) -> Result<Profile> {

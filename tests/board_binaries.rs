@@ -93,14 +93,21 @@ fn assert_static(binary: &Path) {
 fn board_binaries_report_exactly_what_the_host_reports() {
     let boards = tempfile::tempdir().unwrap();
     common::build_board_binaries(boards.path(), &["armv7", "aarch64"]);
-    // One snapshot as .tar.gz too: inflating runs on the board as well.
+    // One snapshot as .tar.gz too: inflating runs on the board as well. An archive in our
+    // layout must carry a `meta` (a cut archive would lose it), so one is added beside the
+    // fixture's files.
     let archive = boards.path().join("zynq.tar.gz");
+    let meta_dir = tempfile::tempdir().unwrap();
+    std::fs::write(meta_dir.path().join("meta"), "format=1\nhost=zynq\n").unwrap();
     let status = Command::new("tar")
         .arg("-czf")
         .arg(&archive)
         .arg("-C")
         .arg(repo("tests/fixtures/real/innosilicon-t2-zynq-snapshot"))
         .arg(".")
+        .arg("-C")
+        .arg(meta_dir.path())
+        .arg("meta")
         .status()
         .unwrap();
     assert!(status.success());

@@ -291,3 +291,42 @@ fn diff_html_renders_in_headless_chromium() {
         ],
     );
 }
+
+/// A release whose heap line claims the whole address space: its 16 EiB used to saturate the
+/// demand, the delta wrapped to a shrink (`demand -32612353 (32612352 ->
+/// 18446744073709551615)`) and `--fail-above` passed. It is bad input now, exit 2, naming the
+/// file.
+#[test]
+fn a_snapshot_whose_sums_would_overflow_gives_no_verdict() {
+    let dir = tempfile::tempdir().unwrap();
+    let new = dir.path().join("release-2");
+    copy_dir(&zynq(), &new);
+    let maps = new.join("proc").join(GROWN_PID).join("maps");
+    let text = std::fs::read_to_string(&maps).unwrap();
+    std::fs::write(
+        &maps,
+        format!("{text}0-ffffffffffffffff rw-p 00000000 00:00 0\n"),
+    )
+    .unwrap();
+    std::fs::remove_file(new.join("proc").join(GROWN_PID).join("smaps")).unwrap();
+    let out = diff(&new, &["--fail-above", "1MiB"]).code(2);
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    assert!(
+        stderr.contains(&format!(
+            "release-2:proc/{GROWN_PID}/maps: with this process, the mappings' virtual size over all processes passes 4 EiB"
+        )),
+        "{stderr}"
+    );
+}
+
+/// An allowance above 8 EiB used to wrap to -1 and fail even a diff of a snapshot with itself:
+/// a byte count no growth can reach is refused as a usage error naming the option (exit 2), and
+/// a huge percentage passes an unchanged release.
+#[test]
+fn a_huge_allowance_does_not_fail_an_unchanged_release() {
+    diff(&zynq(), &["--fail-above", "18446744073709551615"])
+        .code(2)
+        .stderr(predicates::str::contains("--fail-above"))
+        .stderr(predicates::str::contains("larger than any growth can be"));
+    diff(&zynq(), &["--fail-above", "1e300%"]).code(0);
+}

@@ -321,7 +321,7 @@ fn zynq_packed_mappings_unpack_to_the_parsed_files() {
     for process in &snapshot.processes {
         let dir = real("innosilicon-t2-zynq-snapshot/proc").join(process.pid.to_string());
         let (maps, _) = parse_maps(&std::fs::read(dir.join("maps")).unwrap());
-        let (smaps, _) = parse_smaps(&std::fs::read(dir.join("smaps")).unwrap());
+        let (smaps, _) = parse_smaps(&std::fs::read(dir.join("smaps")).unwrap()).unwrap();
         let unpacked: Vec<_> = process.mappings.iter().collect();
         assert_eq!(unpacked.len(), maps.len(), "pid {}", process.pid);
         for (mapping, map) in unpacked.iter().zip(&maps) {

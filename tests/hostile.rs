@@ -4,7 +4,6 @@
 //! git (archives with `..`, absolute and linked entries, non-UTF-8 names, FIFOs, a gzip bomb)
 //! are built here in a temp dir.
 
-use assert_cmd::Command;
 use membudget::collect::tar::TarSource;
 use membudget::collect::{collect, Sink};
 use std::io::Write;
@@ -18,44 +17,91 @@ struct Outcome {
     code: Option<i32>,
     stdout: String,
     stderr: String,
+    /// Peak resident memory of the run, from the kernel's rusage of the child.
+    peak_kib: u64,
 }
 
+/// Every hostile case must stay within this (the target): memory follows the model,
+/// never the input.
+const PEAK_KIB: u64 = 256 << 10;
+
 fn report(snapshot: &Path, profile: Option<&Path>) -> Outcome {
-    let mut cmd = Command::cargo_bin("membudget").unwrap();
     // Hand-made cases lack most kernel files (min_free_kbytes, KernelStack...): their verdict
     // is INCONCLUSIVE by design, so they are budgeted as far as they go.
-    cmd.arg("report")
-        .arg("--bytes")
-        .arg("--allow-incomplete")
-        .arg(snapshot);
+    let mut args = vec![
+        "report".into(),
+        "--bytes".into(),
+        "--allow-incomplete".into(),
+        snapshot.as_os_str().to_owned(),
+    ];
     if let Some(p) = profile {
-        cmd.arg("--profile").arg(p);
+        args.push("--profile".into());
+        args.push(p.as_os_str().to_owned());
     }
-    let out = cmd.output().unwrap();
+    run(&args)
+}
+
+/// Runs the binary under GNU time, which reports its peak RSS. Not `wait4` on our own child:
+/// Linux counts the spawning process's resident set (this test's buffers) into the child's
+/// `ru_maxrss` at exec, which inflated small cases to 98 MiB. time is small, so what it
+/// reports is the binary's own peak.
+fn run(args: &[std::ffi::OsString]) -> Outcome {
+    // MEMBUDGET_HOSTILE_BIN runs the corpus against another build (an older one, to see each
+    // case fail before its fix).
+    let binary = std::env::var_os("MEMBUDGET_HOSTILE_BIN")
+        .map_or_else(|| assert_cmd::cargo::cargo_bin("membudget"), PathBuf::from);
+    let report = tempfile::NamedTempFile::new().unwrap();
+    let out = std::process::Command::new("/usr/bin/time")
+        .args(["-f", "%M", "-o"])
+        .arg(report.path())
+        .arg(binary)
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("GNU time (Debian package `time`)");
+    let peak = std::fs::read_to_string(report.path()).unwrap();
     Outcome {
         code: out.status.code(),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        // The last line: time writes "Command exited with non-zero status N" before it.
+        peak_kib: peak
+            .lines()
+            .last()
+            .and_then(|l| l.trim().parse().ok())
+            .unwrap_or(0),
     }
 }
 
 /// Checks one outcome; returns a description of what is wrong, if anything.
 fn judge(case: &str, outcome: &Outcome, exit: i32, needle: &str) -> Option<String> {
     let mut wrong = Vec::new();
+    println!(
+        "{case}: exit {:?}, peak RSS {} KiB",
+        outcome.code, outcome.peak_kib
+    );
     if outcome.stderr.contains("panicked") {
         wrong.push("panicked".to_string());
     }
     if outcome.code != Some(exit) {
         wrong.push(format!("exit {:?}, expected {exit}", outcome.code));
     }
-    let (stream, text) = match needle.split_once(':') {
-        Some(("err", _)) => ("stderr", &outcome.stderr),
-        Some(("out", _)) => ("stdout", &outcome.stdout),
-        _ => return Some(format!("{case}: bad needle {needle:?} in INDEX")),
-    };
-    let wanted = &needle[4..];
-    if !text.contains(wanted) {
-        wrong.push(format!("{stream} lacks {wanted:?}"));
+    if outcome.peak_kib == 0 || outcome.peak_kib > PEAK_KIB {
+        wrong.push(format!(
+            "peak RSS {} KiB, expected at most {PEAK_KIB}",
+            outcome.peak_kib
+        ));
+    }
+    for needle in needle.split(" && ") {
+        let (stream, text) = match needle.split_once(':') {
+            Some(("err", _)) => ("stderr", &outcome.stderr),
+            Some(("out", _)) => ("stdout", &outcome.stdout),
+            _ => return Some(format!("{case}: bad needle {needle:?} in INDEX")),
+        };
+        let wanted = &needle[4..];
+        if !text.contains(wanted) {
+            wrong.push(format!("{stream} lacks {wanted:?}"));
+        }
     }
     if exit == 2 && !outcome.stderr.starts_with("membudget: error: ") {
         wrong.push("no `membudget: error:` line".into());
@@ -213,7 +259,7 @@ fn gzip(bytes: &[u8]) -> Vec<u8> {
 #[test]
 fn hostile_archives() {
     let dir = tempfile::tempdir().unwrap();
-    let mut cases: Vec<(&str, Vec<u8>, i32, &str)> = Vec::new();
+    let mut cases: Vec<Case> = Vec::new();
 
     cases.push((
         "dotdot.tar",
@@ -321,6 +367,9 @@ fn hostile_archives() {
         "out:WITHIN BUDGET",
     ));
 
+    archive_integrity_cases(&mut cases);
+    header_size_cases(&mut cases);
+
     let failures: Vec<String> = cases
         .iter()
         .filter_map(|(name, bytes, exit, needle)| {
@@ -331,6 +380,173 @@ fn hostile_archives() {
         })
         .collect();
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+type Case = (&'static str, Vec<u8>, i32, &'static str);
+
+/// The minimal snapshot's first `n` files as a tar without its end-of-archive marker: an
+/// archive cut exactly at an entry boundary.
+fn minimal_tar_cut_after(n: usize) -> Vec<u8> {
+    let entries: Vec<Entry> = MINIMAL_FILES[..n]
+        .iter()
+        .map(|f| Entry::File(f.as_bytes(), read(f)))
+        .collect();
+    let mut tar = raw_tar(&entries);
+    tar.truncate(tar.len() - 1024);
+    tar
+}
+
+/// A capture that promises a manifest (meta `manifest=1`), with the given manifest text.
+fn manifested_tar(drop: &[&str], manifest: Option<String>) -> Vec<u8> {
+    let mut meta = read("meta");
+    meta.extend_from_slice(b"manifest=1\n");
+    let mut entries: Vec<Entry> = vec![Entry::File(b"cap/meta", meta)];
+    let names: Vec<String> = MINIMAL_FILES[1..]
+        .iter()
+        .map(|f| format!("cap/{f}"))
+        .collect();
+    for (file, name) in MINIMAL_FILES[1..].iter().zip(&names) {
+        if !drop.contains(file) {
+            entries.push(Entry::File(name.as_bytes(), read(file)));
+        }
+    }
+    if let Some(text) = manifest {
+        entries.push(Entry::File(b"cap/manifest", text.into_bytes()));
+    }
+    raw_tar(&entries)
+}
+
+/// Archives that are not whole: each read as a complete, smaller snapshot before (a cut tar
+/// without `proc/1/maps` said WITHIN BUDGET). Every file of the minimal snapshot is under 512
+/// bytes, so each entry is one header block and one data block: entry k ends at byte 1024 k.
+fn archive_integrity_cases(cases: &mut Vec<Case>) {
+    let whole = minimal_tar_with(&[], Vec::new());
+    let cut = minimal_tar_cut_after(5);
+    let no_marker = "err:no end-of-archive marker after byte 5120: the archive was cut short";
+    cases.push(("cut-at-entry-boundary.tar", cut.clone(), 2, no_marker));
+    cases.push(("cut-at-entry-boundary.tar.gz", gzip(&cut), 2, no_marker));
+    let second = raw_tar(&[Entry::File(b"proc/2/maps", read("proc/1/maps"))]);
+    let joined_message =
+        "err:data after the end-of-archive marker (at byte 7168): a second archive joined on";
+    cases.push((
+        "joined.tar",
+        [whole.clone(), second.clone()].concat(),
+        2,
+        joined_message,
+    ));
+    cases.push((
+        "joined.tar.gz",
+        [gzip(&whole), gzip(&second)].concat(),
+        2,
+        joined_message,
+    ));
+    cases.push((
+        "gzip-trailing-junk.tar.gz",
+        [gzip(&whole), b"trailing junk, not a gzip member".to_vec()].concat(),
+        2,
+        "err:after the end-of-archive marker (byte 6656): invalid gzip header: trailing junk?",
+    ));
+    cases.push((
+        "no-meta.tar",
+        minimal_tar_with(&["meta"], Vec::new()),
+        2,
+        "err:no meta: every capture writes one",
+    ));
+    cases.push((
+        "gzip-in-gzip.tar.gz",
+        gzip(&gzip(&whole)),
+        2,
+        "err:a gzip file inside the gzip file (compressed twice?)",
+    ));
+    let listed: Vec<&str> = MINIMAL_FILES.to_vec();
+    let manifest = format!(
+        "format=1\nfiles={}\n{}",
+        listed.len(),
+        listed
+            .iter()
+            .map(|f| format!("file={f}\n"))
+            .collect::<String>()
+    );
+    cases.push((
+        "manifest-whole.tar",
+        manifested_tar(&[], Some(manifest.clone())),
+        0,
+        "out:WITHIN BUDGET",
+    ));
+    cases.push((
+        "manifest-file-missing.tar",
+        manifested_tar(&["proc/1/maps"], Some(manifest)),
+        2,
+        "err:proc/1/maps is listed in the manifest but not in the snapshot (5 of 6 files present)",
+    ));
+    cases.push((
+        "manifest-promised-absent.tar",
+        manifested_tar(&[], None),
+        2,
+        "err:meta says the capture wrote a manifest (manifest=1), but there is none",
+    ));
+}
+
+/// Extension headers (GNU long name, PAX) whose claimed size is refused before a byte of them
+/// is read (a 1 GiB long name took 3.2 GB before), and long names that are fine.
+fn header_size_cases(cases: &mut Vec<Case>) {
+    let huge_header = |kind: tar::EntryType, size: u64| {
+        let mut header = tar::Header::new_gnu();
+        header.as_gnu_mut().unwrap().name[..13].copy_from_slice(b"././@LongLink");
+        header.set_entry_type(kind);
+        header.set_size(size);
+        header.set_cksum();
+        let mut tar = minimal_tar_with(&[], Vec::new());
+        tar.truncate(tar.len() - 1024);
+        tar.extend_from_slice(header.as_bytes());
+        tar.extend_from_slice(&[b'a'; 1 << 16]);
+        tar
+    };
+    cases.push((
+        "long-name-1gib.tar.gz",
+        gzip(&huge_header(tar::EntryType::GNULongName, 1 << 30)),
+        2,
+        "err:header at byte 6144: GNU long-name header of 1073741824 bytes",
+    ));
+    cases.push((
+        "pax-3.5gib.tar",
+        huge_header(tar::EntryType::XHeader, 7 << 29),
+        2,
+        "err:header at byte 6144: PAX header of 3758096384 bytes",
+    ));
+    let long = format!("{}/proc/1/maps", "w".repeat(150));
+    let mut builder = tar::Builder::new(minimal_tar_cut_after(5));
+    let mut header = tar::Header::new_gnu();
+    header.set_size(read("proc/1/maps").len() as u64);
+    header.set_mode(0o644);
+    builder
+        .append_data(&mut header, &long, &*read("proc/1/maps"))
+        .unwrap();
+    cases.push((
+        "gnu-long-name.tar",
+        builder.into_inner().unwrap(),
+        0,
+        "out:WITHIN BUDGET",
+    ));
+    let mut builder = tar::Builder::new(minimal_tar_cut_after(5));
+    builder
+        .append_pax_extensions([
+            ("path", long.as_bytes()),
+            ("mtime", b"1700000000".as_slice()),
+        ])
+        .unwrap();
+    let mut header = tar::Header::new_ustar();
+    header.set_path("short-name").unwrap();
+    header.set_size(read("proc/1/maps").len() as u64);
+    header.set_mode(0o644);
+    header.set_cksum();
+    builder.append(&header, &*read("proc/1/maps")).unwrap();
+    cases.push((
+        "pax-path.tar",
+        builder.into_inner().unwrap(),
+        0,
+        "out:WITHIN BUDGET",
+    ));
 }
 
 fn minimal_dir(root: &Path) {
@@ -416,6 +632,7 @@ fn gzip_bomb_stops_at_the_inflate_cap() {
     for _ in 0..64 {
         enc.write_all(&zeros).unwrap();
     }
+    enc.write_all(&[0u8; 1024]).unwrap(); // the end-of-archive marker: a whole archive
     enc.finish().unwrap();
     let compressed = std::fs::metadata(&path).unwrap().len();
     assert!(
@@ -427,15 +644,16 @@ fn gzip_bomb_stops_at_the_inflate_cap() {
     let err = collect(&mut TarSource::with_inflate_cap(&path, cap)).unwrap_err();
     assert_eq!(err.file.as_deref(), Some(&*path.display().to_string()));
     assert!(err.message.contains("gzip bomb"), "{err}");
-    // The same archive under the real cap is read whole (and is then a bad snapshot), which
-    // shows that the small cap, not something else, stopped it.
+    // The same archive under the real cap is read whole, to its end (where it is found to have
+    // no meta), which shows that the small cap, not something else, stopped it.
     let mut sink = Discard;
     let whole = membudget::collect::tar::visit_archive(
         "bomb",
         membudget::collect::tar::tar_reader(&path, inflated * 2).unwrap(),
         &mut sink,
     );
-    assert!(whole.is_ok(), "{whole:?}");
+    let err = whole.unwrap_err();
+    assert!(err.message.starts_with("no meta"), "{err}");
 }
 
 /// Found by the smaps fuzz target: smaps claiming more private than resident pages on a shared
@@ -453,4 +671,89 @@ fn damaged_smaps_is_accounted_under_every_measure() {
         let acc = account(&snapshot, measure, None);
         assert!(acc.user_demand > 0, "{measure:?}");
     }
+}
+
+/// Memory and output follow the model, not the input: bad lines are counted past the first
+/// ten of each file (a 10 MB maps of bad lines wrote 469 MB of warnings and took 1.4 GB), a
+/// sparse 6 GiB smaps is refused from its size (it took 12.6 GB), and large entries of an
+/// archive are not piled up between the reader and the parser. `judge` asserts the peak RSS
+/// of each run (at most 256 MiB).
+#[test]
+fn memory_and_output_are_bounded_by_the_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let junk = dir.path().join("bad-lines");
+    minimal_dir(&junk);
+    let line = b"junk line\n"; // 10 bytes: 1 048 576 lines in 10 MiB
+    std::fs::write(junk.join("proc/1/maps"), line.repeat(1 << 20)).unwrap();
+    let outcome = report(&junk, None);
+    let needle =
+        "err:proc/1/maps: 1048566 more bad lines in this file, not listed (1048576 in all)";
+    let problem = judge("bad-lines", &outcome, 0, needle);
+    assert!(problem.is_none(), "{}", problem.unwrap());
+    assert!(
+        outcome.stderr.len() < 4096,
+        "{} bytes of warnings",
+        outcome.stderr.len()
+    );
+
+    let sparse = dir.path().join("sparse-smaps");
+    minimal_dir(&sparse);
+    let smaps = sparse.join("proc/1/smaps");
+    std::fs::File::create(&smaps)
+        .unwrap()
+        .set_len(6 << 30)
+        .unwrap();
+    let needle = format!(
+        "err:{}: file of 6442450944 bytes is larger than any file of a snapshot",
+        smaps.display()
+    );
+    let problem = judge("sparse-smaps", &report(&sparse, None), 2, &needle);
+    assert!(problem.is_none(), "{}", problem.unwrap());
+
+    // 4 Mi bad lines in one 8 MiB entry of a .tar.gz of some 10 KB.
+    let archive = dir.path().join("bad-lines.tar.gz");
+    let maps = b"x\n".repeat(4 << 20);
+    std::fs::write(
+        &archive,
+        gzip(&minimal_tar_with(
+            &["proc/1/maps"],
+            vec![Entry::File(b"proc/1/maps", maps)],
+        )),
+    )
+    .unwrap();
+    assert!(std::fs::metadata(&archive).unwrap().len() < 64 << 10);
+    let needle =
+        "err:proc/1/maps: 4194294 more bad lines in this file, not listed (4194304 in all)";
+    let problem = judge("bad-lines.tar.gz", &report(&archive, None), 0, needle);
+    assert!(problem.is_none(), "{}", problem.unwrap());
+
+    // Twelve 60 MiB entries (stat files of junk, cheap to parse): 720 MiB if the reader ran
+    // ahead of the parser with all of them in flight.
+    let archive = dir.path().join("many-large.tar.gz");
+    std::fs::write(&archive, many_large_entries(12, 60 << 20)).unwrap();
+    let problem = judge(
+        "many-large.tar.gz",
+        &report(&archive, None),
+        0,
+        "out:WITHIN BUDGET",
+    );
+    assert!(problem.is_none(), "{}", problem.unwrap());
+}
+
+/// The minimal snapshot plus `count` entries `proc/N/stat` of `size` bytes of junk, as a
+/// .tar.gz of several gzip members (one compressed block reused for every entry's data).
+fn many_large_entries(count: u32, size: usize) -> Vec<u8> {
+    let mut archive = gzip(&minimal_tar_cut_after(MINIMAL_FILES.len()));
+    let data = gzip(&vec![b'x'; size]); // a multiple of 512: no padding
+    for pid in 100..100 + count {
+        let mut header = tar::Header::new_gnu();
+        header.set_path(format!("proc/{pid}/stat")).unwrap();
+        header.set_size(size as u64);
+        header.set_mode(0o644);
+        header.set_cksum();
+        archive.extend(gzip(header.as_bytes()));
+        archive.extend_from_slice(&data);
+    }
+    archive.extend(gzip(&[0; 1024]));
+    archive
 }

@@ -120,9 +120,9 @@ fn every_process_smaps_rss_equals_rollup() {
         consistent_or_changing(pid, "smaps_rollup", || {
             let smaps = std::fs::read(format!("/proc/{pid}/smaps")).ok()?;
             let rollup = std::fs::read(format!("/proc/{pid}/smaps_rollup")).ok()?;
-            let (entries, issues) = parse_smaps(&smaps);
+            let (entries, issues) = parse_smaps(&smaps).unwrap();
             assert!(issues.is_empty(), "pid {pid}: {issues:?}");
-            let (rollup, _) = parse_smaps(&rollup);
+            let (rollup, _) = parse_smaps(&rollup).unwrap();
             let rollup = rollup.first()?.fields;
             let rss: Option<u64> = entries.iter().map(|e| e.fields.rss).sum();
             let pss: u64 = entries.iter().map(|e| e.fields.pss.unwrap_or(0)).sum();
@@ -216,4 +216,56 @@ fn capture_analyses_like_the_live_system() {
     );
     // No temporary file left next to the archive.
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+}
+
+/// Capture contracts 1 and 4: the native capture ends with a manifest that lists every other
+/// file it wrote, says `manifest=1` and the boot id in meta; the same archive cut just before
+/// the manifest (a whole, valid tar, one entry short) is refused.
+#[test]
+fn capture_is_verifiable_by_its_manifest() {
+    let dir = tempfile::tempdir().unwrap();
+    let archive = dir.path().join("board.tar");
+    let summary = membudget::capture::capture_live(&archive, LiveOptions::default()).unwrap();
+    let bytes = std::fs::read(&archive).unwrap();
+    let mut names = Vec::new();
+    let mut texts = std::collections::BTreeMap::new();
+    let mut manifest_at = 0;
+    for entry in tar::Archive::new(&bytes[..]).entries().unwrap() {
+        let mut entry = entry.unwrap();
+        let name = entry.path().unwrap().to_string_lossy().into_owned();
+        let name = name.split_once('/').unwrap().1.to_string();
+        if name == "meta" || name == "manifest" {
+            let mut text = String::new();
+            std::io::Read::read_to_string(&mut entry, &mut text).unwrap();
+            texts.insert(name.clone(), text);
+        }
+        manifest_at = entry.raw_header_position() as usize;
+        names.push(name);
+    }
+    assert_eq!(names.len(), summary.files);
+    assert_eq!(
+        names.last().map(String::as_str),
+        Some("manifest"),
+        "manifest is last"
+    );
+    let listed: Vec<&str> = texts["manifest"]
+        .lines()
+        .filter_map(|l| l.strip_prefix("file="))
+        .collect();
+    assert!(texts["manifest"].starts_with(&format!("format=1\nfiles={}\n", names.len() - 1)));
+    assert_eq!(listed, names[..names.len() - 1]);
+    let boot_id = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").unwrap();
+    assert!(texts["meta"].contains(&format!("\nboot_id={}\n", boot_id.trim())));
+    assert!(texts["meta"].contains("\nmanifest=1\n"));
+    load(Some(&archive), LiveOptions::default()).unwrap();
+
+    // The same capture without its manifest: a well-formed tar that lost its last entry.
+    let cut = dir.path().join("cut.tar");
+    std::fs::write(&cut, [&bytes[..manifest_at], &[0u8; 1024]].concat()).unwrap();
+    let err = load(Some(&cut), LiveOptions::default()).unwrap_err();
+    assert!(
+        err.message
+            .starts_with("meta says the capture wrote a manifest (manifest=1), but there is none"),
+        "{err}"
+    );
 }

@@ -392,6 +392,50 @@ fn fails_with(args: &[&str], paths: &[&Path], message: &str) {
     assert!(stderr.contains(message), "{stderr}");
 }
 
+/// Rewrites a sample's meta (its time and the board it says it came from).
+fn set_meta(sample: &Path, meta: &str) {
+    std::fs::write(sample.join("meta"), format!("format=1\n{meta}")).unwrap();
+}
+
+/// Gives every sample of the series its hourly time and the board lines `board(k)` say.
+fn set_series_meta(samples: &[PathBuf], board: impl Fn(usize) -> String) {
+    for (k, sample) in samples.iter().enumerate() {
+        set_meta(
+            sample,
+            &format!("time={}\n{}", T0 + k as u64 * 3600, board(k)),
+        );
+    }
+}
+
+/// Two boards with the same firmware and pids, interleaved, looked like one board without a
+/// leak; a reboot between samples is no leak either; NaN/inf/negative times made "over NaN
+/// days". Each is refused, naming the sample.
+#[test]
+fn series_mixing_boards_or_boots_or_with_impossible_times_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let samples = build_series(dir.path());
+    set_series_meta(&samples, |k| {
+        format!("host=cam-{}\n", if k % 2 == 0 { 'a' } else { 'b' })
+    });
+    // The series is refused with a message naming `sample`, followed by `rest`.
+    let refused = |sample: &Path, rest: &str| {
+        fails_with(&[], &[dir.path()], &format!("{}{rest}", sample.display()))
+    };
+    refused(&samples[1], ": host \"cam-b\" differs from \"cam-a\" of ");
+    set_series_meta(&samples, |k| format!("host=cam\nboot_id=b{}\n", 1 + k / 4));
+    refused(&samples[4], ": boot_id \"b2\" differs from \"b1\" of ");
+    set_series_meta(&samples, |_| "host=cam\nboot_id=b1\n".into());
+    let (_, code) = trend_json(&["--fail-on-leak"], dir.path());
+    assert_eq!(code, Some(1), "one board, one boot: the leak is found");
+    for bad in ["NaN", "inf", "-1e300", "-1"] {
+        set_meta(&samples[2], &format!("time={bad}\n"));
+        refused(
+            &samples[2],
+            &format!(":meta: time={bad} is not a capture time"),
+        );
+    }
+}
+
 #[test]
 fn bad_input_is_exit_2_naming_the_file() {
     let dir = tempfile::tempdir().unwrap();

@@ -10,7 +10,7 @@ fuzz_target!(|data: &[u8]| {
     for m in &maps {
         assert!(m.end >= m.start);
     }
-    for issue in &issues {
+    for issue in issues.iter() {
         assert!(issue.line >= 1);
     }
     let mappings = maps

@@ -4,6 +4,7 @@
 pub mod script;
 pub mod series;
 
+use crate::collect::manifest::{manifest_text, MANIFEST};
 use crate::collect::{LiveOptions, Sink, Source};
 use crate::error::{Error, Result};
 use crate::output::OutputFile;
@@ -11,18 +12,19 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// Writes each file as a tar entry under one top directory, as `tar -C dir -czf` of a capture
-/// directory would.
+/// directory would, and last the manifest of what it wrote (capture contract 1).
 struct ArchiveSink<W: Write> {
     builder: tar::Builder<W>,
     top: String,
     mtime: u64,
     warnings: Vec<String>,
     skipped: usize,
-    files: usize,
+    /// Every path written, in order: the manifest's list.
+    written: Vec<String>,
 }
 
-impl<W: Write> Sink for ArchiveSink<W> {
-    fn file(&mut self, path: &str, bytes: &[u8]) -> Result<()> {
+impl<W: Write> ArchiveSink<W> {
+    fn append(&mut self, path: &str, bytes: &[u8]) -> Result<()> {
         let mut header = tar::Header::new_gnu();
         header.set_size(bytes.len() as u64);
         header.set_mode(0o644);
@@ -31,8 +33,27 @@ impl<W: Write> Sink for ArchiveSink<W> {
         let name = format!("{}/{}", self.top, path);
         self.builder
             .append_data(&mut header, &name, bytes)
-            .map_err(|e| Error::msg(format!("writing {name} to the archive: {e}")))?;
-        self.files += 1;
+            .map_err(|e| Error::msg(format!("writing {name} to the archive: {e}")))
+    }
+
+    /// Ends the capture with its manifest, which lists every file written before it.
+    fn write_manifest(&mut self) -> Result<()> {
+        let text = manifest_text(self.written.iter().map(String::as_str));
+        self.append(MANIFEST, text.as_bytes())
+    }
+}
+
+impl<W: Write> Sink for ArchiveSink<W> {
+    fn file(&mut self, path: &str, bytes: &[u8]) -> Result<()> {
+        if path == "meta" {
+            // This capture writes a manifest; a reader then requires it (a cut archive fails).
+            let mut meta = bytes.to_vec();
+            meta.extend_from_slice(b"manifest=1\n");
+            self.append(path, &meta)?;
+        } else {
+            self.append(path, bytes)?;
+        }
+        self.written.push(path.to_string());
         Ok(())
     }
 
@@ -137,14 +158,15 @@ pub fn capture_to(source: &mut dyn Source, output: &Path) -> Result<CaptureSumma
             mtime,
             warnings: Vec::new(),
             skipped: 0,
-            files: 0,
+            written: Vec::new(),
         };
         source.visit(&mut sink)?;
+        sink.write_manifest()?;
         let writer = sink.builder.into_inner().map_err(named)?;
         writer.finish().map_err(named)?;
         CaptureSummary {
             path: output.to_path_buf(),
-            files: sink.files,
+            files: sink.written.len() + 1,
             skipped: sink.skipped,
             warnings: sink.warnings,
         }

@@ -1,5 +1,6 @@
 //! Assembles the model from snapshot files, in whatever order they arrive.
 
+use super::bounds::{resolve_overlaps, Totals};
 use super::kernel_files::KernelFile;
 use crate::error::{Error, Result};
 use crate::model::{
@@ -8,7 +9,8 @@ use crate::model::{
 use crate::parse::df::{parse_df, parse_du, DfEntry};
 use crate::parse::exhaustion::parse_exhaustion;
 use crate::parse::kernel::{parse_boot_log, parse_cmdline};
-use crate::parse::maps::{parse_maps, LineIssue, MapLine};
+use crate::parse::kv::first_duplicate_key;
+use crate::parse::maps::{parse_maps, Issues, LineIssue, MapLine};
 use crate::parse::meminfo::parse_meminfo;
 use crate::parse::meta::parse_meta;
 use crate::parse::mounts::parse_mounts;
@@ -153,6 +155,13 @@ fn join(
     packer.finish()
 }
 
+/// The largest MemTotal believed (1 EiB), far above any machine and far enough below
+/// `u64::MAX` that sums with it (RAM = MemTotal + carve-outs) cannot overflow.
+const MAX_MEM_TOTAL: u64 = 1 << 60;
+
+/// The most warnings a snapshot lists; the rest are counted in one last warning.
+pub const MAX_WARNINGS: usize = 200;
+
 pub struct SnapshotBuilder {
     snapshot: Snapshot,
     saw_meminfo: bool,
@@ -166,17 +175,31 @@ pub struct SnapshotBuilder {
     df: Option<Vec<DfEntry>>,
     du: Option<Vec<(String, u64)>>,
     paths: Interner,
+    /// Warnings past [`MAX_WARNINGS`], counted only.
+    unlisted_warnings: usize,
+    /// Every mapping's figures summed so far: a sum past 4 EiB refuses the snapshot.
+    totals: Totals,
     /// The last `maps` taken, still unpacked, while its pid has no smaps yet: the smaps usually
     /// comes next, and joining the parsed lines straight away saves packing them twice.
     unpacked_maps: Option<(u32, Vec<MapLine>)>,
 }
 
+/// The longest command line kept, in bytes: reports show a line of it, diff and trend match
+/// processes by it. A command line may be megabytes (up to ARG_MAX), and a snapshot holds
+/// every process's until the end; past this, the rest is cut and marked `…`.
+const MAX_CMDLINE_BYTES: usize = 4096;
+
 fn cmdline_text(bytes: &[u8]) -> String {
-    let parts: Vec<String> = bytes
+    let cut = bytes.len() > MAX_CMDLINE_BYTES;
+    let bytes = &bytes[..bytes.len().min(MAX_CMDLINE_BYTES)];
+    let mut parts: Vec<String> = bytes
         .split(|&c| c == 0)
         .filter(|p| !p.is_empty())
         .map(|p| String::from_utf8_lossy(p).into_owned())
         .collect();
+    if cut {
+        parts.push("…".into());
+    }
     parts.join(" ")
 }
 
@@ -208,6 +231,8 @@ impl SnapshotBuilder {
             df: None,
             du: None,
             paths: Interner::default(),
+            totals: Totals::default(),
+            unlisted_warnings: 0,
             unpacked_maps: None,
         }
     }
@@ -216,24 +241,44 @@ impl SnapshotBuilder {
         format!("{}:{}", self.snapshot.origin, path)
     }
 
-    fn record_issues(&mut self, path: &str, issues: Vec<LineIssue>) {
+    /// Records a file's bad lines: those the parser listed, and one line for the rest.
+    fn record_issues(&mut self, path: &str, issues: impl Into<Issues>) {
+        let issues = issues.into();
         let file = self.display(path);
-        self.snapshot
-            .warnings
-            .extend(issues.into_iter().map(|i| Warning {
+        for issue in issues.iter() {
+            self.push_warning(Warning {
                 file: file.clone(),
-                line: Some(i.line),
-                message: i.message,
-            }));
+                line: Some(issue.line),
+                message: issue.message.clone(),
+            });
+        }
+        if issues.unlisted() > 0 {
+            let more = format!(
+                "{} more bad lines in this file, not listed ({} in all)",
+                issues.unlisted(),
+                issues.len()
+            );
+            self.warn(path, more);
+        }
     }
 
     fn warn(&mut self, path: &str, message: impl Into<String>) {
         let file = self.display(path);
-        self.snapshot.warnings.push(Warning {
+        self.push_warning(Warning {
             file,
             line: None,
             message: message.into(),
         });
+    }
+
+    /// Keeps the first [`MAX_WARNINGS`] warnings and counts the rest, so that a snapshot of
+    /// many broken files cannot make the warnings outgrow the model.
+    fn push_warning(&mut self, warning: Warning) {
+        if self.snapshot.warnings.len() < MAX_WARNINGS {
+            self.snapshot.warnings.push(warning);
+        } else {
+            self.unlisted_warnings += 1;
+        }
     }
 
     /// Takes one file of the snapshot. Paths the snapshot format does not define are ignored
@@ -261,6 +306,7 @@ impl SnapshotBuilder {
                     .map_err(|(line, msg)| Error::at(self.display(path), line, None, msg))?;
             }
             FileKind::Meminfo => {
+                self.refuse_duplicate_keys(path, bytes)?;
                 let (meminfo, issues) = parse_meminfo(bytes);
                 self.record_issues(path, issues);
                 self.snapshot.meminfo = meminfo;
@@ -297,11 +343,24 @@ impl SnapshotBuilder {
             FileKind::Df => {
                 let (entries, issues) = parse_df(bytes);
                 self.record_issues(path, issues);
+                self.refuse_conflicts(
+                    path,
+                    entries.iter().map(|e| {
+                        (
+                            &e.mount_point,
+                            format!("size {} B, used {} B", e.size, e.used),
+                        )
+                    }),
+                )?;
                 self.df = Some(entries);
             }
             FileKind::Du => {
                 let (entries, issues) = parse_du(bytes);
                 self.record_issues(path, issues);
+                self.refuse_conflicts(
+                    path,
+                    entries.iter().map(|(m, used)| (m, format!("{used} B"))),
+                )?;
                 self.du = Some(entries);
             }
             FileKind::Dmesg => {
@@ -312,9 +371,42 @@ impl SnapshotBuilder {
                 let issues = file.take(bytes, &mut self.snapshot.kernel_files);
                 self.record_issues(path, issues);
             }
-            FileKind::Process(pid, file) => self.add_process_file(pid, path, file, bytes),
+            FileKind::Process(pid, file) => self.add_process_file(pid, path, file, bytes)?,
         }
         Ok(())
+    }
+
+    /// A mount point listed twice in `df`/`du` with different figures is refused: which one is
+    /// the board's is unknowable (the same figures twice, as df prints a stacked mount, are fine).
+    fn refuse_conflicts<'a>(
+        &self,
+        path: &str,
+        entries: impl Iterator<Item = (&'a String, String)>,
+    ) -> Result<()> {
+        let mut seen: BTreeMap<&String, String> = BTreeMap::new();
+        for (mount, figures) in entries {
+            match seen.get(mount) {
+                Some(first) if *first != figures => {
+                    return Err(Error::in_file(
+                        self.display(path),
+                        format!("{mount} is listed twice with different figures ({first}, then {figures}): which is the board's is unknowable"),
+                    ))
+                }
+                Some(_) => {}
+                None => {
+                    seen.insert(mount, figures);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// A `Key: value` file with a key twice is refused (see [`first_duplicate_key`]).
+    fn refuse_duplicate_keys(&self, path: &str, bytes: &[u8]) -> Result<()> {
+        match first_duplicate_key(bytes) {
+            Some((line, message)) => Err(Error::at(self.display(path), line, None, message)),
+            None => Ok(()),
+        }
     }
 
     /// Marks `kind` as taken; if it already was, the path its first copy came under.
@@ -391,7 +483,16 @@ impl SnapshotBuilder {
         }
     }
 
-    fn add_process_file(&mut self, pid: u32, path: &str, file: ProcessFile, bytes: &[u8]) {
+    /// Takes one file of a process. A field given twice (smaps, status) refuses the snapshot.
+    fn add_process_file(
+        &mut self,
+        pid: u32,
+        path: &str,
+        file: ProcessFile,
+        bytes: &[u8],
+    ) -> Result<()> {
+        let shown = self.display(path);
+        let refuse = |i: LineIssue| Error::at(shown.clone(), i.line, None, i.message);
         let issues = {
             let entry = self.processes.entry(pid).or_default();
             match file {
@@ -402,31 +503,35 @@ impl SnapshotBuilder {
                     issues
                 }
                 ProcessFile::Smaps => {
-                    let (smaps, issues) = parse_smaps(bytes);
+                    let (smaps, issues) = parse_smaps(bytes).map_err(refuse)?;
                     entry.bad_lines += issues.len();
                     self.take_smaps(pid, smaps);
                     issues
                 }
                 ProcessFile::SmapsRollup => {
-                    let (rollup, issues) = parse_smaps(bytes);
+                    let (rollup, issues) = parse_smaps(bytes).map_err(refuse)?;
                     entry.rollup = rollup.first().map(|e| Box::new(e.fields));
                     issues
                 }
                 ProcessFile::Status => {
+                    if let Some((line, message)) = first_duplicate_key(bytes) {
+                        return Err(refuse(LineIssue { line, message }));
+                    }
                     entry.status = Some(parse_status(bytes));
-                    Vec::new()
+                    Issues::default()
                 }
                 ProcessFile::Cmdline => {
                     entry.cmdline = Some(cmdline_text(bytes));
-                    Vec::new()
+                    Issues::default()
                 }
                 ProcessFile::Stat => {
                     entry.stat = Some(parse_stat(bytes));
-                    Vec::new()
+                    Issues::default()
                 }
             }
         };
         self.record_issues(path, issues);
+        Ok(())
     }
 
     /// The problems met so far, for an error that ends the run: the entry that was refused is
@@ -479,6 +584,12 @@ impl SnapshotBuilder {
                     "MemTotal is 0: no running kernel reports that",
                 ))
             }
+            Some(total) if total > MAX_MEM_TOTAL => {
+                return Err(Error::in_file(
+                    self.display("proc/meminfo"),
+                    format!("MemTotal of {total} bytes is more than any machine has (1 EiB at most): with `ram = \"auto\"` it would be the board's RAM, and every sum with it would overflow"),
+                ))
+            }
             Some(_) => {}
         }
         self.pack_unpacked_maps();
@@ -486,7 +597,7 @@ impl SnapshotBuilder {
         // At most one process per pid: no growth, and no doubled capacity held to the end.
         self.snapshot.processes.reserve_exact(processes.len());
         for (pid, partial) in processes {
-            self.finish_process(pid, partial);
+            self.finish_process(pid, partial)?;
         }
         for pid in self.snapshot.meta.skipped() {
             if !self.snapshot.skipped.iter().any(|s| s.pid == pid) {
@@ -504,10 +615,22 @@ impl SnapshotBuilder {
         }
         self.attach_fs_usage();
         self.snapshot.ramdisks.sort_by(|a, b| a.name.cmp(&b.name));
+        if self.unlisted_warnings > 0 {
+            self.snapshot.warnings.push(Warning {
+                file: self.snapshot.origin.clone(),
+                line: None,
+                message: format!(
+                    "{} more warnings, not listed (only the first {MAX_WARNINGS} are)",
+                    self.unlisted_warnings
+                ),
+            });
+        }
         Ok(self.snapshot)
     }
 
-    fn finish_process(&mut self, pid: u32, partial: PartialProcess) {
+    /// Turns what was gathered of one pid into a process (or a skipped pid, or nothing for a
+    /// kernel thread). Mappings that cannot be summed refuse the snapshot (see [`bounds`]).
+    fn finish_process(&mut self, pid: u32, partial: PartialProcess) -> Result<()> {
         let base = format!("proc/{pid}");
         // smem's captures have no status: stat (or the command line) names the process then.
         let status = partial.status.unwrap_or_else(|| {
@@ -524,18 +647,19 @@ impl SnapshotBuilder {
         });
         if status.tgid.is_some_and(|tgid| tgid != pid) {
             // A thread's directory: its address space is its thread group's, read once there.
-            return;
+            return Ok(());
         }
-        let mappings = match partial.mappings {
-            PartialMappings::Maps(mappings)
-            | PartialMappings::Smaps(mappings)
-            | PartialMappings::Joined(mappings) => mappings,
+        let (mappings, file) = match partial.mappings {
+            PartialMappings::Maps(mappings) | PartialMappings::Joined(mappings) => {
+                (mappings, "maps")
+            }
+            PartialMappings::Smaps(mappings) => (mappings, "smaps"),
             PartialMappings::Neither => {
                 self.snapshot.skipped.push(Skipped {
                     pid,
                     reason: format!("no maps or smaps file under {base}"),
                 });
-                return;
+                return Ok(());
             }
         };
         if mappings.is_empty() {
@@ -546,8 +670,9 @@ impl SnapshotBuilder {
                 });
             }
             // Kernel threads have no user address space: not a user process.
-            return;
+            return Ok(());
         }
+        let mappings = self.check_mappings(pid, file, mappings)?;
         self.snapshot.processes.push(Process {
             pid,
             name: status.name.unwrap_or_else(|| format!("pid{pid}")),
@@ -560,6 +685,28 @@ impl SnapshotBuilder {
             mappings,
             rollup: partial.rollup.map(|rollup| *rollup),
         });
+        Ok(())
+    }
+
+    /// Resolves overlapping mappings of a process (warning that it did), and refuses a
+    /// snapshot whose mappings sum past [`bounds::MAX_TOTAL`]; `file` is the maps (or smaps)
+    /// they came from.
+    fn check_mappings(&mut self, pid: u32, file: &str, mappings: Mappings) -> Result<Mappings> {
+        let path = format!("proc/{pid}/{file}");
+        let resolved = resolve_overlaps(mappings, &mut self.paths);
+        if let Some((a, b, dropped)) = resolved.dropped {
+            self.warn(
+                &path,
+                format!("mappings {a} and {b} overlap (the process changed while it was read, or the file is damaged): {dropped} mapping(s) overlapping a later-listed one left out, so no memory counts twice"),
+            );
+        }
+        match self.totals.add(&resolved.mappings) {
+            Some(measure) => Err(Error::in_file(
+                self.display(&path),
+                format!("with this process, the mappings' {measure} over all processes passes 4 EiB: no board has that (a mapping over the whole address space?), and sums this large overflow"),
+            )),
+            None => Ok(resolved.mappings),
+        }
     }
 
     fn attach_fs_usage(&mut self) {
@@ -688,5 +835,22 @@ mod tests {
         for order in orders {
             assert_eq!(build(&order), sorted);
         }
+    }
+
+    /// A command line of megabytes is kept to its first 4 KiB, marked as cut.
+    #[test]
+    fn long_command_lines_are_cut() {
+        assert_eq!(
+            cmdline_text(b"/bin/sh\0-c\0echo hi\0"),
+            "/bin/sh -c echo hi"
+        );
+        let long = [b"prog\0".as_slice(), &[b'a'; 3 << 20]].concat();
+        let text = cmdline_text(&long);
+        assert_eq!(text.len(), 4096 + " …".len());
+        assert!(
+            text.starts_with("prog aaa") && text.ends_with("a …"),
+            "{}",
+            &text[..20]
+        );
     }
 }

@@ -300,8 +300,12 @@ impl Source for LiveSource {
             .duration_since(UNIX_EPOCH)
             .map_or(0.0, |d| d.as_secs_f64());
         let skipped: Vec<String> = skipped.iter().map(|p| p.to_string()).collect();
+        // Which boot the figures belong to: trend refuses to mix boots (capture contract 4).
+        let boot_id = std::fs::read_to_string(self.root.join("proc/sys/kernel/random/boot_id"))
+            .map(|id| format!("boot_id={}\n", id.trim()))
+            .unwrap_or_default();
         let meta = format!(
-            "format={}\ntime={time:.3}\nhost={host}\nuname={uname}\nsource=membudget {} native\nsmaps={}\nskipped={}\ncapture_seconds={:.3}\n",
+            "format={}\ntime={time:.3}\nhost={host}\nuname={uname}\n{boot_id}source=membudget {} native\nsmaps={}\nskipped={}\ncapture_seconds={:.3}\n",
             crate::parse::meta::FORMAT_VERSION,
             env!("CARGO_PKG_VERSION"),
             u8::from(self.options.smaps),

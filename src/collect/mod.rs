@@ -3,10 +3,12 @@
 //! stream into the model. Files may come in any order (tar order is the capturer's choice), and
 //! each file is parsed as it arrives and then dropped, so memory follows the model, not the input.
 
+mod bounds;
 pub mod builder;
 pub mod dir;
 pub mod kernel_files;
 pub mod live;
+pub mod manifest;
 mod parallel;
 pub mod smem;
 pub mod tar;
@@ -35,11 +37,23 @@ pub trait Sink {
     fn skip(&mut self, pid: u32, reason: String);
 }
 
+/// The largest file either snapshot reader (directory or archive) takes. No kernel file of a
+/// snapshot comes near it (the smaps of a process with 50 000 mappings is about 30 MiB); a
+/// bigger one is hostile or broken, and reading it would make memory follow the input.
+pub const MAX_FILE_BYTES: u64 = 64 << 20;
+
 /// Maps a path inside a snapshot directory or archive to the snapshot-relative form:
 /// strips `./` and one wrapping directory (`capture-2024/proc/1/maps` → `proc/1/maps`).
 /// Absolute paths and `..` are refused: a snapshot names nothing outside itself. Files in
 /// smem's capture layout (`meminfo`, `PID/smaps`) are mapped to ours (see [`smem`]).
 pub fn snapshot_path(raw: &str) -> std::result::Result<String, String> {
+    let path = strip_wrapper(raw)?;
+    Ok(smem::snapshot_path_of(&path).unwrap_or(path))
+}
+
+/// [`snapshot_path`] before smem's names are mapped: the path as the capture wrote it, which
+/// is what a manifest lists.
+pub fn strip_wrapper(raw: &str) -> std::result::Result<String, String> {
     if raw.starts_with('/') {
         return Err("absolute path in snapshot".into());
     }
@@ -50,14 +64,13 @@ pub fn snapshot_path(raw: &str) -> std::result::Result<String, String> {
     if parts.contains(&"..") {
         return Err("path with `..` in snapshot".into());
     }
-    const TOP_LEVEL: [&str; 6] = ["meta", "proc", "sys", "df", "du", "dmesg"];
+    const TOP_LEVEL: [&str; 7] = ["meta", "manifest", "proc", "sys", "df", "du", "dmesg"];
     let skip = usize::from(
         parts.len() > 1
             && !TOP_LEVEL.contains(&parts[0])
             && !parts[0].bytes().all(|c| c.is_ascii_digit()),
     );
-    let path = parts[skip..].join("/");
-    Ok(smem::snapshot_path_of(&path).unwrap_or(path))
+    Ok(parts[skip..].join("/"))
 }
 
 /// Options that decide how much a live read collects.

@@ -8,10 +8,52 @@ use super::{Sink, SnapshotBuilder, Source};
 use crate::error::{Error, Result};
 use crate::model::Snapshot;
 use std::sync::mpsc::{sync_channel, SyncSender};
+use std::sync::{Condvar, Mutex};
 
 /// Files in flight between reader and parser. Bounded, so a fast reader cannot pile the input
-/// up in memory: peak memory stays the model plus this many file texts.
+/// up in memory: peak memory stays the model plus this many file texts...
 const IN_FLIGHT: usize = 16;
+/// ...and this many bytes of them (one file of any size may always go): 16 files at the
+/// 64 MiB cap would otherwise be 1 GiB.
+const IN_FLIGHT_BYTES: usize = 32 << 20;
+
+/// The bytes handed to the parser and not yet parsed. The reader waits while they would pass
+/// [`IN_FLIGHT_BYTES`]; the parser gives them back, and says when it stopped (then nobody
+/// waits for it).
+#[derive(Default)]
+struct InFlight {
+    state: Mutex<(usize, bool)>,
+    changed: Condvar,
+}
+
+impl InFlight {
+    fn take(&self, bytes: usize) {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        while !state.1 && state.0 > 0 && state.0 + bytes > IN_FLIGHT_BYTES {
+            state = self.changed.wait(state).unwrap_or_else(|e| e.into_inner());
+        }
+        state.0 += bytes;
+    }
+
+    fn give(&self, bytes: usize) {
+        self.state.lock().unwrap_or_else(|e| e.into_inner()).0 -= bytes;
+        self.changed.notify_all();
+    }
+
+    fn parser_stopped(&self) {
+        self.state.lock().unwrap_or_else(|e| e.into_inner()).1 = true;
+        self.changed.notify_all();
+    }
+}
+
+/// Marks the parser stopped however its thread ends (done, failed or panicked).
+struct StopGuard<'a>(&'a InFlight);
+
+impl Drop for StopGuard<'_> {
+    fn drop(&mut self) {
+        self.0.parser_stopped();
+    }
+}
 
 enum Event {
     File(String, Vec<u8>),
@@ -20,8 +62,9 @@ enum Event {
 }
 
 /// The reader's side: forwards everything to the parser thread.
-struct Forward {
+struct Forward<'a> {
     to_parser: SyncSender<Event>,
+    in_flight: &'a InFlight,
 }
 
 /// The parser thread ended early (it failed on a file); its own error is what gets reported.
@@ -29,8 +72,9 @@ fn parser_gone() -> Error {
     Error::msg("snapshot parser stopped")
 }
 
-impl Sink for Forward {
+impl Sink for Forward<'_> {
     fn file(&mut self, path: &str, bytes: &[u8]) -> Result<()> {
+        self.in_flight.take(bytes.len());
         self.to_parser
             .send(Event::File(path.to_string(), bytes.to_vec()))
             .map_err(|_| parser_gone())
@@ -56,18 +100,27 @@ pub fn worthwhile() -> bool {
 pub fn collect(source: &mut dyn Source) -> Result<Snapshot> {
     let mut builder = SnapshotBuilder::new(source.origin());
     let (to_parser, from_reader) = sync_channel(IN_FLIGHT);
+    let in_flight = InFlight::default();
     let (visited, parsed) = std::thread::scope(|scope| {
+        let in_flight = &in_flight;
         let parser = scope.spawn(move || -> Result<SnapshotBuilder> {
+            let _stop = StopGuard(in_flight);
             for event in from_reader {
                 match event {
-                    Event::File(path, bytes) => builder.add_file(&path, &bytes)?,
+                    Event::File(path, bytes) => {
+                        builder.add_file(&path, &bytes)?;
+                        in_flight.give(bytes.len());
+                    }
                     Event::Warn(path, message) => Sink::warn(&mut builder, &path, message),
                     Event::Skip(pid, reason) => Sink::skip(&mut builder, pid, reason),
                 }
             }
             Ok(builder)
         });
-        let visited = source.visit(&mut Forward { to_parser });
+        let visited = source.visit(&mut Forward {
+            to_parser,
+            in_flight,
+        });
         let parsed = parser
             .join()
             .unwrap_or_else(|panic| std::panic::resume_unwind(panic));

@@ -1,7 +1,7 @@
 //! `df -k` (busybox and GNU) and `du -sk` output, which is how a capture taken on a board
 //! records tmpfs/ramfs usage (statfs cannot be replayed from files).
 
-use super::maps::{lines, LineIssue};
+use super::maps::{lines, Issues, LineIssue};
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct DfEntry {
@@ -14,9 +14,9 @@ pub struct DfEntry {
 
 /// Parses `df -k`. A long filesystem name makes df wrap its numbers onto the next line; the
 /// two lines are joined. The header line and unparsable lines are skipped (the latter reported).
-pub fn parse_df(bytes: &[u8]) -> (Vec<DfEntry>, Vec<LineIssue>) {
+pub fn parse_df(bytes: &[u8]) -> (Vec<DfEntry>, Issues) {
     let mut entries = Vec::new();
-    let mut issues = Vec::new();
+    let mut issues = Issues::default();
     let mut pending: Option<String> = None;
     for (number, line) in lines(bytes) {
         let line = String::from_utf8_lossy(line);
@@ -56,9 +56,9 @@ pub fn parse_df(bytes: &[u8]) -> (Vec<DfEntry>, Vec<LineIssue>) {
 }
 
 /// Parses `du -sk` lines: `KIB<tab>PATH`.
-pub fn parse_du(bytes: &[u8]) -> (Vec<(String, u64)>, Vec<LineIssue>) {
+pub fn parse_du(bytes: &[u8]) -> (Vec<(String, u64)>, Issues) {
     let mut entries = Vec::new();
-    let mut issues = Vec::new();
+    let mut issues = Issues::default();
     for (number, line) in lines(bytes) {
         let line = String::from_utf8_lossy(line);
         let mut parts = line.trim().splitn(2, char::is_whitespace);

@@ -112,9 +112,41 @@ pub fn key_values(bytes: &[u8]) -> impl Iterator<Item = (usize, &str, &str)> {
     lines(bytes).filter_map(|(n, l)| split_key_value(l).map(|(k, v)| (n, k, v)))
 }
 
+/// The first key that appears twice in a `Key: value` file (meminfo, status, vmstat-like
+/// files), as the line of its second appearance and a message naming both. A kernel writes
+/// each key once; with two, whichever a reader keeps is a guess, and a guess can flip a
+/// verdict, so callers refuse the file.
+pub fn first_duplicate_key(bytes: &[u8]) -> Option<(usize, String)> {
+    let mut first_line = std::collections::HashMap::new();
+    for (line, key, _) in key_values(bytes) {
+        if let Some(first) = first_line.insert(key, line) {
+            return Some((
+                line,
+                format!("{key} appears twice (first on line {first}): which value is the kernel's is unknowable"),
+            ));
+        }
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_repeated_key_is_found_with_both_lines() {
+        assert_eq!(
+            first_duplicate_key(b"MemTotal: 1 kB\nMemFree: 1 kB\n"),
+            None
+        );
+        let (line, message) =
+            first_duplicate_key(b"MemTotal: 1 kB\nMemFree: 1 kB\nMemTotal: 9 kB\n").unwrap();
+        assert_eq!(line, 3);
+        assert!(
+            message.starts_with("MemTotal appears twice (first on line 1)"),
+            "{message}"
+        );
+    }
 
     /// The fast paths must agree with the general ones on every shape, odd ones included.
     #[test]

@@ -106,6 +106,56 @@ pub struct LineIssue {
     pub message: String,
 }
 
+/// The lines of one file a parser could not read: the first [`Issues::LISTED`] with their
+/// message, and a count of all. A 10 MB maps of bad lines wrote 469 MB of warnings when every
+/// line was kept; memory and output now follow this cap, not the input. Reads as the slice of
+/// listed issues; `len` and `is_empty` count them all.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Issues {
+    listed: Vec<LineIssue>,
+    count: usize,
+}
+
+impl Issues {
+    pub const LISTED: usize = 10;
+
+    pub fn push(&mut self, issue: LineIssue) {
+        self.count += 1;
+        if self.listed.len() < Self::LISTED {
+            self.listed.push(issue);
+        }
+    }
+
+    /// Every bad line, listed or not.
+    pub fn len(&self) -> usize {
+        self.count
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// Bad lines beyond the listed ones.
+    pub fn unlisted(&self) -> usize {
+        self.count - self.listed.len()
+    }
+}
+
+impl From<Vec<LineIssue>> for Issues {
+    fn from(all: Vec<LineIssue>) -> Issues {
+        let mut issues = Issues::default();
+        all.into_iter().for_each(|i| issues.push(i));
+        issues
+    }
+}
+
+impl std::ops::Deref for Issues {
+    type Target = [LineIssue];
+    fn deref(&self) -> &[LineIssue] {
+        &self.listed
+    }
+}
+
 fn hex(field: &[u8]) -> Option<u64> {
     if field.is_empty() || field.len() > 16 {
         return None;
@@ -223,9 +273,9 @@ pub fn lines(bytes: &[u8]) -> impl Iterator<Item = (usize, &[u8])> {
 }
 
 /// Parses a whole maps file. Bad lines come back as issues; the good ones still count.
-pub fn parse_maps(bytes: &[u8]) -> (Vec<MapLine>, Vec<LineIssue>) {
+pub fn parse_maps(bytes: &[u8]) -> (Vec<MapLine>, Issues) {
     let mut maps = Vec::new();
-    let mut issues = Vec::new();
+    let mut issues = Issues::default();
     for (number, line) in lines(bytes) {
         match parse_line(line) {
             Ok(m) => maps.push(m),
@@ -284,6 +334,7 @@ mod tests {
         );
         assert_eq!(maps.len(), 1);
         assert_eq!(issues.len(), 2);
+        assert_eq!(issues.unlisted(), 0);
         assert_eq!(issues[0].line, 2);
         assert_eq!(issues[1].line, 3);
         assert!(issues[1].message.contains("below start"));
@@ -294,5 +345,17 @@ mod tests {
         assert!(parse_line(b"11111111111111111-2 rw-p 0 00:00 0").is_err());
         assert!(parse_line(b"1-2 rw-p 0 00:00 99999999999999999999999").is_err());
         assert!(parse_line(b"1-2 rw-p 0 fffffffff:00 0").is_err());
+    }
+
+    #[test]
+    fn bad_lines_past_ten_are_counted_not_listed() {
+        let junk = "not a maps line\n".repeat(25);
+        let (maps, issues) = parse_maps(junk.as_bytes());
+        assert!(maps.is_empty());
+        assert_eq!((issues.len(), issues.unlisted()), (25, 15));
+        assert_eq!(
+            issues.iter().map(|i| i.line).collect::<Vec<_>>(),
+            (1..=10).collect::<Vec<_>>()
+        );
     }
 }

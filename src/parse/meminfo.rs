@@ -1,7 +1,7 @@
 //! `/proc/meminfo`: every field kept in bytes, in file order.
 
 use super::kv::{key_values, value_bytes};
-use super::maps::LineIssue;
+use super::maps::{Issues, LineIssue};
 use std::collections::BTreeMap;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
@@ -16,9 +16,9 @@ impl Meminfo {
 }
 
 /// Parses meminfo; a line whose value is not a number is an issue, not a failure.
-pub fn parse_meminfo(bytes: &[u8]) -> (Meminfo, Vec<LineIssue>) {
+pub fn parse_meminfo(bytes: &[u8]) -> (Meminfo, Issues) {
     let mut meminfo = Meminfo::default();
-    let mut issues = Vec::new();
+    let mut issues = Issues::default();
     let mut seen_lines = 0;
     for (line, key, value) in key_values(bytes) {
         seen_lines += 1;

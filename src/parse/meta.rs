@@ -55,7 +55,16 @@ pub fn parse_meta(bytes: &[u8]) -> Result<Meta, (usize, String)> {
                 ));
             }
         }
-        meta.fields.insert(key.to_string(), value.to_string());
+        if meta
+            .fields
+            .insert(key.to_string(), value.to_string())
+            .is_some()
+        {
+            return Err((
+                number,
+                format!("{key} given twice: which value the capture meant is unknowable"),
+            ));
+        }
     }
     Ok(meta)
 }
@@ -69,6 +78,13 @@ mod tests {
         let m = parse_meta(b"format=1\ntime=1700000000\nskipped=12,99\n").unwrap();
         assert_eq!(m.time(), Some(1_700_000_000.0));
         assert_eq!(m.skipped(), vec![12, 99]);
+    }
+
+    #[test]
+    fn refuses_a_key_given_twice() {
+        let err = parse_meta(b"format=1\nhost=a\ntime=1\nhost=b\n").unwrap_err();
+        assert_eq!(err.0, 4);
+        assert!(err.1.starts_with("host given twice"), "{}", err.1);
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! `/proc/mounts`: which paths live on RAM-backed filesystems.
 
-use super::maps::{lines, LineIssue};
+use super::maps::{lines, Issues, LineIssue};
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Mount {
@@ -48,9 +48,9 @@ fn unescape(field: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-pub fn parse_mounts(bytes: &[u8]) -> (Vec<Mount>, Vec<LineIssue>) {
+pub fn parse_mounts(bytes: &[u8]) -> (Vec<Mount>, Issues) {
     let mut mounts = Vec::new();
-    let mut issues = Vec::new();
+    let mut issues = Issues::default();
     for (number, line) in lines(bytes) {
         let line = String::from_utf8_lossy(line);
         let fields: Vec<&str> = line.split_whitespace().collect();

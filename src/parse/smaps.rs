@@ -6,7 +6,7 @@
 //! figure must never count as 0 B resident.
 
 use super::kv::{split_key_value, value_bytes};
-use super::maps::{lines, looks_like_header, parse_line, LineIssue, MapLine};
+use super::maps::{lines, looks_like_header, parse_line, Issues, LineIssue, MapLine};
 
 /// The per-mapping figures of smaps, in bytes.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
@@ -53,11 +53,17 @@ pub struct SmapsEntry {
     pub fields: SmapsFields,
 }
 
+/// What smaps gives: its entries and the lines it skipped, or (`Err`) a field given twice in
+/// one mapping, which leaves the mapping's true figure unknowable and refuses the file.
+pub type ParsedSmaps = Result<(Vec<SmapsEntry>, Issues), LineIssue>;
+
 /// Parses smaps or smaps_rollup. Unknown fields (VmFlags, THPeligible, ProtectionKey...) are
 /// ignored; a malformed header or a field line before any header is an issue.
-pub fn parse_smaps(bytes: &[u8]) -> (Vec<SmapsEntry>, Vec<LineIssue>) {
+pub fn parse_smaps(bytes: &[u8]) -> ParsedSmaps {
     let mut entries: Vec<SmapsEntry> = Vec::new();
-    let mut issues = Vec::new();
+    let mut issues = Issues::default();
+    // The fields of the current mapping already taken, one bit each (see `field`).
+    let mut taken = 0u16;
     // After a bad header, its field lines belong to nothing: skip them quietly.
     let mut in_bad_entry = false;
     for (number, line) in lines(bytes) {
@@ -69,6 +75,7 @@ pub fn parse_smaps(bytes: &[u8]) -> (Vec<SmapsEntry>, Vec<LineIssue>) {
                         fields: SmapsFields::default(),
                     });
                     in_bad_entry = false;
+                    taken = 0;
                 }
                 Err(message) => {
                     issues.push(LineIssue {
@@ -97,18 +104,18 @@ pub fn parse_smaps(bytes: &[u8]) -> (Vec<SmapsEntry>, Vec<LineIssue>) {
             });
             continue;
         };
-        let target: &mut u64 = match key {
-            "Size" => &mut entry.fields.size,
-            "Rss" => entry.fields.rss.get_or_insert(0),
-            "Shared_Clean" => &mut entry.fields.shared_clean,
-            "Shared_Dirty" => &mut entry.fields.shared_dirty,
-            "Private_Clean" => &mut entry.fields.private_clean,
-            "Private_Dirty" => &mut entry.fields.private_dirty,
-            "Pss" => entry.fields.pss.get_or_insert(0),
-            "Anonymous" => entry.fields.anonymous.get_or_insert(0),
-            "Swap" => entry.fields.swap.get_or_insert(0),
-            _ => continue,
+        let Some((bit, target)) = field(&mut entry.fields, key) else {
+            continue;
         };
+        if taken & bit != 0 {
+            return Err(LineIssue {
+                line: number,
+                message: format!(
+                    "{key} given twice for one mapping: which value is the kernel's is unknowable"
+                ),
+            });
+        }
+        taken |= bit;
         match value_bytes(value) {
             Some(v) => *target = v,
             None => issues.push(LineIssue {
@@ -117,7 +124,23 @@ pub fn parse_smaps(bytes: &[u8]) -> (Vec<SmapsEntry>, Vec<LineIssue>) {
             }),
         }
     }
-    (entries, issues)
+    Ok((entries, issues))
+}
+
+/// The figure a field line sets, and a bit that stands for the field.
+fn field<'a>(fields: &'a mut SmapsFields, key: &str) -> Option<(u16, &'a mut u64)> {
+    Some(match key {
+        "Size" => (1, &mut fields.size),
+        "Rss" => (1 << 1, fields.rss.get_or_insert(0)),
+        "Shared_Clean" => (1 << 2, &mut fields.shared_clean),
+        "Shared_Dirty" => (1 << 3, &mut fields.shared_dirty),
+        "Private_Clean" => (1 << 4, &mut fields.private_clean),
+        "Private_Dirty" => (1 << 5, &mut fields.private_dirty),
+        "Pss" => (1 << 6, fields.pss.get_or_insert(0)),
+        "Anonymous" => (1 << 7, fields.anonymous.get_or_insert(0)),
+        "Swap" => (1 << 8, fields.swap.get_or_insert(0)),
+        _ => return None,
+    })
 }
 
 #[cfg(test)]
@@ -127,7 +150,7 @@ mod tests {
     #[test]
     fn two_entries_with_fields() {
         let text = b"00008000-000f0000 r-xp 00000000 1f:04 16 /bin/busybox\nSize: 928 kB\nRss: 384 kB\nPss: 41 kB\nShared_Clean: 384 kB\nVmFlags: rd ex mr mw me dw\n000f1000-00112000 rw-p 00000000 00:00 0 [heap]\nSize: 132 kB\nRss: 8 kB\nPrivate_Dirty: 8 kB\nAnonymous: 8 kB\n";
-        let (e, issues) = parse_smaps(text);
+        let (e, issues) = parse_smaps(text).unwrap();
         assert!(issues.is_empty(), "{issues:?}");
         assert_eq!(e.len(), 2);
         assert_eq!(e[0].fields.pss, Some(41 * 1024));
@@ -142,7 +165,7 @@ mod tests {
     #[test]
     fn odd_field_lines_keep_their_meaning() {
         let text = "00008000-000f0000 r-xp 00000000 1f:04 16 /bin/busybox\nSize:\u{a0}928 kB\nRss:\t 8 kB \nPss: 4 MB\nSwap:\nShared_Clean:\u{b}12 kB\nPrivate-Dirty: 4 kB\nKey:value-x\nAnon ymous: 4 kB\n";
-        let (e, issues) = parse_smaps(text.as_bytes());
+        let (e, issues) = parse_smaps(text.as_bytes()).unwrap();
         assert_eq!(e.len(), 1);
         assert_eq!(e[0].fields.size, 928 * 1024);
         assert_eq!(e[0].fields.rss, Some(8 * 1024));
@@ -164,8 +187,16 @@ mod tests {
 
     #[test]
     fn fields_before_header_are_issues() {
-        let (e, issues) = parse_smaps(b"Rss: 4 kB\n");
+        let (e, issues) = parse_smaps(b"Rss: 4 kB\n").unwrap();
         assert!(e.is_empty());
         assert_eq!(issues.len(), 1);
+    }
+
+    #[test]
+    fn a_field_twice_in_one_mapping_refuses_the_file() {
+        let text = b"1000-2000 rw-p 0 00:00 0\nRss: 4 kB\n3000-4000 rw-p 0 00:00 0\nRss: 4 kB\nPss: 1 kB\nRss: 400 kB\n";
+        let issue = parse_smaps(text).unwrap_err();
+        assert_eq!(issue.line, 6);
+        assert!(issue.message.starts_with("Rss given twice"), "{issue:?}");
     }
 }

@@ -30,7 +30,7 @@ pub fn parse_stat(bytes: &[u8]) -> Stat {
     let fields: Vec<&str> = text[close + 1..].split_whitespace().collect();
     let field = |n: usize| fields.get(n - 3).copied();
     Stat {
-        name: Some(text[open + 1..close].to_string()),
+        name: Some(super::status::name_text(&text[open + 1..close])),
         threads: field(20).and_then(|f| f.parse().ok()),
         start_time: field(22).and_then(|f| f.parse().ok()),
         vm_size: field(23).and_then(|f| f.parse().ok()),

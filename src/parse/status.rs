@@ -16,11 +16,23 @@ pub struct Status {
     pub vm_hwm: Option<u64>,
 }
 
+/// The kernel's `Name:` (and stat's comm) is at most 15 bytes (TASK_COMM_LEN); a longer one
+/// is kept to this many characters and marked cut, so a hostile status cannot put megabytes
+/// into every process.
+const MAX_NAME_CHARS: usize = 64;
+
+pub(crate) fn name_text(name: &str) -> String {
+    match name.char_indices().nth(MAX_NAME_CHARS) {
+        Some((end, _)) => format!("{}…", &name[..end]),
+        None => name.to_string(),
+    }
+}
+
 pub fn parse_status(bytes: &[u8]) -> Status {
     let mut status = Status::default();
     for (_, key, value) in key_values(bytes) {
         match key {
-            "Name" => status.name = Some(value.to_string()),
+            "Name" => status.name = Some(name_text(value)),
             "Tgid" => status.tgid = value.parse().ok(),
             "Pid" => status.pid = value.parse().ok(),
             "PPid" => status.ppid = value.parse().ok(),
@@ -36,7 +48,7 @@ pub fn parse_status(bytes: &[u8]) -> Status {
     if status.name.is_none() {
         if let Some(first) = bytes.split(|&c| c == b'\n').next() {
             if let Some(rest) = first.strip_prefix(b"Name:") {
-                status.name = Some(String::from_utf8_lossy(rest).trim().to_string());
+                status.name = Some(name_text(String::from_utf8_lossy(rest).trim()));
             }
         }
     }
@@ -58,6 +70,13 @@ mod tests {
         assert_eq!(s.vm_size, Some(3080 * 1024));
         assert_eq!(s.vm_rss, Some(1412 * 1024));
         assert_eq!(s.vm_hwm, Some(1500 * 1024));
+    }
+
+    #[test]
+    fn overlong_names_are_cut() {
+        let long = format!("Name:\t{}\nTgid:\t1\n", "n".repeat(1 << 20));
+        let name = parse_status(long.as_bytes()).name.unwrap();
+        assert_eq!(name, format!("{}…", "n".repeat(64)));
     }
 
     #[test]

@@ -7,6 +7,7 @@ use crate::account::{account, Measure, ProcessAccount};
 use crate::collect::{load, LiveOptions};
 use crate::error::{Error, Result};
 use crate::model::{Interner, Snapshot};
+use crate::parse::meta::Meta;
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -108,11 +109,30 @@ impl MetricValues {
     }
 }
 
+/// Which board, and which boot of it, a sample came from (`meta` `host=` and `boot_id=`), as
+/// far as the capture said: a leak is growth within one boot of one board.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Board {
+    pub host: Option<String>,
+    pub boot_id: Option<String>,
+}
+
+impl Board {
+    pub fn of(meta: &Meta) -> Board {
+        let field = |key| meta.get(key).filter(|v| !v.is_empty()).map(str::to_string);
+        Board {
+            host: field("host"),
+            boot_id: field("boot_id"),
+        }
+    }
+}
+
 /// One snapshot of the series, reduced to what a trend reads.
 #[derive(Debug, Clone)]
 pub struct Sample {
-    /// `meta` `time=`, unix seconds.
+    /// `meta` `time=`, unix seconds: finite and not negative (see [`sample_time`]).
     pub time: f64,
+    pub board: Board,
     pub origin: String,
     pub processes: Vec<ProcessSample>,
     pub meminfo: BTreeMap<String, u64>,
@@ -174,12 +194,7 @@ pub fn summarize(
     thread_stack_size: Option<u64>,
     names: &mut Interner,
 ) -> Result<Sample> {
-    let time = snapshot.meta.time().ok_or_else(|| {
-        Error::in_file(
-            path.display().to_string(),
-            "meta has no time=<unix seconds>: a series is ordered by capture time",
-        )
-    })?;
+    let time = sample_time(&snapshot.meta, &path.display().to_string())?;
     let accounting = account(snapshot, Measure::Virtual, thread_stack_size);
     let classifier = Classifier::new(&snapshot.mounts, thread_stack_size);
     let accounts: HashMap<u32, &ProcessAccount> =
@@ -234,11 +249,69 @@ pub fn summarize(
         .collect();
     Ok(Sample {
         time,
+        board: Board::of(&snapshot.meta),
         origin: path.display().to_string(),
         processes,
         meminfo,
         ram_fs,
     })
+}
+
+/// A sample's capture time: a finite, non-negative number of unix seconds. NaN or infinite
+/// times made "8 samples over NaN days"; a negative one puts a sample before 1970.
+pub fn sample_time(meta: &Meta, origin: &str) -> Result<f64> {
+    let Some(text) = meta.get("time") else {
+        return Err(Error::in_file(
+            origin,
+            "meta has no time=<unix seconds>: a series is ordered by capture time",
+        ));
+    };
+    match meta.time() {
+        Some(time) if time.is_finite() && time >= 0.0 => Ok(time),
+        _ => Err(Error::in_file(
+            format!("{origin}:meta"),
+            format!("time={text} is not a capture time (finite unix seconds, not negative)"),
+        )),
+    }
+}
+
+/// Orders the samples by capture time, and refuses a series that mixes boards or boots: two
+/// boards with the same firmware and pids interleaved hid each one's leak, and growth across a
+/// reboot is no leak. A sample whose capture did not say (older captures) is not compared.
+pub fn order_series(samples: &mut [Sample]) -> Result<()> {
+    samples.sort_by(|a, b| a.time.total_cmp(&b.time));
+    one_value(samples, "host", "board", |b| b.host.as_deref())?;
+    one_value(
+        samples,
+        "boot_id",
+        "boot of one board (it rebooted in between)",
+        |b| b.boot_id.as_deref(),
+    )
+}
+
+/// Fails naming the first sample whose `key` differs from the first sample that has one.
+fn one_value(
+    samples: &[Sample],
+    key: &str,
+    unit: &str,
+    value: impl Fn(&Board) -> Option<&str>,
+) -> Result<()> {
+    let mut with_value = samples
+        .iter()
+        .filter_map(|s| value(&s.board).map(|v| (s, v)));
+    let Some((first, expected)) = with_value.next() else {
+        return Ok(());
+    };
+    match with_value.find(|(_, v)| v != &expected) {
+        Some((sample, found)) => Err(Error::in_file(
+            sample.origin.clone(),
+            format!(
+                "{key} {found:?} differs from {expected:?} of {}: a trend follows one {unit}; give each its own series",
+                first.origin
+            ),
+        )),
+        None => Ok(()),
+    }
 }
 
 /// The series in capture order, and the latest snapshot whole (the budget's headroom is
@@ -269,7 +342,7 @@ pub fn load_series(paths: &[PathBuf], thread_stack_size: Option<u64>) -> Result<
         }
         samples.push(sample);
     }
-    samples.sort_by(|a, b| a.time.total_cmp(&b.time));
+    order_series(&mut samples)?;
     let last = last.expect("at least two snapshots were loaded");
     Ok(Series { samples, last })
 }
