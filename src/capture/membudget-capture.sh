@@ -1,46 +1,78 @@
 #!/bin/sh
 # membudget-capture.sh: write a membudget snapshot (format 1) of this board.
 #
-# Runs under busybox ash, dash or bash with nothing but busybox applets: the boards that need
-# it have no Python and often cannot run the membudget binary. It copies kernel files with
-# `cat` (a tar of /proc reads every file as size 0), streams everything (no big buffers: the
-# capture must not inflate the memory it measures), and writes atomically: the snapshot is
-# built under a temporary name and renamed only when whole.
+# Runs under busybox ash, hush, dash or bash with the applets every busybox since 1.12 has
+# (cat mkdir rm mv ls echo test tar gzip df du dmesg date); boards ship old, trimmed builds,
+# so nothing else is assumed: no dirname/basename/uname/printf applet, no `command` builtin
+# (ash < 1.17, hush < 1.29), no shell arithmetic (FEATURE_SH_MATH off), no working `read -r`
+# (hush 1.15). Every tool is probed by trying it, and whatever cannot be captured is said on
+# stderr and listed in meta `missing=`, so the reader reports it as unknown, never as 0.
 #
-# Usage: sh membudget-capture.sh [-o OUTPUT] [--smaps | --no-smaps]
+# It copies kernel files with `cat` (a tar of /proc reads every file as size 0), streams
+# them (no file is held in a shell variable: the capture must not inflate the memory it
+# measures), and writes atomically: the snapshot is built in a private directory next to the
+# output and renamed only when whole. `manifest` is written last and lists every file taken;
+# an archive is checked against it member by member before it replaces anything.
+#
+# Usage: sh membudget-capture.sh [--] [-o OUTPUT] [--smaps | --no-smaps]
 #   -o OUTPUT   NAME.tar.gz or NAME.tgz (gzip'd tar), NAME.tar (plain tar), or any other name
-#               for a plain directory. Without gzip a .tar is written instead of a .tar.gz,
-#               without tar a directory; the path written is printed on standard output.
-#               Default: ./membudget-HOST-UNIXTIME.tar.gz
+#               for a plain directory. When gzip fails a NAME.tar is written instead, when tar
+#               cannot create (or loses files) the directory NAME, each with a warning; the
+#               path written is printed on standard output.
+#               Default: /tmp/membudget-HOST-UNIXTIME.tar.gz (/var/tmp when /tmp is not writable)
 #   --smaps     also copy each process's smaps and smaps_rollup (RSS/PSS figures; bigger)
 #   --no-smaps  maps only (the default)
+#   --          ignored: lets `hush SCRIPT -- -o OUTPUT` keep hush 1.12-1.14 off the options
 #
 # Exit status: 0 written, 2 bad usage or the output could not be written.
 
+# `read $r`: r is -r where `read -r` works (see below), so shellcheck's advice does not apply.
+# shellcheck disable=SC2162,SC2229
 set -u
 
 usage() {
 	cat <<'EOF_USAGE'
-usage: membudget-capture.sh [-o OUTPUT] [--smaps | --no-smaps]
+usage: membudget-capture.sh [--] [-o OUTPUT] [--smaps | --no-smaps]
   -o OUTPUT   NAME.tar.gz or NAME.tgz, NAME.tar, or another name for a plain directory
-              (default ./membudget-HOST-UNIXTIME.tar.gz)
+              (default /tmp/membudget-HOST-UNIXTIME.tar.gz, else in /var/tmp)
   --smaps     also copy smaps and smaps_rollup (RSS/PSS figures; bigger capture)
   --no-smaps  maps only (the default)
 EOF_USAGE
 }
 
+# The private build directory; set only once this script has created it, so a failure
+# before that never removes anything it does not own.
+work=
 fail() {
 	echo "membudget-capture: error: $*" >&2
+	[ -n "$work" ] && rm -rf "$work"
 	exit 2
 }
 
-# Centiseconds since boot, from /proc/uptime ("12345.67 ..."), with shell builtins only.
+warn() {
+	echo "membudget-capture: warning: $*" >&2
+}
+
+# `read -r` where it works: hush 1.15 fails every `read -r` without a word. Without -r a
+# backslash in a line is lost, which no file read here relies on except mount points with
+# escaped spaces (\040), rare on boards.
+r=-r
+read -r _ </proc/uptime 2>/dev/null || r=
+
+# Shell arithmetic where it exists (FEATURE_SH_MATH can be off). `$((` is only ever written
+# inside eval'd strings, so a shell without it still parses this file.
+math=0
+(eval 'test "$((2 * 3))" = 6') 2>/dev/null && math=1
+
+# Centiseconds since boot, from /proc/uptime ("12345.67 ..."); empty without arithmetic.
 uptime_centiseconds() {
-	read -r up _ </proc/uptime || up=0.00
+	[ "$math" = 1 ] || return 0
+	read $r up _ </proc/uptime || return 0
+	# shellcheck disable=SC2034 # used in the eval'd arithmetic
 	whole=${up%.*}
 	fraction=${up#*.}
 	[ "$fraction" = "$up" ] && fraction=00
-	echo $((whole * 100 + ${fraction#0}))
+	eval 'echo $((whole * 100 + ${fraction#0}))'
 }
 
 output=
@@ -50,7 +82,8 @@ while [ $# -gt 0 ]; do
 	-o | --output)
 		[ $# -ge 2 ] || fail "$1 needs a path"
 		output=$2
-		shift 2
+		shift
+		shift
 		;;
 	-o*)
 		output=${1#-o}
@@ -68,6 +101,9 @@ while [ $# -gt 0 ]; do
 		smaps=0
 		shift
 		;;
+	--)
+		shift
+		;;
 	-h | --help)
 		usage
 		exit 0
@@ -81,9 +117,24 @@ done
 
 started=$(uptime_centiseconds)
 host=
-read -r host </proc/sys/kernel/hostname 2>/dev/null || host=$(hostname 2>/dev/null)
+read $r host </proc/sys/kernel/hostname 2>/dev/null || host=$(hostname 2>/dev/null)
 [ -n "$host" ] || host=board
-[ -n "$output" ] || output=./membudget-$host-$(date +%s).tar.gz
+
+# Creates the private build directory in $1; fails quietly so the caller can try elsewhere.
+make_work() {
+	mkdir "$1/.membudget-capture.$$" 2>/dev/null || return 1
+	work=$1/.membudget-capture.$$
+}
+
+if [ -z "$output" ]; then
+	# Root filesystems are read-only on most boards (squashfs): never the current directory.
+	stamp=$(date +%s 2>/dev/null)
+	for outdir in /tmp /var/tmp; do
+		make_work "$outdir" && break
+	done
+	[ -n "$work" ] || fail "neither /tmp nor /var/tmp is writable: point -o at a writable directory (for example -o /mnt/sdcard/board.tar.gz)"
+	output=$outdir/membudget-$host-${stamp:-0}.tar.gz
+fi
 
 case $output in
 *.tar.gz) format=tgz name=${output%.tar.gz} ;;
@@ -91,32 +142,71 @@ case $output in
 *.tar) format=tar name=${output%.tar} ;;
 *) format=dir name=${output%/} ;;
 esac
-command -v tar >/dev/null 2>&1 || format=dir
-[ "$format" = tgz ] && ! command -v gzip >/dev/null 2>&1 && format=tar
-
-outdir=$(dirname "$name")
-base=$(basename "$name")
+# Parameter expansion, not dirname/basename: many boards have neither applet.
+case $name in
+*/*)
+	outdir=${name%/*}
+	base=${name##*/}
+	;;
+*)
+	outdir=.
+	base=$name
+	;;
+esac
+[ -n "$outdir" ] || outdir=/
+[ -n "$base" ] || fail "$output: no file name"
 [ -d "$outdir" ] || fail "$outdir: no such directory"
-# Everything is built inside this private directory next to the output (same filesystem, so
-# the final rename is atomic) and removed on any exit.
-work=$outdir/.membudget-capture.$$
-trap 'rm -rf "$work"' EXIT
-trap 'exit 130' INT TERM HUP
-mkdir "$work" || fail "$outdir: cannot create a temporary directory"
-snap=$work/$base
-mkdir -p "$snap/proc/sys/vm" || fail "$snap: cannot create"
+# Everything is built in this private directory next to the output (same filesystem, so the
+# final rename is atomic) and removed on every exit.
+if [ -z "$work" ]; then
+	make_work "$outdir" || fail "$outdir: cannot create a temporary directory there (read-only? point -o at a writable directory, for example /tmp)"
+fi
+trap 'rm -rf "$work"; exit 130' INT TERM HUP 2>/dev/null
+snap=$work/snapshot
+files=$work/files
+mkdir "$snap" "$snap/proc" || fail "$snap: cannot create"
+: >"$files" || fail "$files: cannot write"
+
+missing=
+# Records snapshot path $1 as written (for the manifest).
+taken() {
+	echo "file=$1" >>"$files"
+}
+
+# Records snapshot path $1 as not captured (meta missing=).
+lost() {
+	missing=${missing:+$missing }$1
+}
+
+# Copies kernel file $1 to snapshot path $2; a failed copy is removed and listed as missing.
+take() {
+	if cat "$1" >"$snap/$2" 2>/dev/null; then
+		taken "$2"
+	else
+		rm -f "$snap/$2"
+		lost "$2"
+	fi
+}
+
+# Like take, for files only some kernels have: absent is not missing.
+take_present() {
+	if [ -e "$1" ]; then
+		take "$1" "$2"
+	fi
+}
 
 # RAM-backed filesystems first, while the capture's own files are still tiny: when the output
 # lies on a tmpfs, the capture should not count itself. Same rules as membudget's
 # Mount::is_ram_backed / is_ramfs: tmpfs, ramfs, and rootfs (ramfs unless it has a size=).
 # `du -sk` of a ramfs (statfs says 0 for it); -x keeps it on that filesystem where du has -x.
+du_failed=0
 ramfs_usage() {
-	du -skx "$1" >>"$snap/du" 2>/dev/null || du -sk "$1" >>"$snap/du" 2>/dev/null
+	du -skx "$1" >>"$snap/du" 2>/dev/null || du -sk "$1" >>"$snap/du" 2>/dev/null || du_failed=1
 }
 
 set --
 : >"$snap/du"
-while read -r _source point fstype options _rest; do
+while read $r _source point fstype options _rest; do
 	case $fstype in
 	tmpfs) ;;
 	ramfs) ramfs_usage "$point" ;;
@@ -130,14 +220,35 @@ while read -r _source point fstype options _rest; do
 	esac
 	set -- "$@" "$point"
 done </proc/mounts
+if [ "$du_failed" = 1 ]; then
+	rm -f "$snap/du"
+	lost du
+else
+	taken du
+fi
 if [ $# -gt 0 ]; then
-	df -k "$@" >"$snap/df" 2>/dev/null || [ -s "$snap/df" ] || rm -f "$snap/df"
+	if df -k "$@" >"$snap/df" 2>/dev/null || [ -s "$snap/df" ]; then
+		taken df
+	else
+		rm -f "$snap/df"
+		lost df
+	fi
 else
 	echo "Filesystem 1K-blocks Used Available Use% Mounted on" >"$snap/df"
+	taken df
 fi
 
+mkdir -p "$snap/proc/sys/vm" || fail "$snap/proc/sys/vm: cannot create"
 for file in meminfo mounts cmdline version sys/vm/min_free_kbytes; do
-	[ -r "/proc/$file" ] && cat "/proc/$file" >"$snap/proc/$file" 2>/dev/null
+	take "/proc/$file" "proc/$file"
+done
+for file in vmstat swaps zoneinfo modules; do
+	take_present "/proc/$file" "proc/$file"
+done
+for file in sysvipc/shm pressure/memory; do
+	if [ -e "/proc/$file" ]; then
+		mkdir -p "$snap/proc/${file%/*}" && take "/proc/$file" "proc/$file"
+	fi
 done
 
 own=$$
@@ -162,7 +273,7 @@ copy_process() {
 		return 1
 	fi
 	# The measuring tool is not the board's workload: this shell's children (cat, subshells).
-	while read -r key value; do
+	while read $r key value; do
 		if [ "$key" = PPid: ]; then
 			if [ "$value" = "$own" ]; then
 				rm -rf "$dst"
@@ -171,11 +282,14 @@ copy_process() {
 			break
 		fi
 	done <"$dst/status"
-	optional="cmdline stat"
-	[ "$smaps" = 1 ] && optional="$optional smaps smaps_rollup"
-	for file in $optional; do
-		cat "$src/$file" >"$dst/$file" 2>/dev/null || rm -f "$dst/$file"
-	done
+	taken "proc/$pid/maps"
+	taken "proc/$pid/status"
+	take "$src/cmdline" "proc/$pid/cmdline"
+	take "$src/stat" "proc/$pid/stat"
+	if [ "$smaps" = 1 ]; then
+		take "$src/smaps" "proc/$pid/smaps"
+		take_present "$src/smaps_rollup" "proc/$pid/smaps_rollup"
+	fi
 	return 0
 }
 
@@ -185,29 +299,129 @@ for dir in /proc/[0-9]*; do
 	copy_process "$pid" || skipped=${skipped:+$skipped,}$pid
 done
 
-for size in /sys/block/ram*/size; do
-	[ -r "$size" ] || continue
-	disk=${size#/sys/block/}
-	disk=${disk%/size}
-	mkdir -p "$snap/sys/block/$disk" && cat "$size" >"$snap/sys/block/$disk/size"
-done
+# Copies the named files of every /sys/$1/*/ directory that has the first of them.
+take_sys_dirs() {
+	pattern=$1
+	shift
+	for dir in /sys/$pattern; do
+		[ -e "$dir/$1" ] || continue
+		rel=sys/${dir#/sys/}
+		mkdir -p "$snap/$rel" || continue
+		for file in "$@"; do
+			take_present "$dir/$file" "$rel/$file"
+		done
+	done
+}
+take_sys_dirs 'block/ram*' size
+take_sys_dirs 'block/zram*' disksize mm_stat
+take_sys_dirs 'kernel/dmabuf/buffers/*' size exporter_name
 
-if ! dmesg >"$snap/dmesg" 2>/dev/null || [ ! -s "$snap/dmesg" ]; then
+# busybox before 1.15 reads only the last 16 KiB of the kernel log unless told a size: on a
+# chatty boot that loses the `Memory:` line at its start.
+if dmesg -s 1048576 >"$snap/dmesg" 2>/dev/null && [ -s "$snap/dmesg" ]; then
+	taken dmesg
+elif dmesg >"$snap/dmesg" 2>/dev/null && [ -s "$snap/dmesg" ]; then
+	taken dmesg
+else
 	rm -f "$snap/dmesg"
+	lost dmesg
 fi
 
+# `uname -s -r -v -m`, or the same words from /proc/sys/kernel (less the machine) without
+# the applet.
+kernel_name() {
+	uname -s -r -v -m 2>/dev/null && return 0
+	words=
+	for file in ostype osrelease version; do
+		read $r word <"/proc/sys/kernel/$file" 2>/dev/null && words=${words:+$words }$word
+	done
+	echo "$words"
+}
+
+boot_id=
+read $r boot_id </proc/sys/kernel/random/boot_id 2>/dev/null || boot_id=
+
 finished=$(uptime_centiseconds)
-elapsed=$((finished - started))
+elapsed=
+if [ -n "$started" ] && [ -n "$finished" ]; then
+	eval 'took=$((finished - started)); elapsed=$((took / 100)).$((took % 100 / 10))$((took % 10))'
+fi
+[ -n "$missing" ] && warn "could not capture (listed in meta as missing=): $missing"
 {
 	echo "format=1"
 	echo "time=$(date +%s)"
 	echo "host=$host"
-	echo "uname=$(uname -s -r -v -m 2>/dev/null)"
+	echo "uname=$(kernel_name)"
+	echo "boot_id=$boot_id"
 	echo "source=membudget-capture.sh"
 	echo "smaps=$smaps"
 	echo "skipped=$skipped"
-	printf 'capture_seconds=%d.%02d\n' $((elapsed / 100)) $((elapsed % 100))
+	echo "missing=$missing"
+	echo "manifest=1"
+	[ -n "$elapsed" ] && echo "capture_seconds=$elapsed"
 } >"$snap/meta" || fail "$snap/meta: cannot write"
+taken meta
+
+# The manifest, last: the count without arithmetic ($# of the list's words; no path has a
+# space), then the list.
+write_manifest() {
+	# shellcheck disable=SC2046 # word splitting is the point
+	set -- $(cat "$files")
+	{
+		echo "format=1"
+		echo "files=$#"
+		cat "$files"
+	} >"$snap/manifest"
+}
+write_manifest || fail "$snap/manifest: cannot write"
+
+# Lists the members of tar archive $1 that the manifest has and the archive lacks (the first
+# one only, on stdout); empty when the archive holds every file. The member list is mirrored
+# as empty files under $work/seen, so checking a file is one test, not a search.
+first_member_lost() {
+	seen=$work/seen
+	rm -rf "$seen"
+	mkdir "$seen" || return 1
+	tar -tf "$1" 2>/dev/null >"$work/members" || {
+		echo "(tar cannot list it)"
+		return 0
+	}
+	while read $r member; do
+		case $member in
+		*/) mkdir -p "$seen/$member" 2>/dev/null ;;
+		*) : >"$seen/$member" 2>/dev/null ;;
+		esac
+	done <"$work/members"
+	while read $r line; do
+		path=${line#file=}
+		if [ ! -f "$seen/$path" ]; then
+			echo "$path"
+			return 0
+		fi
+	done <"$files"
+	[ -f "$seen/manifest" ] || echo manifest
+}
+
+# Packs the snapshot into $work/packed.tar, members relative to the snapshot root (short
+# paths whatever the output's name: tar without GNU extensions drops names of 100 characters
+# or more, exit 0), manifest last; then checks every file is in it. Returns 1, saying why,
+# when it cannot.
+pack() {
+	set -- meta
+	for top in df du dmesg proc sys; do
+		[ -e "$snap/$top" ] && set -- "$@" "$top"
+	done
+	if ! (cd "$snap" && tar -cf ../packed.tar "$@" manifest) 2>"$work/tar-errors"; then
+		warn "tar cannot create archives here ($(cat "$work/tar-errors" 2>/dev/null))"
+		return 1
+	fi
+	lost_member=$(first_member_lost "$work/packed.tar")
+	if [ -n "$lost_member" ]; then
+		warn "tar left $lost_member out of the archive"
+		return 1
+	fi
+	return 0
+}
 
 case $format in
 tgz) final=$output ;;
@@ -215,21 +429,29 @@ tar) final=$name.tar ;;
 *) final=$name ;;
 esac
 
+if [ "$format" != dir ] && ! pack; then
+	format=dir
+	final=$name
+	warn "writing the directory $final instead of $output"
+fi
+if [ "$format" = tgz ]; then
+	if ! gzip -c "$work/packed.tar" >"$work/packed" 2>/dev/null; then
+		format=tar
+		final=$name.tar
+		warn "gzip failed: writing $final instead of $output"
+	fi
+fi
+if [ "$format" = tar ]; then
+	mv -f "$work/packed.tar" "$work/packed" || fail "$work/packed: cannot rename"
+fi
+
 if [ "$format" = dir ]; then
-	[ -e "$final" ] && fail "$final already exists: not replacing a directory"
+	[ -e "$final" ] && fail "$final already exists: not replacing it with a directory"
 	mv "$snap" "$final" || fail "$final: cannot rename into place"
 else
-	packed=$work/packed
-	if [ "$format" = tgz ]; then
-		# No pipefail in POSIX sh: tar's failure is recorded in a file.
-		{ tar -C "$work" -cf - "$base" || : >"$work/tar-failed"; } | gzip -c >"$packed" ||
-			fail "$final: gzip failed"
-	else
-		tar -C "$work" -cf "$packed" "$base" || : >"$work/tar-failed"
-	fi
-	[ -e "$work/tar-failed" ] && fail "$final: tar failed"
-	mv -f "$packed" "$final" || fail "$final: cannot rename into place"
+	mv -f "$work/packed" "$final" || fail "$final: cannot rename into place"
 fi
+rm -rf "$work"
 [ -n "$skipped" ] && echo "membudget-capture: skipped (vanished or unreadable): $skipped" >&2
-echo "membudget-capture: wrote $final in $((elapsed / 100)).$((elapsed % 100 / 10))s" >&2
+echo "membudget-capture: wrote $final${elapsed:+ in ${elapsed}s}" >&2
 echo "$final"
