@@ -165,14 +165,14 @@ fn script_leaves_out_its_own_shell() {
     assert!(!snapshot.processes.is_empty());
 }
 
-/// A PATH of busybox applets only, without `missing`, to show the fallbacks.
+/// A PATH of the busybox applets every board has (no dirname, basename, uname, hostname or
+/// printf), without `missing`, to show the fallbacks.
 fn applets_without(dir: &Path, missing: &[&str]) -> std::path::PathBuf {
     let busybox = require_tool("busybox");
     let bin = dir.join("bin");
     std::fs::create_dir(&bin).unwrap();
     for applet in [
-        "basename", "cat", "date", "df", "dirname", "dmesg", "du", "gzip", "hostname", "mkdir",
-        "mv", "rm", "tar", "uname",
+        "cat", "date", "df", "dmesg", "du", "gzip", "ls", "mkdir", "mv", "rm", "tar",
     ] {
         if !missing.contains(&applet) {
             std::os::unix::fs::symlink(&busybox, bin.join(applet)).unwrap();
@@ -206,4 +206,54 @@ fn without_gzip_a_tar_and_without_tar_a_directory() {
             .collect();
         assert_eq!(names, vec![expected_name.to_string()]);
     }
+}
+
+#[test]
+fn default_output_is_in_tmp_not_the_read_only_current_directory() {
+    let busybox = require_tool("busybox");
+    let cwd = tempfile::tempdir().unwrap();
+    // A read-only current directory, as on a squashfs root (root ignores the mode, so the
+    // proof is where the capture lands, not a failure here).
+    let out = Command::new(&busybox)
+        .arg("sh")
+        .arg(capture_script())
+        .current_dir(cwd.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let printed = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    let written = Path::new(&printed);
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    let name = written.file_name().unwrap().to_string_lossy().into_owned();
+    let removed = std::fs::remove_file(written);
+    assert_eq!(written.parent(), Some(Path::new("/tmp")), "{printed}");
+    assert!(
+        name.starts_with(&format!("membudget-{}-", host.trim())) && name.ends_with(".tar.gz"),
+        "{name}"
+    );
+    removed.unwrap();
+    assert_eq!(std::fs::read_dir(cwd.path()).unwrap().count(), 0);
+}
+
+#[test]
+fn unwritable_output_directory_is_a_clear_error() {
+    let busybox = require_tool("busybox");
+    let out = Command::new(&busybox)
+        .arg("sh")
+        .arg(capture_script())
+        .arg("-o")
+        .arg("/proc/board.tar.gz")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("/proc: cannot create a temporary directory there")
+            && stderr.contains("point -o at a writable directory"),
+        "{stderr}"
+    );
 }

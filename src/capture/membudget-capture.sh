@@ -28,7 +28,8 @@
 
 # `read $r`: r is -r where `read -r` works (see below), so shellcheck's advice does not apply.
 # shellcheck disable=SC2162,SC2229
-set -u
+# hush has no `set -u` (1.17 on ignore it, 1.35 refuses it): a development aid only.
+set -u 2>/dev/null
 
 usage() {
 	cat <<'EOF_USAGE'
@@ -115,6 +116,13 @@ while [ $# -gt 0 ]; do
 	esac
 done
 
+# The applets nothing here can stand in for: without one there is no snapshot, and the error
+# says which (127: the shell found no such command).
+for tool in cat mkdir rm mv date; do
+	"$tool" </dev/null >/dev/null 2>&1
+	[ $? = 127 ] && fail "no $tool applet: the capture needs cat, mkdir, rm, mv and date"
+done
+
 started=$(uptime_centiseconds)
 host=
 read $r host </proc/sys/kernel/hostname 2>/dev/null || host=$(hostname 2>/dev/null)
@@ -173,9 +181,14 @@ taken() {
 	echo "file=$1" >>"$files"
 }
 
-# Records snapshot path $1 as not captured (meta missing=).
+# Records snapshot path $1 as not captured (meta missing=). Not `${missing:+$missing }`:
+# hush 1.35 fails a space inside that word ("BUG in varexp2").
 lost() {
-	missing=${missing:+$missing }$1
+	if [ -n "$missing" ]; then
+		missing="$missing $1"
+	else
+		missing=$1
+	fi
 }
 
 # Copies kernel file $1 to snapshot path $2; a failed copy is removed and listed as missing.
@@ -333,9 +346,9 @@ kernel_name() {
 	uname -s -r -v -m 2>/dev/null && return 0
 	words=
 	for file in ostype osrelease version; do
-		read $r word <"/proc/sys/kernel/$file" 2>/dev/null && words=${words:+$words }$word
+		read $r word <"/proc/sys/kernel/$file" 2>/dev/null && words="$words $word"
 	done
-	echo "$words"
+	echo "${words# }"
 }
 
 boot_id=
@@ -453,5 +466,7 @@ else
 fi
 rm -rf "$work"
 [ -n "$skipped" ] && echo "membudget-capture: skipped (vanished or unreadable): $skipped" >&2
-echo "membudget-capture: wrote $final${elapsed:+ in ${elapsed}s}" >&2
+took=
+[ -n "$elapsed" ] && took=" in ${elapsed}s"
+echo "membudget-capture: wrote $final$took" >&2
 echo "$final"
