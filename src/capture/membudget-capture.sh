@@ -295,14 +295,31 @@ copy_process() {
 			break
 		fi
 	done <"$dst/status"
-	taken "proc/$pid/maps"
-	taken "proc/$pid/status"
-	take "$src/cmdline" "proc/$pid/cmdline"
-	take "$src/stat" "proc/$pid/stat"
-	if [ "$smaps" = 1 ]; then
-		take "$src/smaps" "proc/$pid/smaps"
-		take_present "$src/smaps_rollup" "proc/$pid/smaps_rollup"
-	fi
+	optional="cmdline stat"
+	[ "$smaps" = 1 ] && optional="$optional smaps smaps_rollup"
+	got="maps status"
+	unread=
+	for file in $optional; do
+		# smaps_rollup came with Linux 4.14: absent before, not missing.
+		[ -e "$src/$file" ] || [ "$file" != smaps_rollup ] || continue
+		if cat "$src/$file" >"$dst/$file" 2>/dev/null; then
+			got="$got $file"
+			continue
+		fi
+		rm -f "$dst/$file"
+		# A process that exits mid-capture is skipped, not half-kept.
+		if [ ! -d "$src" ]; then
+			rm -rf "$dst"
+			return 1
+		fi
+		unread="$unread $file"
+	done
+	for file in $got; do
+		taken "proc/$pid/$file"
+	done
+	for file in $unread; do
+		lost "proc/$pid/$file"
+	done
 	return 0
 }
 
@@ -425,7 +442,9 @@ pack() {
 		[ -e "$snap/$top" ] && set -- "$@" "$top"
 	done
 	if ! (cd "$snap" && tar -cf ../packed.tar "$@" manifest) 2>"$work/tar-errors"; then
-		warn "tar cannot create archives here ($(cat "$work/tar-errors" 2>/dev/null))"
+		why=
+		read $r why <"$work/tar-errors"
+		warn "tar cannot create archives here: ${why:-it failed}"
 		return 1
 	fi
 	lost_member=$(first_member_lost "$work/packed.tar")
