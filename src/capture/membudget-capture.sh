@@ -31,6 +31,14 @@
 # hush has no `set -u` (1.17 on ignore it, 1.35 refuses it): a development aid only.
 set -u 2>/dev/null
 
+# This script is made of functions, which hush before 1.14 (or built without HUSH_FUNCTIONS)
+# does not have: say so rather than fail on a syntax error.
+# (hush 1.12 runs a function's body where it is defined: only a call prints the argument.)
+[ "$( (eval 'probe() { echo "$1"; }; probe called') 2>/dev/null)" = called ] || {
+	echo "membudget-capture: error: this shell has no functions (hush before 1.14?): run it with ash, as in: busybox ash membudget-capture.sh" >&2
+	exit 2
+}
+
 usage() {
 	cat <<'EOF_USAGE'
 usage: membudget-capture.sh [--] [-o OUTPUT] [--smaps | --no-smaps]
