@@ -214,6 +214,11 @@ fn default_output_is_in_tmp_not_the_read_only_current_directory() {
     let cwd = tempfile::tempdir().unwrap();
     // A read-only current directory, as on a squashfs root (root ignores the mode, so the
     // proof is where the capture lands, not a failure here).
+    std::fs::set_permissions(
+        cwd.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o555),
+    )
+    .unwrap();
     let out = Command::new(&busybox)
         .arg("sh")
         .arg(capture_script())

@@ -81,7 +81,10 @@ uptime_centiseconds() {
 	whole=${up%.*}
 	fraction=${up#*.}
 	[ "$fraction" = "$up" ] && fraction=00
-	eval 'echo $((whole * 100 + ${fraction#0}))'
+	# "07" would be octal; and hush 1.16 fails ${fraction#0} inside $((...)) when there is
+	# no 0 to strip (and its failing $(...) child then runs on through the script).
+	fraction=${fraction#0}
+	eval 'echo $((whole * 100 + fraction))'
 }
 
 output=
