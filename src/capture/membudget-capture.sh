@@ -419,23 +419,21 @@ write_manifest() {
 }
 write_manifest || fail "$snap/manifest: cannot write"
 
-# Lists the members of tar archive $1 that the manifest has and the archive lacks (the first
-# one only, on stdout); empty when the archive holds every file. The member list is mirrored
-# as empty files under $work/seen, so checking a file is one test, not a search.
+# Prints the first file of the manifest that tar's member list $1 (`tar -t` output) lacks,
+# "manifest" when it lacks only that, nothing when it has them all. The list is mirrored as
+# empty files under $work/seen, so checking a file is one test, not a search.
 first_member_lost() {
 	seen=$work/seen
-	rm -rf "$seen"
-	mkdir "$seen" || return 1
-	tar -tf "$1" 2>/dev/null >"$work/members" || {
-		echo "(tar cannot list it)"
+	if ! mkdir "$seen"; then
+		echo "everything (cannot create $seen to check)"
 		return 0
-	}
+	fi
 	while read $r member; do
 		case $member in
 		*/) mkdir -p "$seen/$member" 2>/dev/null ;;
 		*) : >"$seen/$member" 2>/dev/null ;;
 		esac
-	done <"$work/members"
+	done <"$1"
 	while read $r line; do
 		path=${line#file=}
 		if [ ! -f "$seen/$path" ]; then
@@ -448,8 +446,8 @@ first_member_lost() {
 
 # Packs the snapshot into $work/packed.tar, members relative to the snapshot root (short
 # paths whatever the output's name: tar without GNU extensions drops names of 100 characters
-# or more, exit 0), manifest last; then checks every file is in it. Returns 1, saying why,
-# when it cannot.
+# or more, exit 0), manifest last; then lists the archive and checks every file is in it.
+# Returns 1, saying why, when it cannot.
 pack() {
 	set -- meta
 	for top in df du dmesg proc sys; do
@@ -461,7 +459,11 @@ pack() {
 		warn "tar cannot create archives here: ${why:-it failed}"
 		return 1
 	fi
-	lost_member=$(first_member_lost "$work/packed.tar")
+	if ! tar -tf "$work/packed.tar" >"$work/members" 2>/dev/null; then
+		warn "tar cannot list the archive it wrote, so it cannot be checked"
+		return 1
+	fi
+	lost_member=$(first_member_lost "$work/members")
 	if [ -n "$lost_member" ]; then
 		warn "tar left $lost_member out of the archive"
 		return 1
@@ -480,6 +482,9 @@ if [ "$format" != dir ] && ! pack; then
 	final=$name
 	warn "writing the directory $final instead of $output"
 fi
+# The archive holds it all: the directory is no longer needed (a RAM-backed /tmp holds one
+# copy less while gzip runs).
+[ "$format" = dir ] || rm -rf "$snap"
 if [ "$format" = tgz ]; then
 	if ! gzip -c "$work/packed.tar" >"$work/packed" 2>/dev/null; then
 		format=tar
