@@ -26,8 +26,6 @@
 #
 # Exit status: 0 written, 2 bad usage or the output could not be written.
 
-# `read $r`: r is -r where `read -r` works (see below), so shellcheck's advice does not apply.
-# shellcheck disable=SC2162,SC2229
 # hush has no `set -u` (1.17 on ignore it, 1.35 refuses it): a development aid only.
 set -u 2>/dev/null
 
@@ -62,11 +60,15 @@ warn() {
 	echo "membudget-capture: warning: $*" >&2
 }
 
-# `read -r` where it works: hush 1.15 fails every `read -r` without a word. Without -r a
-# backslash in a line is lost, which no file read here relies on except mount points with
-# escaped spaces (\040), rare on boards.
-r=-r
-read -r _ </proc/uptime 2>/dev/null || r=
+# Every loop here reads lines with `read -r`, so it must work, split fields and stop at the end
+# of a file. hush 1.15's does none of this (`read -r` fails, and plain `read` neither splits
+# nor ever returns false: its loops never end): stop with a clear error there.
+up=
+idle=
+read -r up idle </proc/uptime 2>/dev/null
+if [ -z "$idle" ] || read -r up </dev/null; then
+	fail "this shell's read builtin is broken (hush 1.15?): run it with ash, as in: busybox ash membudget-capture.sh"
+fi
 
 # Shell arithmetic where it exists (FEATURE_SH_MATH can be off). `$((` is only ever written
 # inside eval'd strings, so a shell without it still parses this file.
@@ -76,7 +78,7 @@ math=0
 # Centiseconds since boot, from /proc/uptime ("12345.67 ..."); empty without arithmetic.
 uptime_centiseconds() {
 	[ "$math" = 1 ] || return 0
-	read $r up _ </proc/uptime || return 0
+	read -r up _ </proc/uptime || return 0
 	# shellcheck disable=SC2034 # used in the eval'd arithmetic
 	whole=${up%.*}
 	fraction=${up#*.}
@@ -136,7 +138,7 @@ done
 
 started=$(uptime_centiseconds)
 host=
-read $r host </proc/sys/kernel/hostname 2>/dev/null || host=$(hostname 2>/dev/null)
+read -r host </proc/sys/kernel/hostname 2>/dev/null || host=$(hostname 2>/dev/null)
 [ -n "$host" ] || host=board
 
 # Creates the private build directory in $1; fails quietly so the caller can try elsewhere.
@@ -230,7 +232,7 @@ ramfs_usage() {
 
 set --
 : >"$snap/du"
-while read $r _source point fstype options _rest; do
+while read -r _source point fstype options _rest; do
 	case $fstype in
 	tmpfs) ;;
 	ramfs) ramfs_usage "$point" ;;
@@ -297,7 +299,7 @@ copy_process() {
 		return 1
 	fi
 	# The measuring tool is not the board's workload: this shell's children (cat, subshells).
-	while read $r key value; do
+	while read -r key value; do
 		if [ "$key" = PPid: ]; then
 			if [ "$value" = "$own" ]; then
 				rm -rf "$dst"
@@ -374,13 +376,13 @@ kernel_name() {
 	uname -s -r -v -m 2>/dev/null && return 0
 	words=
 	for file in ostype osrelease version; do
-		read $r word <"/proc/sys/kernel/$file" 2>/dev/null && words="$words $word"
+		read -r word <"/proc/sys/kernel/$file" 2>/dev/null && words="$words $word"
 	done
 	echo "${words# }"
 }
 
 boot_id=
-read $r boot_id </proc/sys/kernel/random/boot_id 2>/dev/null || boot_id=
+read -r boot_id </proc/sys/kernel/random/boot_id 2>/dev/null || boot_id=
 
 finished=$(uptime_centiseconds)
 elapsed=
@@ -428,13 +430,13 @@ first_member_lost() {
 		echo "everything (cannot create $seen to check)"
 		return 0
 	fi
-	while read $r member; do
+	while read -r member; do
 		case $member in
 		*/) mkdir -p "$seen/$member" 2>/dev/null ;;
 		*) : >"$seen/$member" 2>/dev/null ;;
 		esac
 	done <"$1"
-	while read $r line; do
+	while read -r line; do
 		path=${line#file=}
 		if [ ! -f "$seen/$path" ]; then
 			echo "$path"
@@ -455,7 +457,7 @@ pack() {
 	done
 	if ! (cd "$snap" && tar -cf ../packed.tar "$@" manifest) 2>"$work/tar-errors"; then
 		why=
-		read $r why <"$work/tar-errors"
+		read -r why <"$work/tar-errors"
 		warn "tar cannot create archives here: ${why:-it failed}"
 		return 1
 	fi
