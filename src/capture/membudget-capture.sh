@@ -22,7 +22,7 @@
 #               Default: /tmp/membudget-HOST-UNIXTIME.tar.gz (/var/tmp when /tmp is not writable)
 #   --smaps     also copy each process's smaps and smaps_rollup (RSS/PSS figures; bigger)
 #   --no-smaps  maps only (the default)
-#   --          ignored: lets `hush SCRIPT -- -o OUTPUT` keep hush 1.12-1.14 off the options
+#   --          ignored (the end of options, by convention)
 #
 # Exit status: 0 written, 2 bad usage or the output could not be written.
 
@@ -60,14 +60,14 @@ warn() {
 	echo "membudget-capture: warning: $*" >&2
 }
 
-# Every loop here reads lines with `read -r`, so it must work, split fields and stop at the end
-# of a file. hush 1.15's does none of this (`read -r` fails, and plain `read` neither splits
-# nor ever returns false: its loops never end): stop with a clear error there.
+# Every loop here reads lines with `read -r`, so it must work, split fields and stop at the
+# end of a file. hush 1.14's and 1.15's do none of this (`read -r` fails, and plain `read`
+# neither splits nor ever returns false: its loops never end): stop with a clear error there.
 up=
 idle=
 read -r up idle </proc/uptime 2>/dev/null
 if [ -z "$idle" ] || read -r up </dev/null; then
-	fail "this shell's read builtin is broken (hush 1.15?): run it with ash, as in: busybox ash membudget-capture.sh"
+	fail "this shell's read builtin is broken (hush 1.14 or 1.15?): run it with ash, as in: busybox ash membudget-capture.sh"
 fi
 
 # Shell arithmetic where it exists (FEATURE_SH_MATH can be off). `$((` is only ever written
