@@ -281,6 +281,10 @@ fn check_snapshot(written: &Path, case: &Case, held: u32) -> Result<(), String> 
             return Err(format!("meta {key}={:?}, expected {want:?}", meta.get(key)));
         }
     }
+    // df read every RAM-backed mount (the list the script built in its read loop).
+    if !case.missing.contains("df") && !snapshot.unmeasured_mounts.is_empty() {
+        return Err(format!("no df figure for {:?}", snapshot.unmeasured_mounts));
+    }
     // Without shell arithmetic the capture's duration is not known, and not made up.
     let timed = meta.get("capture_seconds").is_some();
     if timed == (case.variant == "no-math") {

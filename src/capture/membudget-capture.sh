@@ -1,12 +1,13 @@
 #!/bin/sh
 # membudget-capture.sh: write a membudget snapshot (format 1) of this board.
 #
-# Runs under busybox ash, hush, dash or bash with the applets every busybox since 1.12 has
-# (cat mkdir rm mv ls echo test tar gzip df du dmesg date); boards ship old, trimmed builds,
-# so nothing else is assumed: no dirname/basename/uname/printf applet, no `command` builtin
-# (ash < 1.17, hush < 1.29), no shell arithmetic (FEATURE_SH_MATH off), no working `read -r`
-# (hush 1.15). Every tool is probed by trying it, and whatever cannot be captured is said on
-# stderr and listed in meta `missing=`, so the reader reports it as unknown, never as 0.
+# Runs under busybox ash (1.12 on), hush (1.16 on), dash or bash with the applets every
+# busybox since 1.12 has (cat mkdir rm mv ls echo test tar gzip df du dmesg date); boards ship
+# old, trimmed builds, so nothing else is assumed: no dirname/basename/uname/printf applet, no
+# `command` builtin (ash < 1.17, hush < 1.29), no shell arithmetic (FEATURE_SH_MATH off).
+# Every tool is probed by trying it, and whatever cannot be captured is said on stderr and
+# listed in meta `missing=`, so the reader reports it as unknown, never as 0. A shell that
+# cannot run it (hush before 1.16) is told to use ash.
 #
 # It copies kernel files with `cat` (a tar of /proc reads every file as size 0), streams
 # them (no file is held in a shell variable: the capture must not inflate the memory it
@@ -24,7 +25,8 @@
 #   --no-smaps  maps only (the default)
 #   --          ignored (the end of options, by convention)
 #
-# Exit status: 0 written, 2 bad usage or the output could not be written.
+# Exit status: 0 written; 2 bad usage, an unfit shell, a missing cat/mkdir/rm/mv/date, or an
+# output that could not be written.
 
 # hush has no `set -u` (1.17 on ignore it, 1.35 refuses it): a development aid only.
 set -u 2>/dev/null
