@@ -165,14 +165,14 @@ fn script_leaves_out_its_own_shell() {
     assert!(!snapshot.processes.is_empty());
 }
 
-/// A PATH of busybox applets only, without `missing`, to show the fallbacks.
+/// A PATH of the busybox applets every board has (no dirname, basename, uname, hostname or
+/// printf), without `missing`, to show the fallbacks.
 fn applets_without(dir: &Path, missing: &[&str]) -> std::path::PathBuf {
     let busybox = require_tool("busybox");
     let bin = dir.join("bin");
     std::fs::create_dir(&bin).unwrap();
     for applet in [
-        "basename", "cat", "date", "df", "dirname", "dmesg", "du", "gzip", "hostname", "mkdir",
-        "mv", "rm", "tar", "uname",
+        "cat", "date", "df", "dmesg", "du", "gzip", "ls", "mkdir", "mv", "rm", "tar",
     ] {
         if !missing.contains(&applet) {
             std::os::unix::fs::symlink(&busybox, bin.join(applet)).unwrap();
@@ -206,4 +206,108 @@ fn without_gzip_a_tar_and_without_tar_a_directory() {
             .collect();
         assert_eq!(names, vec![expected_name.to_string()]);
     }
+}
+
+#[test]
+fn default_output_is_in_tmp_not_the_read_only_current_directory() {
+    let busybox = require_tool("busybox");
+    let cwd = tempfile::tempdir().unwrap();
+    // A read-only current directory, as on a squashfs root (root ignores the mode, so the
+    // proof is where the capture lands, not a failure here).
+    std::fs::set_permissions(
+        cwd.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o555),
+    )
+    .unwrap();
+    let out = Command::new(&busybox)
+        .arg("sh")
+        .arg(capture_script())
+        .current_dir(cwd.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let printed = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    let written = Path::new(&printed);
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    let name = written.file_name().unwrap().to_string_lossy().into_owned();
+    let removed = std::fs::remove_file(written);
+    assert_eq!(written.parent(), Some(Path::new("/tmp")), "{printed}");
+    assert!(
+        name.starts_with(&format!("membudget-{}-", host.trim())) && name.ends_with(".tar.gz"),
+        "{name}"
+    );
+    removed.unwrap();
+    assert_eq!(std::fs::read_dir(cwd.path()).unwrap().count(), 0);
+}
+
+#[test]
+fn unwritable_output_directory_is_a_clear_error() {
+    let busybox = require_tool("busybox");
+    let out = Command::new(&busybox)
+        .arg("sh")
+        .arg(capture_script())
+        .arg("-o")
+        .arg("/proc/board.tar.gz")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("/proc: cannot create a temporary directory there")
+            && stderr.contains("point -o at a writable directory"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_member_tar_leaves_out_is_caught_and_the_directory_written_instead() {
+    let busybox = require_tool("busybox");
+    let dash = require_tool("dash");
+    let dir = tempfile::tempdir().unwrap();
+    let bin = applets_without(dir.path(), &["tar"]);
+    // A tar that loses a member and says nothing, like busybox's without GNU extensions with a
+    // name of 100 characters: its listing lacks min_free_kbytes.
+    let tar = bin.join("tar");
+    std::fs::write(
+        &tar,
+        format!(
+            "#!{dash}\nif [ \"$1\" = -tf ]; then\n  {bb} tar \"$@\" | {bb} grep -v min_free_kbytes\nelse\n  exec {bb} tar \"$@\"\nfi\n",
+            dash = dash.display(),
+            bb = busybox.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&tar, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    std::os::unix::fs::symlink(&busybox, bin.join("grep")).unwrap();
+    let out = Command::new(&dash)
+        .arg(capture_script())
+        .arg("-o")
+        .arg(dir.path().join("board.tar.gz"))
+        .env("PATH", &bin)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("warning: tar left proc/sys/vm/min_free_kbytes out of the archive"),
+        "{stderr}"
+    );
+    let written = dir.path().join("board");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        written.to_str().unwrap()
+    );
+    // The directory has it, and the reader finds it: the kernel's own figure.
+    let snapshot = load(Some(&written), LiveOptions::default()).unwrap();
+    let live: u64 = std::fs::read_to_string("/proc/sys/vm/min_free_kbytes")
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert_eq!(snapshot.min_free, Some(live * 1024));
+    assert!(!dir.path().join("board.tar.gz").exists());
 }
