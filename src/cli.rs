@@ -68,6 +68,13 @@ pub struct ReportArgs {
     /// Live runs: read smaps too (RSS/PSS columns); implied by a profile measure of rss or pss.
     #[arg(long)]
     pub smaps: bool,
+    /// Also group the processes: by program name, by mapped file (library) or by user;
+    /// the largest --top groups by the profile's measure.
+    #[arg(long, value_enum, value_name = "GROUPING")]
+    pub by: Option<crate::account::groups::GroupBy>,
+    /// With --by: list each group's processes and their part of it.
+    #[arg(long, requires = "by")]
+    pub members: bool,
 }
 
 /// How every report-printing command writes its output.
@@ -154,7 +161,17 @@ fn build_budget(args: &ReportArgs) -> Result<Budget> {
         smaps: args.smaps || profile.measure != crate::account::Measure::Virtual,
     };
     let snapshot = load(args.snapshot.as_deref(), live)?;
-    let budget = evaluate(&snapshot, &profile)?;
+    let mut budget = evaluate(&snapshot, &profile)?;
+    if let Some(by) = args.by {
+        let options = crate::account::groups::GroupOptions {
+            by,
+            members: args.members,
+            top: args.out.top,
+            measure: profile.measure,
+            thread_stack_size: profile.thread_stack_size.map(|s| s.0),
+        };
+        budget.groups = Some(crate::account::groups::group(&snapshot, &options));
+    }
     announce_problems(&budget);
     Ok(budget)
 }

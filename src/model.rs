@@ -35,6 +35,8 @@ pub struct Snapshot {
     pub warnings: Vec<Warning>,
     /// vmstat, SysV shm, swaps, zram, PSI, zoneinfo, modules, dma-buf: where present.
     pub kernel_files: KernelFiles,
+    /// User names by uid, from the snapshot's `etc/passwd` (names and uids only).
+    pub users: std::collections::BTreeMap<u32, String>,
 }
 
 impl Snapshot {
@@ -78,6 +80,8 @@ pub struct Process {
     /// `VmSize` from status: the kernel's own sum of the mappings, for cross-checks.
     pub vm_size: Option<u64>,
     pub vm_rss: Option<u64>,
+    /// Real uid from status `Uid:`; `None` where the capture has no status.
+    pub uid: Option<u32>,
     /// Clock ticks since boot when the process started (`stat` field 22): with the pid, it
     /// tells a restarted process from the same one across a series.
     pub start_time: Option<u64>,

@@ -16,6 +16,7 @@ pub fn snapshot_of(mappings: Vec<Mapping>, copies: u32) -> Snapshot {
         threads: 1,
         vm_size: None,
         vm_rss: None,
+        uid: None,
         start_time: None,
         mappings: packed.clone(),
         rollup: None,

@@ -29,6 +29,7 @@ pub enum FileKind {
     Df,
     Du,
     Dmesg,
+    Passwd,
     Kernel(KernelFile),
     Process(u32, ProcessFile),
 }
@@ -86,6 +87,7 @@ impl FileKind {
             ["df"] => FileKind::Df,
             ["du"] => FileKind::Du,
             ["dmesg"] => FileKind::Dmesg,
+            ["etc", "passwd"] => FileKind::Passwd,
             ["proc", pid, file] if !pid.is_empty() && pid.bytes().all(|c| c.is_ascii_digit()) => {
                 let pid = pid.parse().ok()?;
                 let file = ProcessFile::ALL.into_iter().find(|f| f.name() == *file)?;
@@ -299,6 +301,17 @@ impl SnapshotBuilder {
                 self.du = Some(entries);
             }
             FileKind::Dmesg => self.snapshot.boot_memory = parse_boot_log(bytes),
+            FileKind::Passwd => {
+                let (users, bad) = crate::parse::passwd::parse_passwd(bytes);
+                self.snapshot.users = users;
+                for line in bad {
+                    self.snapshot.warnings.push(Warning {
+                        file: self.display(path),
+                        line: Some(line),
+                        message: "not a passwd line (name:uid or name:x:uid:...): skipped".into(),
+                    });
+                }
+            }
             FileKind::Kernel(file) => {
                 let issues = file.take(bytes, &mut self.snapshot.kernel_files);
                 self.record_issues(path, issues);
@@ -546,6 +559,7 @@ impl SnapshotBuilder {
             threads: status.threads.unwrap_or(1),
             vm_size: status.vm_size,
             vm_rss: status.vm_rss,
+            uid: status.uid,
             start_time: partial.stat.and_then(|s| s.start_time),
             mappings,
             rollup: partial.rollup.map(|rollup| *rollup),

@@ -50,7 +50,7 @@ pub fn snapshot_path(raw: &str) -> std::result::Result<String, String> {
     if parts.contains(&"..") {
         return Err("path with `..` in snapshot".into());
     }
-    const TOP_LEVEL: [&str; 6] = ["meta", "proc", "sys", "df", "du", "dmesg"];
+    const TOP_LEVEL: [&str; 7] = ["meta", "proc", "sys", "df", "du", "dmesg", "etc"];
     let skip = usize::from(
         parts.len() > 1
             && !TOP_LEVEL.contains(&parts[0])

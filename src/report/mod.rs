@@ -2,6 +2,7 @@
 //! No format computes anything: if a number is not in the budget, it is not in a report.
 
 pub mod document;
+pub mod groups;
 pub mod html;
 pub mod json;
 pub mod junit;

@@ -374,6 +374,7 @@ pub fn report_sections(b: &Budget, o: &ReportOptions, indent: &str) -> Vec<Secti
         processes_section(b, o),
         classes_section(b, o),
     ];
+    out.extend(super::groups::groups_section(b, o, indent));
     out.extend(reconciliation_section(b, o));
     out.extend(dynamic_section(b, o, indent));
     out.push(findings_section(b));
