@@ -54,6 +54,30 @@ pub enum Command {
         after_help = "Examples:\n  membudget diff release-1.2.tar.gz release-1.3.tar.gz -p budgets/board.toml\n  membudget diff old.tar.gz new.tar.gz --fail-above 2MiB --format markdown -o diff.md\n  membudget diff old.tar.gz new.tar.gz --fail-above 5%   # of the old demand\n\nExit status: 0, or 1 when demand grew more than --fail-above; 2 on bad input."
     )]
     Diff(DiffArgs),
+    /// Board profiles: write a starting one from a known-good snapshot.
+    #[command(subcommand)]
+    Profile(ProfileCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ProfileCommand {
+    /// Write a starting profile (TOML, with comments on where each number came from) to stdout.
+    #[command(
+        after_help = "Examples:\n  membudget profile new board.tar.gz > budgets/board.toml\n  membudget profile new board.tar.gz --margin 20% -o budgets/board.toml\n\nThe profile passes `check` on this snapshot; a later one that grew past the margin fails.\nSee docs/first-budget.md."
+    )]
+    New(ProfileNewArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ProfileNewArgs {
+    /// A snapshot of the board in a known-good state (directory or .tar/.tar.gz).
+    pub snapshot: PathBuf,
+    /// Growth allowed over today's figures in the limits and the headroom.
+    #[arg(long, value_name = "PCT", default_value = "10%", value_parser = crate::profile_new::parse_margin)]
+    pub margin: f64,
+    /// Write the profile to FILE (atomically) instead of standard output.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -231,6 +255,14 @@ fn run_command(command: Command) -> Result<ExitCode> {
             } else {
                 ExitCode::SUCCESS
             })
+        }
+        Command::Profile(ProfileCommand::New(args)) => {
+            let snapshot = load(Some(&args.snapshot), LiveOptions::default())?;
+            emit(
+                &crate::profile_new::new_profile(&snapshot, args.margin)?,
+                &args.output,
+            )?;
+            Ok(ExitCode::SUCCESS)
         }
         Command::CaptureScript => {
             emit(crate::capture::script::CAPTURE_SCRIPT, &None)?;

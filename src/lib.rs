@@ -14,6 +14,7 @@ pub mod error;
 pub mod model;
 pub mod parse;
 pub mod profile;
+pub mod profile_new;
 pub mod report;
 pub mod size;
 pub mod trend;
