@@ -56,10 +56,11 @@ fn comment_text(text: &str) -> String {
 /// (the ceiling maps alone give).
 fn chosen_measure(snapshot: &Snapshot) -> Measure {
     let all_pss = !snapshot.processes.is_empty()
-        && snapshot
-            .processes
-            .iter()
-            .all(|p| p.mappings.iter().any(|m| m.smaps.is_some_and(|s| s.pss.is_some())));
+        && snapshot.processes.iter().all(|p| {
+            p.mappings
+                .iter()
+                .any(|m| m.smaps.is_some_and(|s| s.pss.is_some()))
+        });
     if all_pss {
         Measure::Pss
     } else {
@@ -168,9 +169,7 @@ fn class_limits(budget: &Budget, margin: f64, out: &mut String) {
         if class.counting() == Counting::NotCounted {
             continue;
         }
-        let today = figures
-            .get(budget.measure)
-            .unwrap_or(figures.virtual_size);
+        let today = figures.get(budget.measure).unwrap_or(figures.virtual_size);
         if today == 0 {
             continue;
         }
@@ -225,7 +224,11 @@ pub fn new_profile(snapshot: &Snapshot, margin: f64) -> Result<String> {
     let _ = writeln!(
         out,
         "name = {}",
-        toml_string(&format!("{} (from {})", comment_text(host), comment_text(&snapshot.origin)))
+        toml_string(&format!(
+            "{} (from {})",
+            comment_text(host),
+            comment_text(&snapshot.origin)
+        ))
     );
     let ram = ram_line(snapshot, &mut out);
     cmdline_comments(snapshot, &mut out);

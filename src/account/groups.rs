@@ -200,7 +200,11 @@ fn pieces(p: &Process, classifier: &Classifier) -> Vec<(Mapping, Class, Piece)> 
 }
 
 /// The group a process belongs to (program, user).
-fn process_group(p: &Process, by: GroupBy, users: &BTreeMap<u32, String>) -> (String, Option<String>) {
+fn process_group(
+    p: &Process,
+    by: GroupBy,
+    users: &BTreeMap<u32, String>,
+) -> (String, Option<String>) {
     match by {
         GroupBy::User => match p.uid {
             Some(uid) => (

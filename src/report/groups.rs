@@ -134,7 +134,15 @@ pub fn groups_section(b: &Budget, o: &ReportOptions, indent: &str) -> Option<Sec
     };
     if g.by == GroupBy::Library {
         let headers = [
-            "file", "dev:inode", "procs", "virtual", "rss", "pss", "uss", "swap", "mapped by",
+            "file",
+            "dev:inode",
+            "procs",
+            "virtual",
+            "rss",
+            "pss",
+            "uss",
+            "swap",
+            "mapped by",
         ];
         let mut r = right(2, 6);
         r.push(false);
@@ -150,15 +158,7 @@ pub fn groups_section(b: &Budget, o: &ReportOptions, indent: &str) -> Option<Sec
         }
         let left = headers.len();
         headers.extend([
-            "procs",
-            &private,
-            &shared,
-            &total,
-            "virtual",
-            "rss",
-            "pss",
-            "uss",
-            "swap",
+            "procs", &private, &shared, &total, "virtual", "rss", "pss", "uss", "swap",
         ]);
         s = s.table(&headers, &right(left, 9));
         process_rows(&mut s, g, o, indent);
