@@ -298,6 +298,19 @@ fn a_shared_object_in_three_processes_splits_its_pss_three_ways() {
         let kernel_pss = after.iter().find(|(pid, _)| *pid == m.pid).unwrap().1;
         assert_eq!(m.shared.pss.unwrap() + m.private.pss.unwrap(), kernel_pss);
     }
+    // The 64 KiB table itself, in our model of each process: resident in full, a third of it
+    // (64/3 = 21.33 kB, which the kernel prints as 21 kB) in its PSS.
+    for pid in &pids {
+        let process = snap.processes.iter().find(|p| p.pid == *pid).unwrap();
+        let table = process
+            .mappings
+            .iter()
+            .filter(|m| m.map.path.as_deref() == Some(path.as_str()))
+            .filter_map(|m| m.smaps)
+            .find(|s| s.rss == 64 * 1024)
+            .unwrap();
+        assert_eq!(table.pss, Some(21 * 1024));
+    }
     // Resident once in the group: the table's 64 KiB is in it once, not three times.
     let shared_rss = group.shared.rss.unwrap();
     let one_member = group.members[0].shared.rss.unwrap();
