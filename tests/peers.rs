@@ -293,23 +293,27 @@ fn a_shared_object_in_three_processes_splits_its_pss_three_ways() {
     let kernel_total: u64 = after.iter().map(|(_, p)| p).sum();
     assert_eq!(group.total.pss, Some(kernel_total));
     // Each process's share is the kernel's figure for it: the pages all three map count a
-    // third in each (the 64 KiB table, 21.33 kB each), plus the pages only it maps.
+    // third in each, plus its own written pages (relocations, data).
     for m in &group.members {
         let kernel_pss = after.iter().find(|(pid, _)| *pid == m.pid).unwrap().1;
         assert_eq!(m.shared.pss.unwrap() + m.private.pss.unwrap(), kernel_pss);
+        // All three map and read the same pages: the same share each.
+        assert_eq!(kernel_pss, after[0].1);
     }
-    // The 64 KiB table itself, in our model of each process: resident in full, a third of it
-    // (64/3 = 21.33 kB, which the kernel prints as 21 kB) in its PSS.
+    // The table's mapping in our model of each process: every page resident (all three read
+    // all of it) and a third of it in PSS, as the kernel prints it (whole kB, rounded down).
     for pid in &pids {
         let process = snap.processes.iter().find(|p| p.pid == *pid).unwrap();
         let table = process
             .mappings
             .iter()
             .filter(|m| m.map.path.as_deref() == Some(path.as_str()))
-            .filter_map(|m| m.smaps)
-            .find(|s| s.rss == 64 * 1024)
+            .max_by_key(|m| m.map.size())
             .unwrap();
-        assert_eq!(table.pss, Some(21 * 1024));
+        let smaps = table.smaps.unwrap();
+        assert!(table.map.size() >= 64 * 1024);
+        assert_eq!(smaps.rss, table.map.size());
+        assert_eq!(smaps.pss, Some(smaps.rss / 3 / 1024 * 1024));
     }
     // Resident once in the group: the table's 64 KiB is in it once, not three times.
     let shared_rss = group.shared.rss.unwrap();
