@@ -41,6 +41,13 @@ fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_membudget"))
 }
 
+/// A mapping's first line in smaps (`start-end perms ...`), not one of its `Key: value` lines.
+fn is_smaps_header(fields: &[&str]) -> bool {
+    fields
+        .first()
+        .is_some_and(|f| f.contains('-') && !f.ends_with(':'))
+}
+
 /// Pss (bytes) of every smaps entry whose path is `path`, per pid directory, read from the text.
 fn smaps_pss_of(proc_dir: &Path, path: &str) -> Vec<(u32, u64)> {
     let mut out = Vec::new();
@@ -56,10 +63,7 @@ fn smaps_pss_of(proc_dir: &Path, path: &str) -> Vec<(u32, u64)> {
         let mut maps_it = false;
         for line in text.lines() {
             let fields: Vec<&str> = line.split_whitespace().collect();
-            if fields
-                .first()
-                .is_some_and(|f| f.contains('-') && !f.ends_with(':'))
-            {
+            if is_smaps_header(&fields) {
                 current = fields.len() >= 6 && fields[5] == path;
                 maps_it |= current;
             } else if current && fields.first() == Some(&"Pss:") {
@@ -171,19 +175,19 @@ fn by_user_names_from_the_snapshot_passwd_never_its_hashes() {
     assert!(!text.contains("hash"));
 }
 
-fn report(args: &[&str]) -> String {
-    let out = bin()
-        .arg("report")
-        .arg(crate_path(ZYNQ))
-        .args(args)
-        .output()
-        .unwrap();
+/// Runs the binary; its standard output, which it must exit 0 with.
+fn run_ok(command: &mut Command) -> String {
+    let out = command.output().unwrap();
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8(out.stdout).unwrap()
+}
+
+fn report(args: &[&str]) -> String {
+    run_ok(bin().arg("report").arg(crate_path(ZYNQ)).args(args))
 }
 
 #[test]
@@ -354,10 +358,7 @@ fn grow_heap(snapshot: &Path, pid: u32, bytes: u64) {
         let mut out = Vec::new();
         for line in text.lines() {
             let fields: Vec<&str> = line.split_whitespace().collect();
-            if fields
-                .first()
-                .is_some_and(|f| f.contains('-') && !f.ends_with(':'))
-            {
+            if is_smaps_header(&fields) {
                 in_heap = line.ends_with("[heap]");
                 out.push(if in_heap {
                     grow_end(line)
@@ -398,17 +399,12 @@ fn check(snapshot: &Path, profile: &Path) -> i32 {
 fn round_trip(rel: &str) {
     let dir = tempfile::tempdir().unwrap();
     let profile_path = dir.path().join("board.toml");
-    let out = bin()
-        .args(["profile", "new"])
-        .arg(crate_path(rel))
-        .args(["--margin", "10%", "-o"])
-        .arg(&profile_path)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    run_ok(
+        bin()
+            .args(["profile", "new"])
+            .arg(crate_path(rel))
+            .args(["--margin", "10%", "-o"])
+            .arg(&profile_path),
     );
     let profile = Profile::load(&profile_path).unwrap();
     let snap = snapshot(rel);
