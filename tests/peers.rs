@@ -41,13 +41,6 @@ fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_membudget"))
 }
 
-/// A mapping's first line in smaps (`start-end perms ...`), not one of its `Key: value` lines.
-fn is_smaps_header(fields: &[&str]) -> bool {
-    fields
-        .first()
-        .is_some_and(|f| f.contains('-') && !f.ends_with(':'))
-}
-
 /// Pss (bytes) of every smaps entry whose path is `path`, per pid directory, read from the text.
 fn smaps_pss_of(proc_dir: &Path, path: &str) -> Vec<(u32, u64)> {
     let mut out = Vec::new();
@@ -63,7 +56,7 @@ fn smaps_pss_of(proc_dir: &Path, path: &str) -> Vec<(u32, u64)> {
         let mut maps_it = false;
         for line in text.lines() {
             let fields: Vec<&str> = line.split_whitespace().collect();
-            if is_smaps_header(&fields) {
+            if common::is_smaps_header(&fields) {
                 current = fields.len() >= 6 && fields[5] == path;
                 maps_it |= current;
             } else if current && fields.first() == Some(&"Pss:") {
@@ -328,130 +321,14 @@ fn a_shared_object_in_three_processes_splits_its_pss_three_ways() {
     );
 }
 
-/// Grows the `[heap]` of `pid` by `bytes` in a snapshot copy, in maps and in smaps (Size, Rss,
-/// Pss and Private_Dirty), as if the process had allocated and touched that much more.
-fn grow_heap(snapshot: &Path, pid: u32, bytes: u64) {
-    let kb = bytes / 1024;
-    let grow_end = |line: &str| -> String {
-        let (range, rest) = line.split_once(' ').unwrap();
-        let (start, end) = range.split_once('-').unwrap();
-        let end = u64::from_str_radix(end, 16).unwrap() + bytes;
-        format!("{start}-{end:08x} {rest}")
-    };
-    let maps = snapshot.join(format!("proc/{pid}/maps"));
-    let text = std::fs::read_to_string(&maps).unwrap();
-    let grown: Vec<String> = text
-        .lines()
-        .map(|l| {
-            if l.ends_with("[heap]") {
-                grow_end(l)
-            } else {
-                l.to_string()
-            }
-        })
-        .collect();
-    assert!(grown.join("\n") != text.trim_end());
-    std::fs::write(&maps, grown.join("\n") + "\n").unwrap();
-    let smaps = snapshot.join(format!("proc/{pid}/smaps"));
-    if let Ok(text) = std::fs::read_to_string(&smaps) {
-        let mut in_heap = false;
-        let mut out = Vec::new();
-        for line in text.lines() {
-            let fields: Vec<&str> = line.split_whitespace().collect();
-            if is_smaps_header(&fields) {
-                in_heap = line.ends_with("[heap]");
-                out.push(if in_heap {
-                    grow_end(line)
-                } else {
-                    line.to_string()
-                });
-            } else if in_heap
-                && matches!(
-                    fields.first(),
-                    Some(&"Size:" | &"Rss:" | &"Pss:" | &"Private_Dirty:")
-                )
-            {
-                let value: u64 = fields[1].parse().unwrap();
-                out.push(format!("{} {} kB", fields[0], value + kb));
-            } else {
-                out.push(line.to_string());
-            }
-        }
-        std::fs::write(&smaps, out.join("\n") + "\n").unwrap();
-    }
-}
-
-fn check(snapshot: &Path, profile: &Path) -> i32 {
-    bin()
-        .arg("check")
-        .arg(snapshot)
-        .arg("-p")
-        .arg(profile)
-        .output()
-        .unwrap()
-        .status
-        .code()
-        .unwrap()
-}
-
-/// `profile new` on a real capture: the profile parses, passes `check` on its own snapshot,
-/// and fails on a copy where the largest process grew by more than the 10 % margin.
-fn round_trip(rel: &str) {
-    let dir = tempfile::tempdir().unwrap();
-    let profile_path = dir.path().join("board.toml");
-    run_ok(
-        bin()
-            .args(["profile", "new"])
-            .arg(crate_path(rel))
-            .args(["--margin", "10%", "-o"])
-            .arg(&profile_path),
-    );
-    let profile = Profile::load(&profile_path).unwrap();
-    let snap = snapshot(rel);
-    let budget = evaluate(&snap, &profile).unwrap();
-    assert!(
-        budget.within_budget,
-        "{:#?}",
-        budget.failed().collect::<Vec<_>>()
-    );
-    assert_eq!(check(&crate_path(rel), &profile_path), 0);
-    let names: std::collections::BTreeSet<&str> =
-        snap.processes.iter().map(|p| p.name.as_str()).collect();
-    assert_eq!(profile.expect.len(), names.len());
-    // The largest process by private demand grows by 15 % of it (plus a page): over 10 %.
-    let largest = &budget.accounting.processes[0];
-    let grown = dir.path().join("grown");
-    common::copy_dir(&crate_path(rel), &grown);
-    let growth = (largest.demand * 15 / 100).div_ceil(4096) * 4096 + 4096;
-    grow_heap(&grown, largest.pid, growth);
-    let after = evaluate(
-        &load(Some(&grown), LiveOptions::default()).unwrap(),
-        &profile,
-    )
-    .unwrap();
-    let failed: Vec<_> = after.failed().map(|f| f.subject.clone()).collect();
-    assert!(
-        failed.contains(&format!("{} (pid {})", largest.name, largest.pid)),
-        "{failed:?}"
-    );
-    assert_eq!(check(&grown, &profile_path), 1);
-    // Growth within the margin (5 %) still passes.
-    let small = dir.path().join("small");
-    common::copy_dir(&crate_path(rel), &small);
-    grow_heap(
-        &small,
-        largest.pid,
-        (largest.demand * 5 / 100) / 4096 * 4096,
-    );
-    assert_eq!(check(&small, &profile_path), 0);
-}
-
 #[test]
 fn profile_new_round_trip_on_the_zynq_board() {
-    round_trip(ZYNQ);
+    let work = tempfile::tempdir().unwrap();
+    common::profile_new_round_trip(&crate_path(ZYNQ), work.path());
 }
 
 #[test]
 fn profile_new_round_trip_on_the_zte_ont() {
-    round_trip(ZTE);
+    let work = tempfile::tempdir().unwrap();
+    common::profile_new_round_trip(&crate_path(ZTE), work.path());
 }
