@@ -296,3 +296,86 @@ fn notes(snapshot: &Snapshot, options: &GroupOptions, without_smaps: usize) -> V
     }
     notes
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::collect::SnapshotBuilder;
+
+    const LIBC: &str = "b6e00000-b6f00000 r-xp 00000000 1f:04 481 /lib/libc.so\n";
+    const HEAP: &str = "00020000-00030000 rw-p 00000000 00:00 0 [heap]\n";
+
+    fn smaps(maps_line: &str, rss_kb: u64, pss_kb: u64) -> String {
+        format!(
+            "{maps_line}Size: 1024 kB\nRss: {rss_kb} kB\nPss: {pss_kb} kB\nShared_Clean: 0 kB\nShared_Dirty: 0 kB\nPrivate_Clean: 0 kB\nPrivate_Dirty: 0 kB\n"
+        )
+    }
+
+    /// Two `app` processes, one captured with smaps and one without; a `tool` with smaps.
+    fn snapshot() -> Snapshot {
+        let mut b = SnapshotBuilder::new("test".into());
+        b.add_file("proc/meminfo", b"MemTotal: 65536 kB\n").unwrap();
+        for (pid, name, uid) in [(10, "app", 0), (11, "app", 33), (12, "tool", 33)] {
+            let status = format!("Name:\t{name}\nTgid:\t{pid}\nUid:\t{uid}\t{uid}\t{uid}\t{uid}\n");
+            b.add_file(&format!("proc/{pid}/status"), status.as_bytes())
+                .unwrap();
+            let maps = format!("{HEAP}{LIBC}");
+            b.add_file(&format!("proc/{pid}/maps"), maps.as_bytes())
+                .unwrap();
+            if pid != 11 {
+                let text = smaps(HEAP, 8, 8) + &smaps(LIBC, 400, 200);
+                b.add_file(&format!("proc/{pid}/smaps"), text.as_bytes())
+                    .unwrap();
+            }
+        }
+        b.add_file("etc/passwd", b"www-data:33\n").unwrap();
+        b.finish().unwrap()
+    }
+
+    fn options(by: GroupBy) -> GroupOptions {
+        GroupOptions {
+            by,
+            members: true,
+            top: 10,
+            measure: Measure::Pss,
+            thread_stack_size: None,
+        }
+    }
+
+    #[test]
+    fn a_member_without_smaps_makes_the_resident_figures_unknown() {
+        let g = group(&snapshot(), &options(GroupBy::Program));
+        let app = g.groups.iter().find(|g| g.name == "app").unwrap();
+        assert_eq!(app.pids, vec![10, 11]);
+        assert_eq!(app.private.virtual_size, 2 * 64 * 1024);
+        // libc's 1 MiB code once within the group.
+        assert_eq!(app.shared.virtual_size, 1 << 20);
+        assert_eq!(app.total.rss, None);
+        assert_eq!(app.total.pss, None);
+        assert!(app.measure_fallback);
+        assert_eq!(app.demand, app.total.virtual_size);
+        let tool = g.groups.iter().find(|g| g.name == "tool").unwrap();
+        assert_eq!(tool.total.pss, Some(208 * 1024));
+        assert!(!tool.measure_fallback);
+    }
+
+    #[test]
+    fn users_are_named_from_passwd_and_files_grouped_by_inode() {
+        let g = group(&snapshot(), &options(GroupBy::User));
+        let names: Vec<(&str, Option<&str>)> = g
+            .groups
+            .iter()
+            .map(|g| (g.name.as_str(), g.id.as_deref()))
+            .collect();
+        assert!(names.contains(&("www-data", Some("33"))));
+        assert!(names.contains(&("0", Some("0"))));
+        let g = group(&snapshot(), &options(GroupBy::Library));
+        assert_eq!(g.total_groups, 1);
+        let libc = &g.groups[0];
+        assert_eq!(libc.id.as_deref(), Some("1f:04:481"));
+        assert_eq!(libc.pids, vec![10, 11, 12]);
+        // One mapper without smaps: pss unknown, not the partial 400 KiB.
+        assert_eq!(libc.total.pss, None);
+        assert_eq!(libc.total.virtual_size, 1 << 20);
+    }
+}
