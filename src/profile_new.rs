@@ -68,9 +68,54 @@ fn chosen_measure(snapshot: &Snapshot) -> Measure {
     }
 }
 
-/// RAM as the kernel saw it: the boot line, else MemTotal (then the kernel's static memory is
-/// missing from it). The comment says which.
-fn ram_line(snapshot: &Snapshot, out: &mut String) -> u64 {
+/// Vendor command-line parameters that set memory aside from Linux (HiSilicon `mmz=`,
+/// Ingenic `rmem=`): carve-out candidates, to confirm by hand.
+const CARVEOUT_PARAMS: [&str; 2] = ["mmz", "rmem"];
+
+/// A carve-out parameter's size: its first field with a K/M/G unit (`mmz=anonymous,0,
+/// 0x82500000,27M` → 27 MiB, `rmem=18M@0x2e00000` → 18 MiB).
+fn carveout_size(value: &str) -> Option<u64> {
+    value
+        .split([',', '@'])
+        .filter(|field| field.ends_with(['k', 'K', 'm', 'M', 'g', 'G']))
+        .find_map(|field| crate::size::parse_size(field).ok())
+}
+
+/// The carve-outs the kernel command line names, with their sizes: (name, bytes, parameter).
+fn cmdline_carveouts(snapshot: &Snapshot) -> Vec<(String, u64, String)> {
+    let params = snapshot
+        .kernel_cmdline
+        .as_ref()
+        .map(|c| c.memory_params())
+        .unwrap_or_default();
+    params
+        .into_iter()
+        .filter(|(key, _)| CARVEOUT_PARAMS.contains(&key.as_str()))
+        .filter_map(|(key, value)| {
+            let bytes = carveout_size(&value)?;
+            Some((key.clone(), bytes, comment_text(&format!("{key}={value}"))))
+        })
+        .collect()
+}
+
+/// RAM: what the kernel saw plus the command line's carve-outs. What the kernel saw is the
+/// boot line, else MemTotal (then the kernel's static memory is missing from it). The comments
+/// say which.
+fn ram_line(snapshot: &Snapshot, carveouts: &[(String, u64, String)], out: &mut String) -> u64 {
+    let hidden: u64 = carveouts.iter().map(|(_, bytes, _)| bytes).sum();
+    let seen = kernel_ram(snapshot, out);
+    if hidden > 0 {
+        let _ = writeln!(
+            out,
+            "# CHECK: plus the carve-outs of the kernel command line ({}), declared below.",
+            human(hidden)
+        );
+    }
+    let _ = writeln!(out, "ram = {}", size(seen.saturating_add(hidden)));
+    seen.saturating_add(hidden)
+}
+
+fn kernel_ram(snapshot: &Snapshot, out: &mut String) -> u64 {
     let mem_total = snapshot.meminfo.get("MemTotal").unwrap_or(0);
     match &snapshot.boot_memory {
         Some(boot) if boot.total >= mem_total => {
@@ -80,7 +125,6 @@ fn ram_line(snapshot: &Snapshot, out: &mut String) -> u64 {
                 boot.line,
                 boot.total / 1024
             );
-            let _ = writeln!(out, "ram = {}", size(boot.total));
             boot.total
         }
         _ => {
@@ -89,7 +133,6 @@ fn ram_line(snapshot: &Snapshot, out: &mut String) -> u64 {
                 "# CHECK: no boot log in the snapshot: this is MemTotal ({}), which leaves out the kernel's\n# own memory and everything hidden from it. Replace it with the board's RAM.",
                 human(mem_total)
             );
-            let _ = writeln!(out, "ram = {}", size(mem_total));
             mem_total
         }
     }
@@ -111,6 +154,7 @@ fn cmdline_comments(snapshot: &Snapshot, out: &mut String) {
         let why = match key.as_str() {
             "mem" => "the kernel uses only this much: RAM above it is hidden from Linux (often a vendor carve-out); set ram to the chip and declare the hidden part in [carveouts]",
             "cma" => "CMA is carved from the RAM the kernel sees (inside the boot line): no carve-out to declare",
+            key if CARVEOUT_PARAMS.contains(&key) => "memory kept from Linux: declared under [carveouts] and added to ram; confirm its size and that it lies outside the RAM the kernel saw",
             "initrd" | "ramdisk_size" | "vmalloc" => "not a carve-out",
             _ => "a vendor or reserved region: if it lies outside the RAM the kernel saw, declare it in [carveouts] (confirm its size)",
         };
@@ -119,8 +163,19 @@ fn cmdline_comments(snapshot: &Snapshot, out: &mut String) {
 }
 
 /// The budget of the snapshot under a bare profile: the figures the new profile starts from.
-fn measure_today(snapshot: &Snapshot, ram: u64, measure: Measure) -> Result<Budget> {
-    let text = format!("ram = {ram}\nmeasure = \"{}\"\n", measure.name());
+fn measure_today(
+    snapshot: &Snapshot,
+    ram: u64,
+    measure: Measure,
+    carveouts: &[(String, u64, String)],
+) -> Result<Budget> {
+    let mut text = format!(
+        "ram = {ram}\nmeasure = \"{}\"\n[carveouts]\n",
+        measure.name()
+    );
+    for (name, bytes, _) in carveouts {
+        let _ = writeln!(text, "{name} = {bytes}");
+    }
     let profile = Profile::parse(&text, "profile new (today's figures)")?;
     evaluate(snapshot, &profile)
 }
@@ -230,9 +285,10 @@ pub fn new_profile(snapshot: &Snapshot, margin: f64) -> Result<String> {
             comment_text(&snapshot.origin)
         ))
     );
-    let ram = ram_line(snapshot, &mut out);
+    let carveouts = cmdline_carveouts(snapshot);
+    let ram = ram_line(snapshot, &carveouts, &mut out);
     cmdline_comments(snapshot, &mut out);
-    let budget = measure_today(snapshot, ram, measure)?;
+    let budget = measure_today(snapshot, ram, measure, &carveouts)?;
     let _ = writeln!(
         out,
         "# {}: {}.",
@@ -248,7 +304,14 @@ pub fn new_profile(snapshot: &Snapshot, margin: f64) -> Result<String> {
     expect_line(&budget, &mut out);
     let _ = writeln!(
         out,
-        "\n# CHECK: memory taken before Linux (MMZ, framebuffer, DSP) is invisible to a snapshot.\n# Declare it here when ram is the chip's size: name = \"size\".\n[carveouts]\n\n# CHECK: the original method holds back at least 30 MiB for disk cache and network buffers;\n# uncomment when the headroom allows it.\n[reserves]\n# disk_cache_and_skb = \"30MiB\""
+        "\n# CHECK: memory taken before Linux (MMZ, framebuffer, DSP) is invisible to a snapshot.\n# Declare it here when ram is the chip's size: name = \"size\".\n[carveouts]"
+    );
+    for (name, bytes, param) in &carveouts {
+        let _ = writeln!(out, "{name} = {}  # CHECK: from {param}", size(*bytes));
+    }
+    let _ = writeln!(
+        out,
+        "\n# CHECK: the original method holds back at least 30 MiB for disk cache and network buffers;\n# uncomment when the headroom allows it.\n[reserves]\n# disk_cache_and_skb = \"30MiB\""
     );
     class_limits(&budget, margin, &mut out);
     process_limits(&budget, margin, &mut out);
@@ -269,6 +332,16 @@ mod tests {
         assert_eq!(with_margin(1, 0.0), 1024);
         assert_eq!(size(2048), "\"2KiB\"");
         assert_eq!(size(100), "100");
-        assert_eq!(toml_string("a\"b"), "\"a\\\"b\"");
+        for name in ["a\"b", "back\\slash", "new\nline", "both'\""] {
+            let doc: toml::Table = toml::from_str(&format!("x = {}", toml_string(name))).unwrap();
+            assert_eq!(doc["x"].as_str(), Some(name));
+        }
+    }
+
+    #[test]
+    fn vendor_carveout_sizes() {
+        assert_eq!(carveout_size("anonymous,0,0x82500000,27M"), Some(27 << 20));
+        assert_eq!(carveout_size("18M@0x2e00000"), Some(18 << 20));
+        assert_eq!(carveout_size("anonymous,0,0x82500000"), None);
     }
 }

@@ -332,3 +332,29 @@ fn profile_new_round_trip_on_the_zte_ont() {
     let work = tempfile::tempdir().unwrap();
     common::profile_new_round_trip(&crate_path(ZTE), work.path());
 }
+
+/// The HiSilicon camera's kernel saw 37 MiB (`mem=37M`, boot line 37888K); its vendor's boot
+/// loader passes the 27 MiB MMZ as `mmz=...` on boards that have it (added to a copy here).
+/// The generated profile states the 64 MiB of budgets/hi3518ev300-64m.toml (written by hand
+/// from the datasheet) and declares the MMZ as a carve-out to confirm.
+#[test]
+fn profile_new_adds_command_line_carveouts_to_the_ram() {
+    let work = tempfile::tempdir().unwrap();
+    let copy = work.path().join("hisi");
+    common::copy_dir(&crate_path("tests/fixtures/hisi-chacon-64m"), &copy);
+    std::fs::write(
+        copy.join("proc/cmdline"),
+        "mem=37M mmz=anonymous,0,0x82500000,27M console=ttyAMA0,115200n8\n",
+    )
+    .unwrap();
+    let text = run_ok(bin().args(["profile", "new"]).arg(&copy));
+    let profile = Profile::parse(&text, "generated").unwrap();
+    let by_hand = Profile::load(&crate_path("budgets/hi3518ev300-64m.toml")).unwrap();
+    assert_eq!(profile.ram, by_hand.ram);
+    assert_eq!(profile.carveouts["mmz"], by_hand.carveouts["mmz"]);
+    assert!(text.contains("mmz = \"27648KiB\"  # CHECK: from mmz=anonymous,0,0x82500000,27M"));
+    // No smaps in this capture: virtual, under which its thread stacks already exceed the RAM;
+    // the profile says so rather than promising a pass.
+    assert_eq!(profile.measure, Measure::Virtual);
+    assert!(text.contains("CHECK: today's demand is already over RAM"));
+}
