@@ -244,7 +244,9 @@ impl SnapshotBuilder {
         let Some(kind) = FileKind::of(path) else {
             return Ok(());
         };
-        self.saw_anything = true;
+        // User names alone are no picture of a board's memory: a directory holding only
+        // `etc/passwd` is still "not a snapshot".
+        self.saw_anything |= kind != FileKind::Passwd;
         if let Some(first) = self.first_copy(&kind, path) {
             let also = if first == path {
                 String::new()
