@@ -211,6 +211,9 @@ pub struct Budget {
     pub kernel_memory_params: Vec<(String, String)>,
     pub warnings: Vec<Warning>,
     pub skipped: Vec<Skipped>,
+    /// `report --by program|library|user`: the processes grouped (filled by the caller).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub groups: Option<crate::account::groups::Grouping>,
 }
 
 impl Budget {
@@ -1201,6 +1204,7 @@ pub fn evaluate(snapshot: &Snapshot, profile: &Profile) -> Result<Budget> {
             .unwrap_or_default(),
         warnings,
         skipped: snapshot.skipped.clone(),
+        groups: None,
     })
 }
 

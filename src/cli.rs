@@ -80,6 +80,30 @@ pub enum Command {
         after_help = "Examples:\n  membudget export fleet/ -o tables -p budgets/board.toml\n  membudget export uploads/*.tar.gz -o tables --profile-map boards.toml --redact\n\nExit status: 0, or 2 when any snapshot failed (its reason is a row of errors.ndjson) or the run could not start; see docs/fleet.md."
     )]
     Export(crate::export::ExportArgs),
+    /// Board profiles: write a starting one from a known-good snapshot.
+    #[command(subcommand)]
+    Profile(ProfileCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ProfileCommand {
+    /// Write a starting profile (TOML, with comments on where each number came from) to stdout.
+    #[command(
+        after_help = "Examples:\n  membudget profile new board.tar.gz > budgets/board.toml\n  membudget profile new board.tar.gz --margin 20% -o budgets/board.toml\n\nThe profile passes `check` on this snapshot; a later one that grew past the margin fails.\nSee docs/first-budget.md."
+    )]
+    New(ProfileNewArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ProfileNewArgs {
+    /// A snapshot of the board in a known-good state (directory or .tar/.tar.gz).
+    pub snapshot: PathBuf,
+    /// Growth allowed over today's figures in the limits and the headroom.
+    #[arg(long, value_name = "PCT", default_value = "10%", value_parser = crate::profile_new::parse_margin)]
+    pub margin: f64,
+    /// Write the profile to FILE (atomically) instead of standard output.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -99,6 +123,13 @@ pub struct ReportArgs {
     /// what is there, under a banner saying so. Without it such a check is INCONCLUSIVE (exit 2).
     #[arg(long)]
     pub allow_incomplete: bool,
+    /// Also group the processes: by program name, by mapped file (library) or by user;
+    /// the largest --top groups by the profile's measure.
+    #[arg(long, value_enum, value_name = "GROUPING")]
+    pub by: Option<crate::account::groups::GroupBy>,
+    /// With --by: list each group's processes and their part of it.
+    #[arg(long, requires = "by")]
+    pub members: bool,
 }
 
 /// How every report-printing command writes its output.
@@ -201,6 +232,16 @@ fn build_budget(args: &ReportArgs, quiet: bool) -> Result<Budget> {
     if args.allow_incomplete {
         budget.allow_incomplete();
     }
+    if let Some(by) = args.by {
+        let options = crate::account::groups::GroupOptions {
+            by,
+            members: args.members,
+            top: args.out.top,
+            measure: profile.measure,
+            thread_stack_size: profile.thread_stack_size.map(|s| s.0),
+        };
+        budget.groups = Some(crate::account::groups::group(&snapshot, &options));
+    }
     if args.out.redacts(&profile) {
         crate::redact::budget(&mut budget);
     }
@@ -268,6 +309,14 @@ fn run_command(command: Command, quiet: bool) -> Result<ExitCode> {
             })
         }
         Command::Export(args) => crate::export::run(&args),
+        Command::Profile(ProfileCommand::New(args)) => {
+            let snapshot = load(Some(&args.snapshot), LiveOptions::default())?;
+            emit(
+                &crate::profile_new::new_profile(&snapshot, args.margin)?,
+                &args.output,
+            )?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::CaptureScript => {
             emit(crate::capture::script::CAPTURE_SCRIPT, &None)?;
             Ok(ExitCode::SUCCESS)

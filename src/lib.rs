@@ -21,6 +21,7 @@ pub mod model;
 pub mod output;
 pub mod parse;
 pub mod profile;
+pub mod profile_new;
 pub mod redact;
 pub mod report;
 pub mod signals;

@@ -38,6 +38,8 @@ pub struct Snapshot {
     pub warnings: Vec<Warning>,
     /// vmstat, SysV shm, swaps, zram, PSI, zoneinfo, modules, dma-buf: where present.
     pub kernel_files: KernelFiles,
+    /// User names by uid, from the snapshot's `etc/passwd` (names and uids only).
+    pub users: std::collections::BTreeMap<u32, String>,
 }
 
 impl Snapshot {
@@ -91,6 +93,8 @@ pub struct Process {
     pub vm_rss: Option<u64>,
     /// `VmHWM` from status: the peak resident size, the most this process has ever held.
     pub vm_hwm: Option<u64>,
+    /// Real uid from status `Uid:`; `None` where the capture has no status.
+    pub uid: Option<u32>,
     /// Clock ticks since boot when the process started (`stat` field 22): with the pid, it
     /// tells a restarted process from the same one across a series.
     pub start_time: Option<u64>,

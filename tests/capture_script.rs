@@ -311,3 +311,31 @@ fn a_member_tar_leaves_out_is_caught_and_the_directory_written_instead() {
     assert_eq!(snapshot.min_free, Some(live * 1024));
     assert!(!dir.path().join("board.tar.gz").exists());
 }
+
+/// The script takes user names for `report --by user` as the native capture does: `name:uid`
+/// of each /etc/passwd line and nothing else (never the password field), listed in the manifest.
+#[test]
+fn script_keeps_only_names_and_uids_of_etc_passwd() {
+    require_tool("busybox");
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("snap");
+    let written = run_script(&["busybox", "sh"], &out, &[], None);
+    let snap = std::path::PathBuf::from(written);
+    let taken = std::fs::read_to_string(snap.join("etc/passwd")).unwrap();
+    let expected: Vec<String> = std::fs::read_to_string("/etc/passwd")
+        .unwrap()
+        .lines()
+        .filter_map(|l| {
+            let fields: Vec<&str> = l.split(':').collect();
+            let uid = fields.get(2).copied().unwrap_or("");
+            (!fields[0].is_empty()).then(|| format!("{}:{uid}", fields[0]))
+        })
+        .collect();
+    assert_eq!(taken.lines().collect::<Vec<_>>(), expected);
+    assert!(taken.lines().all(|l| l.split(':').count() == 2), "{taken}");
+    let manifest = std::fs::read_to_string(snap.join("manifest")).unwrap();
+    assert!(
+        manifest.lines().any(|l| l == "file=etc/passwd"),
+        "{manifest}"
+    );
+}

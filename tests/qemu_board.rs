@@ -191,6 +191,34 @@ fn board_end_to_end(arch: &str) {
     std::fs::write(&tight, "ram = \"128MiB\"\n").unwrap();
     let refused = check(&tight);
     assert_eq!(refused.status.code(), Some(2));
+
+    // A first profile written from this capture holds the board to today's figures.
+    let unpacked = work.path().join("unpacked");
+    std::fs::create_dir_all(&unpacked).unwrap();
+    let status = std::process::Command::new("tar")
+        .arg("xzf")
+        .arg(&capture)
+        .arg("-C")
+        .arg(&unpacked)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let round_trip = work.path().join("profile-new");
+    std::fs::create_dir_all(&round_trip).unwrap();
+    common::profile_new_round_trip(&snapshot_root(&unpacked), &round_trip);
+}
+
+/// The directory of an unpacked capture that holds `proc` (the archive may wrap it in one).
+fn snapshot_root(unpacked: &Path) -> PathBuf {
+    if unpacked.join("proc").is_dir() {
+        return unpacked.to_path_buf();
+    }
+    std::fs::read_dir(unpacked)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.join("proc").is_dir())
+        .expect("an unpacked capture with a proc directory")
 }
 
 /// The initramfs root, the tmpfs and the ramfs: each kept, each once. ramfs is beside Shmem,

@@ -17,6 +17,7 @@ pub fn snapshot_of(mappings: Vec<Mapping>, copies: u32) -> Snapshot {
         vm_size: None,
         vm_rss: None,
         vm_hwm: None,
+        uid: None,
         start_time: None,
         mappings: packed.clone(),
         rollup: None,

@@ -4,6 +4,7 @@
 
 pub mod classify;
 pub mod dynamic;
+pub mod groups;
 pub mod held;
 pub mod shmem;
 
@@ -61,7 +62,7 @@ fn max_opt(a: Option<u64>, b: Option<u64>) -> Option<u64> {
     }
 }
 
-fn add_opt(a: Option<u64>, b: Option<u64>) -> Option<u64> {
+pub(crate) fn add_opt(a: Option<u64>, b: Option<u64>) -> Option<u64> {
     match (a, b) {
         (Some(x), Some(y)) => Some(x.saturating_add(y)),
         (x, y) => x.or(y),
@@ -285,12 +286,12 @@ pub struct Accounting {
 /// What makes two shared mappings "the same memory": the file pages (device, inode, offset,
 /// length), or for shared anonymous memory the shmem inode.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-enum SharedKey {
+pub(crate) enum SharedKey {
     File(Class, u32, u32, u64, u64, u64),
     Shmem(u32, u32, u64),
 }
 
-fn shared_key(class: Class, m: &crate::parse::maps::MapLine) -> SharedKey {
+pub(crate) fn shared_key(class: Class, m: &crate::parse::maps::MapLine) -> SharedKey {
     if class == Class::SharedAnon && m.inode != 0 {
         SharedKey::Shmem(m.dev_major, m.dev_minor, m.inode)
     } else {
@@ -300,7 +301,7 @@ fn shared_key(class: Class, m: &crate::parse::maps::MapLine) -> SharedKey {
 
 /// Shared memory seen once: the largest figures any process shows for it (mappers of the
 /// same pages may have touched different parts).
-fn merge_max(into: &mut Figures, f: &Figures) {
+pub(crate) fn merge_max(into: &mut Figures, f: &Figures) {
     into.virtual_size = into.virtual_size.max(f.virtual_size);
     // The part of RSS every mapper shares; each mapper's own copies are added separately.
     // Saturating: a damaged smaps can claim more private pages than resident ones.
@@ -329,7 +330,7 @@ fn note_shm_object(p: &Process, classifier: &Classifier, m: &Mapping, objects: &
 }
 
 /// The figures of one mapping as its class counts them.
-fn mapping_figures(classifier: &Classifier, class: Class, m: &Mapping) -> Figures {
+pub(crate) fn mapping_figures(classifier: &Classifier, class: Class, m: &Mapping) -> Figures {
     let written_copy = class == Class::Data
         && m.map
             .path

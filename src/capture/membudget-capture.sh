@@ -279,6 +279,19 @@ for file in sysvipc/shm pressure/memory; do
 	fi
 done
 
+# User names for the per-user view (report --by user): only `name:uid` of each line, never the
+# password field or anything else, as the native capture writes it.
+if [ -r /etc/passwd ] && mkdir -p "$snap/etc"; then
+	if while IFS=: read -r user _password uid _rest; do
+		[ -z "$user" ] || echo "$user:$uid"
+	done </etc/passwd >"$snap/etc/passwd"; then
+		taken etc/passwd
+	else
+		rm -f "$snap/etc/passwd"
+		lost etc/passwd
+	fi
+fi
+
 own=$$
 skipped=
 # Copies one process. Returns 1 when its maps or status cannot be read whole (it vanished
@@ -454,7 +467,7 @@ first_member_lost() {
 # Returns 1, saying why, when it cannot.
 pack() {
 	set -- meta
-	for top in df du dmesg proc sys; do
+	for top in df du dmesg etc proc sys; do
 		[ -e "$snap/$top" ] && set -- "$@" "$top"
 	done
 	if ! (cd "$snap" && tar -cf ../packed.tar "$@" manifest) 2>"$work/tar-errors"; then

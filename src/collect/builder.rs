@@ -32,6 +32,7 @@ pub enum FileKind {
     Df,
     Du,
     Dmesg,
+    Passwd,
     Kernel(KernelFile),
     Process(u32, ProcessFile),
 }
@@ -89,6 +90,7 @@ impl FileKind {
             ["df"] => FileKind::Df,
             ["du"] => FileKind::Du,
             ["dmesg"] => FileKind::Dmesg,
+            ["etc", "passwd"] => FileKind::Passwd,
             ["proc", pid, file] if !pid.is_empty() && pid.bytes().all(|c| c.is_ascii_digit()) => {
                 let pid = pid.parse().ok()?;
                 let file = ProcessFile::ALL.into_iter().find(|f| f.name() == *file)?;
@@ -288,7 +290,9 @@ impl SnapshotBuilder {
         let Some(kind) = FileKind::of(path) else {
             return Ok(());
         };
-        self.saw_anything = true;
+        // User names alone are no picture of a board's memory: a directory holding only
+        // `etc/passwd` is still "not a snapshot".
+        self.saw_anything |= kind != FileKind::Passwd;
         if let Some(first) = self.first_copy(&kind, path) {
             let also = if first == path {
                 String::new()
@@ -366,6 +370,17 @@ impl SnapshotBuilder {
             FileKind::Dmesg => {
                 self.snapshot.boot_memory = parse_boot_log(bytes);
                 self.snapshot.exhaustion = Some(parse_exhaustion(bytes));
+            }
+            FileKind::Passwd => {
+                let (users, bad) = crate::parse::passwd::parse_passwd(bytes);
+                self.snapshot.users = users;
+                for line in bad {
+                    self.snapshot.warnings.push(Warning {
+                        file: self.display(path),
+                        line: Some(line),
+                        message: "not a passwd line (name:uid or name:x:uid:...): skipped".into(),
+                    });
+                }
             }
             FileKind::Kernel(file) => {
                 let issues = file.take(bytes, &mut self.snapshot.kernel_files);
@@ -681,6 +696,7 @@ impl SnapshotBuilder {
             vm_size: status.vm_size,
             vm_rss: status.vm_rss,
             vm_hwm: status.vm_hwm,
+            uid: status.uid,
             start_time: partial.stat.and_then(|s| s.start_time),
             mappings,
             rollup: partial.rollup.map(|rollup| *rollup),

@@ -295,6 +295,11 @@ impl Source for LiveSource {
         if let Some(log) = kernel_log() {
             sink.file("dmesg", &log)?;
         }
+        // User names for the per-user view: names and uids only, never a password field.
+        if let Ok(passwd) = self.read("etc/passwd") {
+            let reduced = crate::parse::passwd::reduce_passwd(&passwd);
+            sink.file("etc/passwd", reduced.as_bytes())?;
+        }
         let (host, uname) = uname();
         let time = SystemTime::now()
             .duration_since(UNIX_EPOCH)

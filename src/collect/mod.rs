@@ -64,7 +64,9 @@ pub fn strip_wrapper(raw: &str) -> std::result::Result<String, String> {
     if parts.contains(&"..") {
         return Err("path with `..` in snapshot".into());
     }
-    const TOP_LEVEL: [&str; 7] = ["meta", "manifest", "proc", "sys", "df", "du", "dmesg"];
+    const TOP_LEVEL: [&str; 8] = [
+        "meta", "manifest", "proc", "sys", "df", "du", "dmesg", "etc",
+    ];
     let skip = usize::from(
         parts.len() > 1
             && !TOP_LEVEL.contains(&parts[0])

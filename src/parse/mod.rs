@@ -10,6 +10,7 @@ pub mod meminfo;
 pub mod meta;
 pub mod modules;
 pub mod mounts;
+pub mod passwd;
 pub mod smaps;
 pub mod stat;
 pub mod status;

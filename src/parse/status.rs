@@ -14,6 +14,8 @@ pub struct Status {
     pub vm_rss: Option<u64>,
     /// Peak resident set size ("high water mark") since the process started.
     pub vm_hwm: Option<u64>,
+    /// The real uid (first figure of `Uid:`), for the per-user view.
+    pub uid: Option<u32>,
 }
 
 /// The kernel's `Name:` (and stat's comm) is at most 15 bytes (TASK_COMM_LEN); a longer one
@@ -40,6 +42,7 @@ pub fn parse_status(bytes: &[u8]) -> Status {
             "VmSize" => status.vm_size = value_bytes(value),
             "VmRSS" => status.vm_rss = value_bytes(value),
             "VmHWM" => status.vm_hwm = value_bytes(value),
+            "Uid" => status.uid = value.split_whitespace().next().and_then(|u| u.parse().ok()),
             _ => {}
         }
     }
@@ -62,11 +65,12 @@ mod tests {
     #[test]
     fn reads_the_fields() {
         let s = parse_status(
-            b"Name:\tftpd\nState:\tS (sleeping)\nTgid:\t7231\nPid:\t7231\nPPid:\t16649\nVmSize:\t    3080 kB\nVmHWM:\t    1500 kB\nVmRSS:\t    1412 kB\nThreads:\t1\n",
+            b"Name:\tftpd\nState:\tS (sleeping)\nTgid:\t7231\nPid:\t7231\nPPid:\t16649\nUid:\t33\t0\t0\t0\nVmSize:\t    3080 kB\nVmHWM:\t    1500 kB\nVmRSS:\t    1412 kB\nThreads:\t1\n",
         );
         assert_eq!(s.name.as_deref(), Some("ftpd"));
         assert_eq!(s.tgid, Some(7231));
         assert_eq!(s.threads, Some(1));
+        assert_eq!(s.uid, Some(33));
         assert_eq!(s.vm_size, Some(3080 * 1024));
         assert_eq!(s.vm_rss, Some(1412 * 1024));
         assert_eq!(s.vm_hwm, Some(1500 * 1024));

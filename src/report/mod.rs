@@ -3,6 +3,7 @@
 
 pub mod colours;
 pub mod document;
+pub mod groups;
 pub mod html;
 pub mod json;
 pub mod junit;

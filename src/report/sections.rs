@@ -512,6 +512,7 @@ pub fn report_sections(b: &Budget, o: &ReportOptions, indent: &str) -> Vec<Secti
     let mut out = vec![heading_section(b, o), budget_section(b, o, indent, true)];
     out.extend(processes_section(b, o));
     out.push(classes_section(b, o));
+    out.extend(super::groups::groups_section(b, o, indent));
     out.extend(reconciliation_section(b, o));
     out.extend(dynamic_section(b, o, indent));
     out.push(findings_section(b, o));

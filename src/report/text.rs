@@ -75,6 +75,9 @@ impl Reporter for TextReporter {
             titled(&processes, &mut out);
         }
         titled(&sections::classes_section(b, o), &mut out);
+        if let Some(g) = super::groups::groups_section(b, o, "  ") {
+            titled(&g, &mut out);
+        }
         if let Some(r) = sections::reconciliation_section(b, o) {
             titled(&r, &mut out);
         }

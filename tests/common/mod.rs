@@ -250,3 +250,164 @@ pub fn build_board_binaries(dir: &Path, boards: &[&str]) {
         .unwrap();
     assert!(status.success(), "scripts/build-board-binaries.sh failed");
 }
+
+/// A mapping's first line in smaps (`start-end perms ...`), not one of its `Key: value` lines.
+pub fn is_smaps_header(fields: &[&str]) -> bool {
+    fields
+        .first()
+        .is_some_and(|f| f.contains('-') && !f.ends_with(':'))
+}
+
+/// Grows the `[heap]` of `pid` by `bytes` in a snapshot copy, in maps and in smaps (Size, Rss,
+/// Pss and Private_Dirty), as if the process had allocated and touched that much more. Only the
+/// last `[heap]` line grows: some kernels list the heap as two adjacent VMAs (the ZTE's `pc`),
+/// and growing the first would make it overlap the second.
+pub fn grow_heap(snapshot: &Path, pid: u32, bytes: u64) {
+    let kb = bytes / 1024;
+    let grow_end = |line: &str| -> String {
+        let (range, rest) = line.split_once(' ').unwrap();
+        let (start, end) = range.split_once('-').unwrap();
+        let end = u64::from_str_radix(end, 16).unwrap() + bytes;
+        format!("{start}-{end:08x} {rest}")
+    };
+    let maps = snapshot.join(format!("proc/{pid}/maps"));
+    let text = std::fs::read_to_string(&maps).unwrap();
+    let last_heap = text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| l.ends_with("[heap]"))
+        .map(|(n, _)| n)
+        .last()
+        .expect("a [heap] line");
+    let grown: Vec<String> = text
+        .lines()
+        .enumerate()
+        .map(|(n, l)| {
+            if n == last_heap {
+                grow_end(l)
+            } else {
+                l.to_string()
+            }
+        })
+        .collect();
+    std::fs::write(&maps, grown.join("\n") + "\n").unwrap();
+    let smaps = snapshot.join(format!("proc/{pid}/smaps"));
+    if let Ok(text) = std::fs::read_to_string(&smaps) {
+        let heads: Vec<usize> = text
+            .lines()
+            .enumerate()
+            .filter(|(_, l)| l.ends_with("[heap]"))
+            .map(|(n, _)| n)
+            .collect();
+        let last = *heads.last().expect("a [heap] entry in smaps");
+        let mut in_heap = false;
+        let mut out = Vec::new();
+        for (n, line) in text.lines().enumerate() {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            if is_smaps_header(&fields) {
+                in_heap = n == last;
+                out.push(if in_heap {
+                    grow_end(line)
+                } else {
+                    line.to_string()
+                });
+            } else if in_heap
+                && matches!(
+                    fields.first(),
+                    Some(&"Size:" | &"Rss:" | &"Pss:" | &"Private_Dirty:")
+                )
+            {
+                let value: u64 = fields[1].parse().unwrap();
+                out.push(format!("{} {} kB", fields[0], value + kb));
+            } else {
+                out.push(line.to_string());
+            }
+        }
+        std::fs::write(&smaps, out.join("\n") + "\n").unwrap();
+    }
+}
+
+/// `membudget check --allow-incomplete SNAPSHOT -p PROFILE`'s exit code: the round trips
+/// judge the limits a generated profile sets, on fixtures that lack some kernel files (the
+/// real Zynq and ZTE captures have no min_free_kbytes), so the check budgets what is there.
+pub fn check_exit_code(snapshot: &Path, profile: &Path) -> i32 {
+    Command::new(env!("CARGO_BIN_EXE_membudget"))
+        .args(["check", "--allow-incomplete"])
+        .arg(snapshot)
+        .arg("-p")
+        .arg(profile)
+        .output()
+        .unwrap()
+        .status
+        .code()
+        .unwrap()
+}
+
+/// `profile new` on a snapshot directory: the profile parses, passes `check` on its own
+/// snapshot, fails on a copy where the largest process with a heap grew by more than the 10 %
+/// margin, and passes one where it grew by 5 %.
+pub fn profile_new_round_trip(snapshot: &Path, work: &Path) {
+    use membudget::budget::evaluate;
+    use membudget::collect::{load, LiveOptions};
+    let profile_path = work.join("board.toml");
+    let out = Command::new(env!("CARGO_BIN_EXE_membudget"))
+        .args(["profile", "new"])
+        .arg(snapshot)
+        .args(["--margin", "10%", "-o"])
+        .arg(&profile_path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let profile = membudget::profile::Profile::load(&profile_path).unwrap();
+    let snap = load(Some(snapshot), LiveOptions::default()).unwrap();
+    let budget = evaluate(&snap, &profile).unwrap();
+    assert_eq!(
+        budget.failed().count(),
+        0,
+        "{:#?}",
+        budget.failed().collect::<Vec<_>>()
+    );
+    assert_eq!(check_exit_code(snapshot, &profile_path), 0);
+    let names: std::collections::BTreeSet<&str> =
+        snap.processes.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(profile.expect.len(), names.len());
+    // The largest process with a heap grows by 15 % of its private demand (plus a page).
+    let has_heap = |pid: u32| {
+        std::fs::read_to_string(snapshot.join(format!("proc/{pid}/maps")))
+            .is_ok_and(|maps| maps.lines().any(|l| l.ends_with("[heap]")))
+    };
+    let largest = budget
+        .accounting
+        .processes
+        .iter()
+        .find(|p| has_heap(p.pid))
+        .expect("a process with a heap");
+    let grown = work.join("grown");
+    copy_dir(snapshot, &grown);
+    let growth = (largest.demand * 15 / 100).div_ceil(4096) * 4096 + 4096;
+    grow_heap(&grown, largest.pid, growth);
+    let after = evaluate(
+        &load(Some(&grown), LiveOptions::default()).unwrap(),
+        &profile,
+    )
+    .unwrap();
+    let failed: Vec<_> = after.failed().map(|f| f.message.clone()).collect();
+    let grown_process = format!("{} (pid {}) ", largest.name, largest.pid);
+    assert!(
+        failed.iter().any(|m| m.starts_with(&grown_process)),
+        "{failed:?}"
+    );
+    assert_eq!(check_exit_code(&grown, &profile_path), 1);
+    // Growth within the margin (5 %, whole pages) still passes.
+    let within = (largest.demand * 5 / 100) / 4096 * 4096;
+    if within > 0 {
+        let small = work.join("small");
+        copy_dir(snapshot, &small);
+        grow_heap(&small, largest.pid, within);
+        assert_eq!(check_exit_code(&small, &profile_path), 0);
+    }
+}
