@@ -36,12 +36,15 @@ if [ -n "${NATIVE_BINARY:-}" ]; then
   cp "$HERE/../../budgets/qemu-virt-armhf-256m.toml" "$stage/board.toml"
   chmod 755 "$stage/bin/membudget"
 fi
-brd=$(find "$modules" -name 'brd.ko*' | head -1)
-case $brd in
-  *.ko) cp "$brd" "$stage/lib/modules/brd.ko" ;;
-  *.ko.xz) xz -dc "$brd" > "$stage/lib/modules/brd.ko" ;;
-  *) echo "run-board.sh: no brd module under $modules" >&2; exit 1 ;;
-esac
+# The kernel modules init loads: the ramdisk driver, and zram with its allocator.
+for module in brd zsmalloc zram; do
+  found=$(find "$modules" -name "$module.ko*" | head -1)
+  case $found in
+    *.ko) cp "$found" "$stage/lib/modules/$module.ko" ;;
+    *.ko.xz) xz -dc "$found" > "$stage/lib/modules/$module.ko" ;;
+    *) echo "run-board.sh: no $module module under $modules" >&2; exit 1 ;;
+  esac
+done
 (cd "$stage" && find . | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet | gzip -1) > "$OUT/initramfs.cpio.gz"
 
 case $ARCH in
