@@ -27,3 +27,4 @@ pub mod signals;
 pub mod size;
 pub mod time;
 pub mod trend;
+pub mod whatif;

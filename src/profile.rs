@@ -262,6 +262,8 @@ pub struct Profile {
     pub name: Option<String>,
     pub description: Option<String>,
     pub ram: Ram,
+    /// What-if: the RAM of a board variant to project the capture to (`--ram` overrides).
+    pub what_if_ram: Option<Size>,
     /// Memory taken from Linux before it boots (MMZ, framebuffer, DSP...): outside MemTotal.
     #[serde(default)]
     pub carveouts: BTreeMap<String, Size>,
