@@ -14,7 +14,7 @@ use crate::model::{Skipped, Snapshot, Warning};
 use crate::parse::kernel::BootMemory;
 use crate::profile::{Amount, LimitOf, Profile, Ram, Size};
 use crate::size::human;
-use crate::whatif::{plan, Captured, Plan, WhatIf};
+use crate::whatif::{plan, variant_rows, Captured, Plan, VariantRow, WhatIf};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -217,6 +217,9 @@ pub struct Budget {
     pub skipped: Vec<Skipped>,
     /// `--ram` / `what_if_ram`: the board projected to another RAM size (src/whatif.rs).
     pub what_if: Option<WhatIf>,
+    /// `[[variant]]` of the profile: the capture projected to each (their verdicts do not
+    /// change this budget's).
+    pub variants: Vec<VariantRow>,
 }
 
 impl Budget {
@@ -1252,6 +1255,7 @@ pub fn evaluate(snapshot: &Snapshot, profile: &Profile) -> Result<Budget> {
         warnings,
         skipped: snapshot.skipped.clone(),
         what_if: what_if.map(|p| p.summary),
+        variants: variant_rows(snapshot, profile)?,
     })
 }
 

@@ -4,10 +4,11 @@
 //! watermark reserve follows the kernel's square-root rule. User space is carried over
 //! unchanged. The model and its measured error are in docs/accounting.md.
 
-use crate::budget::{kib, LineItem, Provenance};
+use crate::budget::{evaluate, kib, Budget, LineItem, Provenance, Verdict};
 use crate::error::{Error, Result};
 use crate::model::Snapshot;
 use crate::parse::kernel::HashTable;
+use crate::profile::{Profile, Size};
 use crate::size::human;
 use serde::Serialize;
 
@@ -453,6 +454,62 @@ impl Plan {
             &["proc/sys/vm/min_free_kbytes", "proc/meminfo"],
         )
         .with_note(format!("projected: {}", self.min_free_note))
+    }
+}
+
+/// One row of the variants table: a board variant's budget, projected from the capture.
+#[derive(Debug, Clone, Serialize)]
+pub struct VariantRow {
+    pub name: String,
+    pub ram: u64,
+    pub carveouts: u64,
+    /// Projected (or, at the captured size, measured) MemTotal.
+    pub mem_total: Option<u64>,
+    pub demand: u64,
+    pub demand_incomplete: bool,
+    pub headroom: i64,
+    pub min_headroom: u64,
+    /// The variant's own verdict under the profile's rules.
+    pub verdict: Verdict,
+}
+
+/// The budget of every `[[variant]]` of the profile: the whole evaluation again with the
+/// variant's RAM as the what-if RAM and its carve-outs. A variant the capture cannot be
+/// projected to is an error naming it (exit 2), never a row that reads as a fit.
+pub fn variant_rows(snapshot: &Snapshot, profile: &Profile) -> Result<Vec<VariantRow>> {
+    profile
+        .variants
+        .iter()
+        .map(|v| {
+            let mut p = profile.clone();
+            p.variants.clear();
+            p.what_if_ram = Some(Size(v.ram.0));
+            if let Some(c) = &v.carveouts {
+                p.carveouts = c.clone();
+            }
+            let b = evaluate(snapshot, &p).map_err(|e| {
+                Error::in_file(profile.source.clone(), format!("variant {}: {e}", v.name))
+            })?;
+            Ok(variant_row(&v.name, &b))
+        })
+        .collect()
+}
+
+fn variant_row(name: &str, b: &Budget) -> VariantRow {
+    VariantRow {
+        name: name.to_string(),
+        ram: b.ram,
+        carveouts: b.item("carveouts").and_then(|i| i.bytes).unwrap_or(0),
+        mem_total: b
+            .what_if
+            .as_ref()
+            .map(|w| w.mem_total)
+            .or_else(|| b.dynamic.as_ref().map(|d| d.mem_total)),
+        demand: b.demand,
+        demand_incomplete: b.demand_incomplete,
+        headroom: b.headroom,
+        min_headroom: b.min_headroom,
+        verdict: b.verdict,
     }
 }
 

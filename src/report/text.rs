@@ -75,6 +75,9 @@ impl Reporter for TextReporter {
             titled(&processes, &mut out);
         }
         titled(&sections::classes_section(b, o), &mut out);
+        if let Some(v) = sections::variants_section(b, o) {
+            titled(&v, &mut out);
+        }
         if let Some(r) = sections::reconciliation_section(b, o) {
             titled(&r, &mut out);
         }
