@@ -104,3 +104,52 @@ fn what_if_at_the_captured_size_is_the_plain_report() {
         Provenance::Derived
     );
 }
+
+/// `[[variant]]`: three variants in one table. 256 MiB is the captured board (measured
+/// MemTotal 252308 kB); 128 MiB as above; 64 MiB with a 24 MiB MMZ: the kernel sees 40 MiB =
+/// 10240 pages: memmap 320 kB, dentry (10240 - 80 memmap pages, rounded up to a MiB: 10240) >> 1
+/// = 5120 -> 8192 entries = 32 kB (from
+/// 128 kB: the rule's 32768 -> 8192), inode 4096 entries = 16 kB, kept 7596 kB: kernel static
+/// 7964 kB, MemTotal 40960 - 7964 = 32996 kB. Demand = 24576 (MMZ) + 7964 + 14516 + 16647 +
+/// 5108 + 3356 = 72167 kB of 65536 kB: does not fit by 6631 kB, min_free unknown or not.
+#[test]
+fn variants_table() {
+    let snapshot = load(Some(Path::new(ZYNQ)), LiveOptions::default()).unwrap();
+    let profile = Profile::parse(
+        "ram = \"auto\"\nmeasure = \"pss\"\n\
+         [[variant]]\nname = \"256M\"\nram = \"256MiB\"\n\
+         [[variant]]\nname = \"128M\"\nram = \"128MiB\"\n\
+         [[variant]]\nname = \"64M\"\nram = \"64MiB\"\n[variant.carveouts]\nmmz = \"24MiB\"\n",
+        "zynq.toml",
+    )
+    .unwrap();
+    let b = evaluate(&snapshot, &profile).unwrap();
+    let rows: Vec<(&str, Option<u64>, i64, Verdict)> = b
+        .variants
+        .iter()
+        .map(|v| {
+            (
+                v.name.as_str(),
+                v.mem_total.map(|m| m >> 10),
+                v.headroom >> 10,
+                v.verdict,
+            )
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        vec![
+            (
+                "256M",
+                Some(252_308),
+                262_144 - 48_343 - 9836 + 8716,
+                Verdict::Inconclusive
+            ),
+            ("128M", Some(122_356), 82_729, Verdict::Inconclusive),
+            ("64M", Some(32_996), -6631, Verdict::OverBudget),
+        ]
+    );
+    // The report's own verdict is the captured board's.
+    assert!(b.what_if.is_none());
+    assert_eq!(b.ram, 256 << 20);
+}
