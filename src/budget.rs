@@ -1290,6 +1290,11 @@ fn what_if_plan(
         min_free: snapshot
             .min_free
             .filter(|_| !snapshot.capture_missed("proc/sys/vm/min_free_kbytes")),
+        freed_after_boot: snapshot.boot_memory.as_ref().map_or(0, |boot| {
+            frees_missing_from_log(snapshot, boot)
+                .iter()
+                .fold(boot.freed_total(), |sum, (_, b)| sum.saturating_add(*b))
+        }),
     };
     plan(snapshot, target, &captured, &profile.source).map(Some)
 }

@@ -23,6 +23,10 @@ pub struct Arch {
     pub word: u64,
     /// Where the word size comes from (for the report's note).
     pub source: String,
+    /// The linear map is mapped page by page, one 8 B page-table entry per page: arm64
+    /// with `rodata=full`, its default since Linux 5.3 (CONFIG_RODATA_FULL_DEFAULT_ENABLED);
+    /// `rodata=on` or `off` on the command line maps it in blocks instead.
+    pub linear_map_ptes: bool,
 }
 
 impl Arch {
@@ -68,9 +72,15 @@ pub fn arch(snapshot: &Snapshot) -> Option<Arch> {
         .and_then(|u| u.split_whitespace().last())
     {
         if let Some(word) = word_of_machine(machine) {
+            let block_mapped = snapshot.kernel_cmdline.as_ref().is_some_and(|c| {
+                c.raw
+                    .split_whitespace()
+                    .any(|a| a == "rodata=on" || a == "rodata=off")
+            });
             return Some(Arch {
                 word,
                 source: format!("meta uname machine {machine}"),
+                linear_map_ptes: (machine == "aarch64" || machine == "arm64") && !block_mapped,
             });
         }
     }
@@ -82,6 +92,7 @@ pub fn arch(snapshot: &Snapshot) -> Option<Arch> {
                 return Some(Arch {
                     word: 8,
                     source: "a user mapping above 4 GiB (64-bit kernel)".into(),
+                    linear_map_ptes: false,
                 });
             }
         }
@@ -89,6 +100,7 @@ pub fn arch(snapshot: &Snapshot) -> Option<Arch> {
     any.then(|| Arch {
         word: 4,
         source: "no uname in the capture; every user mapping below 4 GiB, taken as a 32-bit kernel (a 64-bit kernel with only 32-bit programs would have 64 B struct pages)".into(),
+        linear_map_ptes: false,
     })
 }
 
@@ -115,6 +127,25 @@ pub fn min_free_rule(lowmem_kb: u64, release: Option<(u32, u32, u32)>) -> u64 {
         _ => 65_536,
     };
     int_sqrt(lowmem_kb.saturating_mul(16)).clamp(128, ceiling)
+}
+
+/// The reserve transparent hugepages ask for (mm/khugepaged.c
+/// `set_recommended_min_free_kbytes`): per populated zone 2 + 3 x 3 pageblocks of 2 MiB (4 KiB
+/// pages, pageblock order 9), at most 5 % of RAM. khugepaged does not start below 512 MiB of
+/// RAM (mm/huge_memory.c `hugepage_init`), and then the kernel's rule stands alone. One zone
+/// is assumed (every board of the project has its RAM in one).
+pub fn thp_min_free(total_kb: u64) -> Option<u64> {
+    (total_kb >= 512 * 1024).then(|| (2048 * 11).min(total_kb / 20))
+}
+
+/// The kernel's default reserve: the square-root rule, raised to the transparent hugepage
+/// reserve where the kernel has them (`thp`: meminfo shows `AnonHugePages`).
+pub fn default_min_free(lowmem_kb: u64, release: Option<(u32, u32, u32)>, thp: bool) -> u64 {
+    let rule = min_free_rule(lowmem_kb, release);
+    match thp_min_free(lowmem_kb).filter(|_| thp) {
+        Some(raised) => rule.max(raised),
+        None => rule,
+    }
 }
 
 /// Whether a captured `min_free_kbytes` is the rule's value for the captured low memory:
@@ -199,6 +230,16 @@ pub fn project(
         ),
     };
     let mut pieces = vec![memmap_piece];
+    if arch.linear_map_ptes {
+        let ptes = |bytes: u64| (bytes / page) * 8;
+        pieces.push(Piece {
+            key: "linear_map",
+            label: "linear map page tables (8 B per page)".into(),
+            captured: ptes(seen),
+            projected: ptes(seen_projected),
+            method: "pages x 8 B: arm64 maps its linear map page by page under rodata=full, the default since Linux 5.3".into(),
+        });
+    }
     for (name, scale) in EARLY_TABLES {
         pieces.push(table_piece(
             name,
@@ -305,18 +346,23 @@ pub struct Captured {
     pub mem_total: u64,
     pub carveouts: u64,
     pub min_free: Option<u64>,
+    /// Memory the boot log says was freed after the `Memory:` line (initrd, init sections).
+    pub freed_after_boot: u64,
 }
 
 /// The projected `min_free_kbytes` in bytes and how: the kernel's rule at the projected
 /// MemTotal when the captured value is the rule's, else the captured value (set by hand, or
-/// raised by transparent hugepages), else unknown.
+/// raised by transparent hugepages), else unknown. The kernel applies the rule at a core
+/// initcall, before the initrd and the init sections are freed: its low memory is MemTotal
+/// less those (`freed`, from the boot log).
 fn project_min_free(
     captured: Option<u64>,
-    mem_total: u64,
-    mem_total_projected: u64,
-    release: Option<(u32, u32, u32)>,
+    (mem_total, mem_total_projected): (u64, u64),
+    freed: u64,
+    (release, thp): (Option<(u32, u32, u32)>, bool),
 ) -> (Option<u64>, String) {
-    let rule_now = min_free_rule(mem_total / 1024, release);
+    let lowmem = |total: u64| total.saturating_sub(freed) / 1024;
+    let rule_now = default_min_free(lowmem(mem_total), release, thp);
     let Some(bytes) = captured else {
         return (
             None,
@@ -325,10 +371,15 @@ fn project_min_free(
     };
     let kb = bytes / 1024;
     if is_default_min_free(kb, rule_now) {
-        let projected = min_free_rule(mem_total_projected / 1024, release);
+        let projected = default_min_free(lowmem(mem_total_projected), release, thp);
+        let thp = if thp {
+            ", raised to the transparent hugepage reserve (22528 kB, at most 5 % of RAM) from 512 MiB of RAM"
+        } else {
+            ""
+        };
         (
             Some(projected * 1024),
-            format!("kernel's rule int_sqrt(lowmem kB x 16), clamped: captured {kb} kB is the rule's {rule_now} kB, so {projected} kB at the projected MemTotal"),
+            format!("kernel's rule int_sqrt(lowmem kB x 16), clamped{thp}; lowmem = MemTotal - {} kB freed after it ran: captured {kb} kB is the rule's {rule_now} kB, so {projected} kB at the projected MemTotal", freed / 1024),
         )
     } else {
         (
@@ -374,9 +425,12 @@ pub fn plan(snapshot: &Snapshot, ram: u64, captured: &Captured, source: &str) ->
     .ok_or_else(|| refuse("the kernel's own share would not fit in it".into()))?;
     let (min_free, min_free_note) = project_min_free(
         captured.min_free,
-        captured.mem_total,
-        projection.mem_total_projected,
-        snapshot.kernel_release(),
+        (captured.mem_total, projection.mem_total_projected),
+        captured.freed_after_boot,
+        (
+            snapshot.kernel_release(),
+            snapshot.meminfo.get("AnonHugePages").is_some(),
+        ),
     );
     let statement = format!(
         "WHAT-IF: projected from the captured {} board to {} RAM. Kernel static, MemTotal and min_free are a model's (docs/accounting.md), user space is the capture's, unchanged: a projection, not a measurement",
@@ -535,6 +589,18 @@ mod tests {
     }
 
     #[test]
+    fn transparent_hugepages_raise_the_reserve_from_512_mib() {
+        // Debian arm64 6.1 under qemu: 1 GiB board, 22528 kB; a 512 MiB board (MemTotal
+        // below 512 MiB) keeps the rule's 2768 kB.
+        assert_eq!(default_min_free(1_000_964 - 7488, None, true), 22_528);
+        assert_eq!(default_min_free(486_660 - 7488, None, true), 2768);
+        // 5 % of RAM caps it: 512 MiB gives 26214 kB > 22528, so 22528.
+        assert_eq!(thp_min_free(524_288), Some(22_528));
+        assert_eq!(thp_min_free(524_287), None);
+        assert_eq!(default_min_free(1_000_964, None, false), 4001);
+    }
+
+    #[test]
     fn int_sqrt_floors() {
         assert_eq!(int_sqrt(0), 0);
         assert_eq!(int_sqrt(15), 3);
@@ -565,6 +631,7 @@ mod tests {
         Arch {
             word: 4,
             source: "test".into(),
+            linear_map_ptes: false,
         }
     }
 
