@@ -27,6 +27,10 @@ pub struct Arch {
     /// with `rodata=full`, its default since Linux 5.3 (CONFIG_RODATA_FULL_DEFAULT_ENABLED);
     /// `rodata=on` or `off` on the command line maps it in blocks instead.
     pub linear_map_ptes: bool,
+    /// The memory map is allocated for whole SPARSEMEM sections: RAM ending inside one gets
+    /// `struct page`s for all of it. arm64 sections are 128 MiB since Linux 5.12
+    /// (SECTION_SIZE_BITS 27); other kernels are taken page-exact (not measured).
+    pub section: Option<u64>,
 }
 
 impl Arch {
@@ -72,6 +76,7 @@ pub fn arch(snapshot: &Snapshot) -> Option<Arch> {
         .and_then(|u| u.split_whitespace().last())
     {
         if let Some(word) = word_of_machine(machine) {
+            let arm64 = machine == "aarch64" || machine == "arm64";
             let block_mapped = snapshot.kernel_cmdline.as_ref().is_some_and(|c| {
                 c.raw
                     .split_whitespace()
@@ -80,7 +85,9 @@ pub fn arch(snapshot: &Snapshot) -> Option<Arch> {
             return Some(Arch {
                 word,
                 source: format!("meta uname machine {machine}"),
-                linear_map_ptes: (machine == "aarch64" || machine == "arm64") && !block_mapped,
+                linear_map_ptes: arm64 && !block_mapped,
+                section: (arm64 && snapshot.kernel_release() >= Some((5, 12, 0)))
+                    .then_some(128 << 20),
             });
         }
     }
@@ -93,6 +100,7 @@ pub fn arch(snapshot: &Snapshot) -> Option<Arch> {
                     word: 8,
                     source: "a user mapping above 4 GiB (64-bit kernel)".into(),
                     linear_map_ptes: false,
+                    section: None,
                 });
             }
         }
@@ -101,6 +109,7 @@ pub fn arch(snapshot: &Snapshot) -> Option<Arch> {
         word: 4,
         source: "no uname in the capture; every user mapping below 4 GiB, taken as a 32-bit kernel (a 64-bit kernel with only 32-bit programs would have 64 B struct pages)".into(),
         linear_map_ptes: false,
+        section: None,
     })
 }
 
@@ -213,7 +222,11 @@ pub fn project(
 ) -> Option<Projection> {
     let page = page.unwrap_or(DEFAULT_PAGE);
     let kernel_static = seen.checked_sub(mem_total)?;
-    let memmap = |bytes: u64| (bytes / page) * arch.struct_page();
+    let section = arch.section.unwrap_or(page);
+    let memmap = |bytes: u64| (bytes.div_ceil(section) * section / page) * arch.struct_page();
+    let sections = arch.section.map_or(String::new(), |s| {
+        format!(", whole {} MiB sections", s >> 20)
+    });
     let memmap_piece = Piece {
         key: "memmap",
         label: format!(
@@ -223,7 +236,7 @@ pub fn project(
         captured: memmap(seen),
         projected: memmap(seen_projected),
         method: format!(
-            "pages x {} B ({}-bit, {})",
+            "pages x {} B{sections} ({}-bit, {})",
             arch.struct_page(),
             arch.bits(),
             arch.source
@@ -632,6 +645,7 @@ mod tests {
             word: 4,
             source: "test".into(),
             linear_map_ptes: false,
+            section: None,
         }
     }
 
