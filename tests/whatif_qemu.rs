@@ -8,6 +8,7 @@
 use membudget::budget::{evaluate, Budget};
 use membudget::collect::{load, LiveOptions};
 use membudget::profile::Profile;
+use membudget::whatif::WhatIf;
 use std::path::Path;
 
 fn budget(name: &str, what_if_mib: Option<u64>) -> Budget {
@@ -31,25 +32,32 @@ fn relative_error(projected: u64, real: u64) -> f64 {
     (projected as f64 - real as f64).abs() / real as f64
 }
 
+/// The projection against the real board's (MemTotal, min_free): asserts the 0.5 % and 5 %
+/// bounds and returns both relative errors.
+fn within_bounds(what: &str, w: &WhatIf, (real_total, real_min_free): (u64, u64)) -> (f64, f64) {
+    let total = relative_error(w.mem_total, real_total);
+    let min_free = relative_error(w.min_free.unwrap(), real_min_free);
+    assert!(
+        total <= 0.005 && min_free <= 0.05,
+        "{what}: MemTotal {} vs {real_total} ({:.3} %), min_free {:?} vs {real_min_free} ({:.2} %)",
+        w.mem_total,
+        total * 100.0,
+        w.min_free,
+        min_free * 100.0
+    );
+    (total, min_free)
+}
+
 /// Every ordered pair of sizes; returns the worst MemTotal and min_free errors.
 fn every_pair(arch: &str, sizes: &[u64]) -> (f64, f64) {
     let (mut worst_total, mut worst_min_free) = (0f64, 0f64);
     for &from in sizes {
         for &to in sizes.iter().filter(|&&to| to != from) {
-            let (real_total, real_min_free) = measured(&format!("{arch}-{to}"));
+            let real = measured(&format!("{arch}-{to}"));
             let b = budget(&format!("{arch}-{from}"), Some(to));
             let w = b.what_if.as_ref().unwrap();
             assert_eq!(w.ram, to << 20);
-            let total = relative_error(w.mem_total, real_total);
-            let min_free = relative_error(w.min_free.unwrap(), real_min_free);
-            assert!(
-                total <= 0.005 && min_free <= 0.05,
-                "{arch} {from} -> {to} MiB: MemTotal {} vs {real_total} ({:.3} %), min_free {:?} vs {real_min_free} ({:.2} %)",
-                w.mem_total,
-                total * 100.0,
-                w.min_free,
-                min_free * 100.0
-            );
+            let (total, min_free) = within_bounds(&format!("{arch} {from} -> {to} MiB"), w, real);
             worst_total = worst_total.max(total);
             worst_min_free = worst_min_free.max(min_free);
         }
@@ -101,7 +109,7 @@ fn hand_set_min_free_is_carried_over() {
 #[test]
 fn carve_out_what_if_matches_a_mem_boot() {
     for arch in ["armhf", "arm64"] {
-        let (real_total, real_min_free) = measured(&format!("{arch}-256-mem192"));
+        let real = measured(&format!("{arch}-256-mem192"));
         let path = format!("tests/fixtures/whatif/{arch}-256.tar.gz");
         let snapshot = load(Some(Path::new(&path)), LiveOptions::default()).unwrap();
         let profile = Profile::parse(
@@ -110,15 +118,7 @@ fn carve_out_what_if_matches_a_mem_boot() {
         )
         .unwrap();
         let b = evaluate(&snapshot, &profile).unwrap();
-        let w = b.what_if.as_ref().unwrap();
-        let total = relative_error(w.mem_total, real_total);
-        let min_free = relative_error(w.min_free.unwrap(), real_min_free);
-        assert!(
-            total <= 0.005 && min_free <= 0.05,
-            "{arch}: MemTotal {} vs {real_total}, min_free {:?} vs {real_min_free}",
-            w.mem_total,
-            w.min_free
-        );
+        within_bounds(arch, b.what_if.as_ref().unwrap(), real);
         assert_eq!(b.item("carveouts").unwrap().bytes, Some(64 << 20));
     }
 }
