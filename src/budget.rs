@@ -14,6 +14,7 @@ use crate::model::{Skipped, Snapshot, Warning};
 use crate::parse::kernel::BootMemory;
 use crate::profile::{Amount, LimitOf, Profile, Ram, Size};
 use crate::size::human;
+use crate::whatif::{plan, variant_rows, Captured, Plan, VariantRow, WhatIf};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -27,6 +28,9 @@ pub enum Provenance {
     Derived,
     /// Stated in the profile.
     Declared,
+    /// A what-if model's figure for a board that was not captured (src/whatif.rs); the
+    /// item's note says how.
+    Projected,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -43,7 +47,7 @@ pub struct LineItem {
 }
 
 impl LineItem {
-    fn new(
+    pub(crate) fn new(
         key: &str,
         label: &str,
         bytes: Option<u64>,
@@ -61,12 +65,12 @@ impl LineItem {
         }
     }
 
-    fn with_note(mut self, note: impl Into<String>) -> Self {
+    pub(crate) fn with_note(mut self, note: impl Into<String>) -> Self {
         self.note = Some(note.into());
         self
     }
 
-    fn with_parts(mut self, parts: Vec<LineItem>) -> Self {
+    pub(crate) fn with_parts(mut self, parts: Vec<LineItem>) -> Self {
         self.parts = parts;
         self
     }
@@ -214,6 +218,11 @@ pub struct Budget {
     /// `report --by program|library|user`: the processes grouped (filled by the caller).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub groups: Option<crate::account::groups::Grouping>,
+    /// `--ram` / `what_if_ram`: the board projected to another RAM size (src/whatif.rs).
+    pub what_if: Option<WhatIf>,
+    /// `[[variant]]` of the profile: the capture projected to each (their verdicts do not
+    /// change this budget's).
+    pub variants: Vec<VariantRow>,
 }
 
 impl Budget {
@@ -293,7 +302,7 @@ pub(crate) fn signed(bytes: u64) -> i64 {
     i64::try_from(bytes).unwrap_or(i64::MAX)
 }
 
-fn kib(bytes: u64) -> String {
+pub(crate) fn kib(bytes: u64) -> String {
     format!("{} kB", bytes / 1024)
 }
 
@@ -983,6 +992,7 @@ fn line_items(
     ram: &BoardRam,
     accounting: &Accounting,
     held: &KernelHeld,
+    what_if: Option<&Plan>,
 ) -> Result<Vec<LineItem>> {
     let mem_total = snapshot.meminfo.get("MemTotal").unwrap_or(0);
     let carveouts = declared_item(
@@ -992,9 +1002,13 @@ fn line_items(
         &profile.source,
     )?;
     let carveout_bytes = carveouts.bytes.unwrap_or(0);
+    let kernel_static = match what_if {
+        Some(plan) => plan.kernel_static_item(&profile.source),
+        None => kernel_static_item(snapshot, &profile.source, ram, carveout_bytes, mem_total),
+    };
     let mut items = vec![
         carveouts,
-        kernel_static_item(snapshot, &profile.source, ram, carveout_bytes, mem_total),
+        kernel_static,
         kernel_dynamic_item(snapshot)?,
         processes_item(snapshot, profile, accounting),
         tmpfs_item(snapshot, &held.shmem, profile.measure)?,
@@ -1007,7 +1021,7 @@ fn line_items(
     ));
     items.extend(held_item("dmabuf", "dma-buf buffers", held.dmabuf.as_ref()));
     items.extend(held.dynamic.as_ref().map(unattributed_item));
-    items.push(min_free_item(snapshot));
+    items.push(what_if.map_or_else(|| min_free_item(snapshot), Plan::min_free_item));
     items.push(declared_item(
         "reserves",
         "reserves (disk cache, skb...)",
@@ -1126,7 +1140,31 @@ pub fn evaluate(snapshot: &Snapshot, profile: &Profile) -> Result<Budget> {
         &profile.source,
         "carve-outs",
     )?;
-    let ram = board_ram(snapshot, profile, mem_total, carveouts)?;
+    let what_if = what_if_plan(snapshot, profile, mem_total, carveouts)?;
+    let same_board;
+    let profile = match (&what_if, profile.what_if_ram) {
+        (None, Some(ram)) => {
+            same_board = Profile {
+                ram: Ram::Bytes(ram.0),
+                ..profile.clone()
+            };
+            &same_board
+        }
+        _ => profile,
+    };
+    let ram = match &what_if {
+        Some(plan) => BoardRam {
+            bytes: plan.summary.ram,
+            provenance: Provenance::Declared,
+            note: format!(
+                "what-if RAM (--ram or what_if_ram in {}); the captured board had {}",
+                profile.source,
+                human(plan.summary.captured_ram)
+            ),
+            seen_by_kernel: None,
+        },
+        None => board_ram(snapshot, profile, mem_total, carveouts)?,
+    };
     let accounting = account(
         snapshot,
         profile.measure,
@@ -1135,7 +1173,14 @@ pub fn evaluate(snapshot: &Snapshot, profile: &Profile) -> Result<Budget> {
     let mut warnings = snapshot.warnings.clone();
     warnings.extend(fallback_warning(snapshot, profile.measure, &accounting));
     let held = KernelHeld::of(snapshot, &accounting);
-    let items = line_items(snapshot, profile, &ram, &accounting, &held)?;
+    let items = line_items(
+        snapshot,
+        profile,
+        &ram,
+        &accounting,
+        &held,
+        what_if.as_ref(),
+    )?;
     let demand = checked_total(
         items.iter().filter_map(|i| i.bytes),
         &snapshot.origin,
@@ -1144,14 +1189,22 @@ pub fn evaluate(snapshot: &Snapshot, profile: &Profile) -> Result<Budget> {
     let headroom = ram.bytes as i64 - demand as i64;
     let min_headroom = profile.min_headroom.map_or(0, |a| a.resolve(ram.bytes));
 
+    let mut ram_fit = ram_fit_finding(demand, ram.bytes, headroom);
+    if let Some(plan) = &what_if {
+        ram_fit.message = format!("{} ({})", ram_fit.message, plan.summary.statement);
+    }
     let mut findings = vec![
-        ram_fit_finding(demand, ram.bytes, headroom),
+        ram_fit,
         headroom_finding(profile, ram.bytes, headroom, min_headroom),
     ];
     findings.extend(process_findings(profile, &accounting));
     findings.extend(class_findings(profile, &accounting));
     findings.extend(expect_findings(profile, &accounting));
-    let reconciliation = reconcile(snapshot, ram.bytes, carveouts);
+    // The boot line reconciles with the captured board, whatever RAM is asked about.
+    let captured_ram = what_if
+        .as_ref()
+        .map_or(ram.bytes, |p| p.summary.captured_ram);
+    let reconciliation = reconcile(snapshot, captured_ram, carveouts);
     findings.extend(reconciliation.as_ref().map(reconciliation_finding));
     findings.extend(held.dynamic.as_ref().map(dynamic_finding));
     let unknown: Vec<&LineItem> = items
@@ -1205,7 +1258,49 @@ pub fn evaluate(snapshot: &Snapshot, profile: &Profile) -> Result<Budget> {
         warnings,
         skipped: snapshot.skipped.clone(),
         groups: None,
+        what_if: what_if.map(|p| p.summary),
+        variants: variant_rows(snapshot, profile)?,
     })
+}
+
+/// The projection `--ram` (or `what_if_ram`) asks for; `None` when none is asked for or it
+/// names the captured board's own RAM (RAM the kernel saw plus the declared carve-outs).
+/// Without a figure for what the kernel saw there is nothing to project from (exit 2).
+fn what_if_plan(
+    snapshot: &Snapshot,
+    profile: &Profile,
+    mem_total: u64,
+    carveouts: u64,
+) -> Result<Option<Plan>> {
+    let Some(Size(target)) = profile.what_if_ram else {
+        return Ok(None);
+    };
+    let (seen, seen_from) = seen_by_kernel(snapshot, mem_total).ok_or_else(|| {
+        Error::in_file(
+            snapshot.origin.clone(),
+            format!("what-if to {}: the snapshot shows neither a boot log, nor zoneinfo, nor mem=, so the RAM the kernel keeps for itself is unknown and cannot be projected", human(target)),
+        )
+    })?;
+    let captured_ram = seen.saturating_add(carveouts);
+    if target == captured_ram {
+        return Ok(None);
+    }
+    let captured = Captured {
+        ram: captured_ram,
+        seen,
+        seen_from,
+        mem_total,
+        carveouts,
+        min_free: snapshot
+            .min_free
+            .filter(|_| !snapshot.capture_missed("proc/sys/vm/min_free_kbytes")),
+        freed_after_boot: snapshot.boot_memory.as_ref().map_or(0, |boot| {
+            frees_missing_from_log(snapshot, boot)
+                .iter()
+                .fold(boot.freed_total(), |sum, (_, b)| sum.saturating_add(*b))
+        }),
+    };
+    plan(snapshot, target, &captured, &profile.source).map(Some)
 }
 
 /// One finding per process a limit matches. Its subject is the process's stable name (no pid:

@@ -130,6 +130,11 @@ pub struct ReportArgs {
     /// With --by: list each group's processes and their part of it.
     #[arg(long, requires = "by")]
     pub members: bool,
+    /// What-if: project the capture to a board with SIZE of RAM (e.g. 128MiB; the profile's
+    /// carve-outs stay). Kernel static, MemTotal and min_free are modelled, user space is
+    /// carried over; docs/accounting.md gives the model and its error.
+    #[arg(long, value_name = "SIZE", value_parser = crate::size::parse_size)]
+    pub ram: Option<u64>,
 }
 
 /// How every report-printing command writes its output.
@@ -223,7 +228,10 @@ pub struct DiffArgs {
 }
 
 fn build_budget(args: &ReportArgs, quiet: bool) -> Result<Budget> {
-    let profile = Profile::discover(args.profile.as_deref())?;
+    let mut profile = Profile::discover(args.profile.as_deref())?;
+    if let Some(ram) = args.ram {
+        profile.what_if_ram = Some(crate::profile::Size(ram));
+    }
     let live = LiveOptions {
         smaps: args.smaps || profile.measure != crate::account::Measure::Virtual,
     };

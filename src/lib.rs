@@ -28,3 +28,4 @@ pub mod signals;
 pub mod size;
 pub mod time;
 pub mod trend;
+pub mod whatif;

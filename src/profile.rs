@@ -262,6 +262,11 @@ pub struct Profile {
     pub name: Option<String>,
     pub description: Option<String>,
     pub ram: Ram,
+    /// What-if: the RAM of a board variant to project the capture to (`--ram` overrides).
+    pub what_if_ram: Option<Size>,
+    /// Board variants the capture is projected to, one row each in the report.
+    #[serde(default, rename = "variant")]
+    pub variants: Vec<Variant>,
     /// Memory taken from Linux before it boots (MMZ, framebuffer, DSP...): outside MemTotal.
     #[serde(default)]
     pub carveouts: BTreeMap<String, Size>,
@@ -293,6 +298,16 @@ pub struct Profile {
     /// Why this profile and not another (see [`Profile::discover`]), for the report's header.
     #[serde(skip)]
     pub chosen_by: String,
+}
+
+/// A board variant of `[[variant]]`: its RAM and, when it differs, its carve-outs (the
+/// profile's otherwise).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Variant {
+    pub name: String,
+    pub ram: Size,
+    pub carveouts: Option<BTreeMap<String, Size>>,
 }
 
 /// 1-based line and column of a byte offset.

@@ -151,6 +151,35 @@ pub struct BootMemory {
     pub banks_total: Option<u64>,
     /// 1-based line of the `available` line in the log.
     pub line: usize,
+    /// `... hash table entries: N (order: k, B bytes)` lines (dentry, inode cache...): tables
+    /// the kernel sizes from RAM, which a what-if projection scales.
+    pub hash_tables: Vec<HashTable>,
+}
+
+/// A hash table the kernel sized from RAM at boot, as its log line gives it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct HashTable {
+    /// `Dentry cache`, `Inode-cache`, `TCP established`...
+    pub name: String,
+    pub entries: u64,
+    pub bytes: u64,
+}
+
+/// A `NAME hash table entries: N (order: k, B bytes[, linear|vmalloc])` line.
+fn hash_table(line: &str) -> Option<HashTable> {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    let re = RE.get_or_init(|| {
+        Regex::new(
+            r"\]?\s*([A-Za-z][A-Za-z -]*?) hash table entries: (\d+) \(order: -?\d+, (\d+) bytes",
+        )
+        .unwrap()
+    });
+    let c = re.captures(line)?;
+    Some(HashTable {
+        name: c[1].trim().to_string(),
+        entries: c[2].parse().ok()?,
+        bytes: c[3].parse().ok()?,
+    })
 }
 
 impl BootMemory {
@@ -193,7 +222,11 @@ pub fn parse_boot_log(bytes: &[u8]) -> Option<BootMemory> {
     let mut found: Option<BootMemory> = None;
     let mut banks_total = None;
     let mut freed = Vec::new();
+    let mut hash_tables = Vec::new();
     for (index, line) in text.lines().enumerate() {
+        if line.contains("hash table entries") {
+            hash_tables.extend(hash_table(line));
+        }
         if let Some(c) = banks_re.captures(line) {
             banks_total = c[2]
                 .parse::<u64>()
@@ -238,6 +271,7 @@ pub fn parse_boot_log(bytes: &[u8]) -> Option<BootMemory> {
     found.map(|mut m| {
         m.freed = freed;
         m.banks_total = banks_total;
+        m.hash_tables = hash_tables;
         m
     })
 }
@@ -323,6 +357,29 @@ mod tests {
         assert_eq!(
             parse_cmdline(b"initrd=0xffffffffffffffff,0x10").initrd_freed_bytes(),
             None
+        );
+    }
+
+    #[test]
+    fn hash_table_lines() {
+        let log = b"[    0.000000] Dentry cache hash table entries: 32768 (order: 5, 131072 bytes, linear)\n\
+[    0.000000] Inode-cache hash table entries: 16384 (order: 4, 65536 bytes, linear)\n\
+[    0.000000] Memory: 241000K/262144K available (8192K kernel code, 1024K rwdata, 2048K rodata, 1024K init, 300K bss, 21144K reserved, 0K cma-reserved)\n";
+        let boot = parse_boot_log(log).unwrap();
+        assert_eq!(
+            boot.hash_tables,
+            vec![
+                HashTable {
+                    name: "Dentry cache".into(),
+                    entries: 32768,
+                    bytes: 131072
+                },
+                HashTable {
+                    name: "Inode-cache".into(),
+                    entries: 16384,
+                    bytes: 65536
+                }
+            ]
         );
     }
 

@@ -263,6 +263,43 @@ pub fn classes_section(b: &Budget, o: &ReportOptions) -> Section {
     s
 }
 
+/// `[[variant]]`: every board variant in one table, projected from the capture.
+pub fn variants_section(b: &Budget, o: &ReportOptions) -> Option<Section> {
+    if b.variants.is_empty() {
+        return None;
+    }
+    let mut s = Section::new("Board variants (what-if, projected from this capture)").table(
+        &[
+            "variant",
+            "RAM",
+            "carve-outs",
+            "MemTotal",
+            "demand",
+            "headroom",
+            "fits",
+        ],
+        &[false, true, true, true, true, true, false],
+    );
+    for v in &b.variants {
+        let bound = if v.demand_incomplete { "at least " } else { "" };
+        s.rows.push(vec![
+            v.name.clone(),
+            o.size(v.ram),
+            o.size(v.carveouts),
+            v.mem_total.map_or("unknown".into(), |m| o.size(m)),
+            format!("{bound}{}", o.size(v.demand)),
+            o.size_signed(v.headroom),
+            match v.verdict {
+                Verdict::WithinBudget => "fits".into(),
+                Verdict::OverBudget => "does not fit".into(),
+                Verdict::Inconclusive => "inconclusive (unknown items)".into(),
+            },
+        ]);
+    }
+    s.notes.push("Kernel static, MemTotal and min_free of each variant are a model's (docs/accounting.md, What-if); user space is this capture's. \"fits\" is the variant's verdict under this profile's rules, headroom minimum included; it does not change this report's verdict.".into());
+    Some(s)
+}
+
 pub fn reconciliation_section(b: &Budget, o: &ReportOptions) -> Option<Section> {
     let r = b.reconciliation.as_ref()?;
     let mut s = Section::new("Reconciliation (RAM -> boot line -> MemTotal)")
@@ -513,6 +550,7 @@ pub fn report_sections(b: &Budget, o: &ReportOptions, indent: &str) -> Vec<Secti
     out.extend(processes_section(b, o));
     out.push(classes_section(b, o));
     out.extend(super::groups::groups_section(b, o, indent));
+    out.extend(variants_section(b, o));
     out.extend(reconciliation_section(b, o));
     out.extend(dynamic_section(b, o, indent));
     out.push(findings_section(b, o));

@@ -78,6 +78,9 @@ impl Reporter for TextReporter {
         if let Some(g) = super::groups::groups_section(b, o, "  ") {
             titled(&g, &mut out);
         }
+        if let Some(v) = sections::variants_section(b, o) {
+            titled(&v, &mut out);
+        }
         if let Some(r) = sections::reconciliation_section(b, o) {
             titled(&r, &mut out);
         }
