@@ -134,7 +134,7 @@ pub fn collect(source: &mut dyn Source) -> Result<Snapshot> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{collect_on_this_thread, dir::DirSource};
+    use super::super::{collect_on_this_thread, dir::DirSource, tar::TarSource};
     use std::path::{Path, PathBuf};
 
     fn both_ways(root: &Path) -> (String, String) {
@@ -154,6 +154,69 @@ mod tests {
             "{one}"
         );
         assert_eq!(one, two);
+    }
+
+    /// The Zynq fixture's processes repeated under new pids until there are `processes`, as
+    /// one tar in memory: the size of a big board, where the channel is full and the reader
+    /// waits on the parser.
+    fn zynq_tar(processes: usize) -> Vec<u8> {
+        let zynq = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/real/innosilicon-t2-zynq-snapshot/proc");
+        let mut pids: Vec<_> = std::fs::read_dir(&zynq)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .filter(|name| name.parse::<u32>().is_ok())
+            .collect();
+        pids.sort();
+        let mut tar = tar::Builder::new(Vec::new());
+        let mut add = |path: &str, bytes: &[u8]| {
+            let mut header = tar::Header::new_gnu();
+            header.set_size(bytes.len() as u64);
+            header.set_mode(0o644);
+            tar.append_data(&mut header, path, bytes).unwrap();
+        };
+        add("meta", b"format=1\nsmaps=1\n");
+        for entry in std::fs::read_dir(&zynq).unwrap() {
+            let entry = entry.unwrap();
+            if entry.file_type().unwrap().is_file() {
+                let name = entry.file_name().into_string().unwrap();
+                add(
+                    &format!("proc/{name}"),
+                    &std::fs::read(entry.path()).unwrap(),
+                );
+            }
+        }
+        for n in 0..processes {
+            let pid = &pids[n % pids.len()];
+            let new_pid = 100_000 + n;
+            for file in ["cmdline", "maps", "smaps", "statm"] {
+                let bytes = std::fs::read(zynq.join(pid).join(file)).unwrap();
+                add(&format!("proc/{new_pid}/{file}"), &bytes);
+            }
+            // Its own thread group: with the old Tgid it would be a thread of the original.
+            let status = std::fs::read_to_string(zynq.join(pid).join("status")).unwrap();
+            let status: String = status
+                .lines()
+                .map(|line| match line.split_once(':') {
+                    Some((key @ ("Tgid" | "Pid"), _)) => format!("{key}:\t{new_pid}\n"),
+                    _ => format!("{line}\n"),
+                })
+                .collect();
+            add(&format!("proc/{new_pid}/status"), status.as_bytes());
+        }
+        tar.into_inner().unwrap()
+    }
+
+    /// Issue 18: the same model on both paths for a 2,000-process tar, not only a small dir.
+    #[test]
+    fn same_snapshot_as_one_thread_for_2000_processes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("big.tar");
+        std::fs::write(&path, zynq_tar(2000)).unwrap();
+        let one = collect_on_this_thread(&mut TarSource::new(&path)).unwrap();
+        let two = super::collect(&mut TarSource::new(&path)).unwrap();
+        assert_eq!(one.processes.len(), 2000);
+        assert_eq!(format!("{one:?}"), format!("{two:?}"));
     }
 
     /// A file that stops the parser (a newer format) stops the reader with the parser's error.

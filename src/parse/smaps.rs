@@ -5,7 +5,7 @@
 //! too: every kernel prints it, but a damaged or hand-trimmed capture may not, and a missing
 //! figure must never count as 0 B resident.
 
-use super::kv::{split_key_value, value_bytes};
+use super::kv::{split_key_rest, trim_value, value_bytes};
 use super::maps::{lines, looks_like_header, parse_line, Issues, LineIssue, MapLine};
 
 /// The per-mapping figures of smaps, in bytes.
@@ -87,7 +87,7 @@ pub fn parse_smaps(bytes: &[u8]) -> ParsedSmaps {
             }
             continue;
         }
-        let Some((key, value)) = split_key_value(line) else {
+        let Some((key, rest)) = split_key_rest(line) else {
             issues.push(LineIssue {
                 line: number,
                 message: "neither a mapping header nor a `Key: value` line".into(),
@@ -116,6 +116,7 @@ pub fn parse_smaps(bytes: &[u8]) -> ParsedSmaps {
             });
         }
         taken |= bit;
+        let value = trim_value(rest);
         match value_bytes(value) {
             Some(v) => *target = v,
             None => issues.push(LineIssue {
