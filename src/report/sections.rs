@@ -547,14 +547,23 @@ pub fn issue_sections(b: &Budget) -> Vec<Section> {
 /// The whole report as sections (Markdown and HTML lay these out).
 pub fn report_sections(b: &Budget, o: &ReportOptions, indent: &str) -> Vec<Section> {
     let mut out = vec![heading_section(b, o), budget_section(b, o, indent, true)];
+    out.extend(detail_sections(b, o, indent));
+    out.push(findings_section(b, o));
+    out.extend(issue_sections(b));
+    out
+}
+
+/// The tables between the budget and the findings, in the order every format shows them:
+/// processes, classes, groups, variants, the two reconciliations. The terminal layout prints
+/// its heading, budget and findings its own way, and these the same as every other format.
+pub fn detail_sections(b: &Budget, o: &ReportOptions, indent: &str) -> Vec<Section> {
+    let mut out = Vec::new();
     out.extend(processes_section(b, o));
     out.push(classes_section(b, o));
     out.extend(super::groups::groups_section(b, o, indent));
     out.extend(variants_section(b, o));
     out.extend(reconciliation_section(b, o));
     out.extend(dynamic_section(b, o, indent));
-    out.push(findings_section(b, o));
-    out.extend(issue_sections(b));
     out
 }
 

@@ -69,23 +69,10 @@ impl Reporter for TextReporter {
         let budget = sections::budget_section(b, o, "  ", false);
         out.push_str(&document::text_table(&budget));
         for note in &budget.notes {
-            let _ = writeln!(out, "{note}");
+            let _ = writeln!(out, "{}", terminal(note));
         }
-        if let Some(processes) = sections::processes_section(b, o) {
-            titled(&processes, &mut out);
-        }
-        titled(&sections::classes_section(b, o), &mut out);
-        if let Some(g) = super::groups::groups_section(b, o, "  ") {
-            titled(&g, &mut out);
-        }
-        if let Some(v) = sections::variants_section(b, o) {
-            titled(&v, &mut out);
-        }
-        if let Some(r) = sections::reconciliation_section(b, o) {
-            titled(&r, &mut out);
-        }
-        if let Some(d) = sections::dynamic_section(b, o, "  ") {
-            titled(&d, &mut out);
+        for section in sections::detail_sections(b, o, "  ") {
+            titled(&section, &mut out);
         }
 
         findings(b, o, &mut out);
