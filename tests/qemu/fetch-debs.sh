@@ -14,6 +14,11 @@ case $ARCH in
   *) echo "fetch-debs.sh: unknown architecture $ARCH" >&2; exit 2 ;;
 esac
 mkdir -p "$CACHE/apt/lists-$ARCH/partial" "$CACHE/apt/cache-$ARCH/archives/partial" "$CACHE/debs-$ARCH"
+# Tests boot boards in parallel: on a cold cache two of them would run apt on the same private
+# state at once (apt's own lock makes the second fail). One fetch per architecture at a time;
+# the next one waits, then finds the cache ready.
+exec 9>"$CACHE/fetch-$ARCH.lock"
+flock 9
 [ -e "$CACHE/apt/empty-status" ] || : > "$CACHE/apt/empty-status"
 apt_private() {
   tool=$1; shift

@@ -16,7 +16,12 @@ CACHE=${MEMBUDGET_QEMU_CACHE:-$HOME/.cache/membudget-qemu}
 MEM=${MEM:-256}
 APPEND=${APPEND:-cma=24M}
 mkdir -p "$OUT"
-mapfile -t fetched < <("$HERE/fetch-debs.sh" "$CACHE" "$ARCH" | tail -3)
+# Not `mapfile < <(fetch-debs.sh)`: a process substitution hides the fetch's failure.
+if ! fetch_output=$("$HERE/fetch-debs.sh" "$CACHE" "$ARCH"); then
+  echo "run-board.sh: fetching Debian's $ARCH kernel and busybox into $CACHE failed (above)" >&2
+  exit 1
+fi
+mapfile -t fetched < <(printf '%s\n' "$fetch_output" | tail -3)
 kernel=${fetched[0]}
 modules=${fetched[1]}
 busybox=${fetched[2]}
