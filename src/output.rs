@@ -52,10 +52,23 @@ pub fn message(line: &str) {
     let _ = std::io::stderr().lock().write_all(text.as_bytes());
 }
 
+/// What an output may find at its name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Existing {
+    /// `-o FILE`: the user named it, so a regular file there is replaced (devices, FIFOs and
+    /// links are written into, as the module's promises say).
+    Replace,
+    /// A name membudget chose itself (a series' `sample-NNNN.tar.gz`): anything found there,
+    /// at the start or planted while the file was written, is someone else's and is kept; the
+    /// write fails instead.
+    Refuse,
+}
+
 /// A file being written at a path named by the user.
 pub struct OutputFile {
     target: PathBuf,
     kind: Kind,
+    existing: Existing,
 }
 
 enum Kind {
@@ -70,8 +83,19 @@ impl OutputFile {
     /// an existing device, FIFO, socket or link (see the module's promises). A directory is
     /// refused.
     pub fn create(target: &Path) -> Result<OutputFile> {
+        OutputFile::create_with(target, Existing::Replace)
+    }
+
+    /// Opens the output for `target` as [`OutputFile::create`] does, except that with
+    /// [`Existing::Refuse`] anything already at `target` (file, link, device) is an error, and
+    /// the final rename never replaces what appeared there meanwhile.
+    pub fn create_with(target: &Path, existing: Existing) -> Result<OutputFile> {
         let named = |e: std::io::Error| Error::io(target.display(), &e);
-        let kind = match std::fs::symlink_metadata(target) {
+        let found = std::fs::symlink_metadata(target);
+        if existing == Existing::Refuse && found.is_ok() {
+            return Err(refused(target));
+        }
+        let kind = match found {
             Ok(m) if m.is_dir() => {
                 return Err(Error::in_file(
                     target.display().to_string(),
@@ -97,6 +121,7 @@ impl OutputFile {
         Ok(OutputFile {
             target: target.to_path_buf(),
             kind,
+            existing,
         })
     }
 
@@ -111,12 +136,28 @@ impl OutputFile {
             Kind::Temporary(mut tmp, _registered) => {
                 tmp.flush().map_err(named)?;
                 tmp.as_file().sync_all().map_err(named)?;
-                tmp.persist(&self.target)
-                    .map(drop)
-                    .map_err(|e| named(e.error))
+                let persisted = match self.existing {
+                    Existing::Replace => tmp.persist(&self.target),
+                    Existing::Refuse => tmp.persist_noclobber(&self.target),
+                };
+                persisted.map(drop).map_err(|e| {
+                    if e.error.kind() == std::io::ErrorKind::AlreadyExists {
+                        refused(&self.target)
+                    } else {
+                        named(e.error)
+                    }
+                })
             }
         }
     }
+}
+
+/// The error for a name that must be new but is taken.
+fn refused(target: &Path) -> Error {
+    Error::in_file(
+        target.display().to_string(),
+        "already exists and was not made by this run: left as it is, nothing written over it",
+    )
 }
 
 /// A temporary known to the signal handler (registered by [`temporary_beside`]) for as long as
@@ -233,5 +274,35 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let err = write_file(dir.path(), b"x").unwrap_err();
         assert!(err.to_string().contains("is a directory"), "{err}");
+    }
+
+    #[test]
+    fn a_name_that_must_be_new_keeps_what_is_there() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("sample-0001.tar.gz");
+        std::fs::write(&target, b"theirs").unwrap();
+        let err = OutputFile::create_with(&target, Existing::Refuse)
+            .err()
+            .expect("an existing file is refused");
+        assert!(err.to_string().contains("already exists"), "{err}");
+        // A link planted to elsewhere is refused too, not written through.
+        let link = dir.path().join("sample-0002.tar.gz");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        assert!(OutputFile::create_with(&link, Existing::Refuse).is_err());
+        assert_eq!(std::fs::read(&target).unwrap(), b"theirs");
+    }
+
+    #[test]
+    fn a_file_planted_while_writing_is_not_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("sample-0003.tar.gz");
+        let mut out = OutputFile::create_with(&target, Existing::Refuse).unwrap();
+        out.write_all(b"ours").unwrap();
+        std::fs::write(&target, b"planted").unwrap();
+        let err = out.commit().unwrap_err();
+        assert!(err.to_string().contains("already exists"), "{err}");
+        assert_eq!(std::fs::read(&target).unwrap(), b"planted");
+        let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(left.len(), 1, "the temporary is removed");
     }
 }

@@ -7,7 +7,7 @@ pub mod series;
 use crate::collect::manifest::{manifest_text, MANIFEST};
 use crate::collect::{LiveOptions, Sink, Source};
 use crate::error::{Error, Result};
-use crate::output::OutputFile;
+use crate::output::{Existing, OutputFile};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -124,7 +124,11 @@ fn wants_gzip(path: &Path) -> Result<bool> {
 }
 
 /// Captures `source` into the archive at `output`.
-pub fn capture_to(source: &mut dyn Source, output: &Path) -> Result<CaptureSummary> {
+pub fn capture_to(
+    source: &mut dyn Source,
+    output: &Path,
+    existing: Existing,
+) -> Result<CaptureSummary> {
     let gzip = wants_gzip(output)?;
     let top = output
         .file_name()
@@ -140,7 +144,7 @@ pub fn capture_to(source: &mut dyn Source, output: &Path) -> Result<CaptureSumma
     let mtime = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
-    let mut out = OutputFile::create(output)?;
+    let mut out = OutputFile::create_with(output, existing)?;
     let named = |e: std::io::Error| Error::io(output.display(), &e);
     // The archive writes into `out` until this block ends; `out` is committed after.
     let summary = {
@@ -178,5 +182,9 @@ pub fn capture_to(source: &mut dyn Source, output: &Path) -> Result<CaptureSumma
 
 /// Captures the live system.
 pub fn capture_live(output: &Path, options: LiveOptions) -> Result<CaptureSummary> {
-    capture_to(&mut crate::collect::live::LiveSource::new(options), output)
+    capture_to(
+        &mut crate::collect::live::LiveSource::new(options),
+        output,
+        Existing::Replace,
+    )
 }

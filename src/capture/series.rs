@@ -7,9 +7,10 @@
 //! under a temporary name and renamed when whole, so no half-written archive can appear), and
 //! the samples already taken are kept. A second signal ends the run at once, temporary removed.
 
-use super::{capture_live, CaptureSummary};
+use super::{capture_to, CaptureSummary};
 use crate::collect::LiveOptions;
 use crate::error::{Error, Result};
+use crate::output::Existing;
 use std::io::{IsTerminal, Write};
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -139,7 +140,13 @@ pub fn capture_series(
             });
         }
         index += 1;
-        let summary = capture_live(&dir.join(sample_name(index)), plan.options)?;
+        // The sample's name is ours: a file that appeared there since the directory was
+        // checked (planted, or another series started into it) is kept and ends the series.
+        let summary = capture_to(
+            &mut crate::collect::live::LiveSource::new(plan.options),
+            &dir.join(sample_name(index)),
+            Existing::Refuse,
+        )?;
         let done = plan.count.is_some_and(|count| index >= count);
         // Bounded by MAX_INTERVAL and u32 samples: at most 2^32 weeks, no overflow.
         let next_at = started + plan.every * index;
@@ -280,5 +287,28 @@ mod tests {
         std::fs::write(dir.path().join(sample_name(1)), b"").unwrap();
         let err = prepare_directory(dir.path()).unwrap_err();
         assert!(err.to_string().contains("already holds a series"));
+    }
+
+    #[test]
+    fn a_sample_name_planted_during_the_series_ends_it_and_is_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let series = dir.path().join("series");
+        let plan = SeriesPlan {
+            every: Duration::from_millis(1),
+            count: Some(3),
+            options: LiveOptions::default(),
+        };
+        let planted = series.join(sample_name(2));
+        let mut after_first = |index: u32, _: &CaptureSummary, _: Option<Duration>| {
+            if index == 1 {
+                std::fs::write(&planted, b"not ours").unwrap();
+            }
+        };
+        let err = capture_series(&series, plan, &mut after_first).unwrap_err();
+        assert!(err.to_string().contains("already exists"), "{err}");
+        assert!(err.to_string().contains("sample-0002.tar.gz"), "{err}");
+        assert_eq!(std::fs::read(&planted).unwrap(), b"not ours");
+        assert!(series.join(sample_name(1)).metadata().unwrap().len() > 0);
+        assert!(!series.join(sample_name(3)).exists());
     }
 }
