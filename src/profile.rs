@@ -147,19 +147,6 @@ impl<'de> Deserialize<'de> for Ram {
     }
 }
 
-impl<'de> Deserialize<'de> for Class {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Class, D::Error> {
-        let name = String::deserialize(d)?;
-        Class::from_name(&name).ok_or_else(|| {
-            let all: Vec<&str> = Class::ALL.iter().map(|c| c.name()).collect();
-            de::Error::custom(format!(
-                "unknown class {name:?}; expected one of {}",
-                all.join(", ")
-            ))
-        })
-    }
-}
-
 /// A compiled regular expression that remembers its source text.
 #[derive(Debug, Clone)]
 pub struct Pattern(pub regex_lite::Regex);

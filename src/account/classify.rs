@@ -33,6 +33,20 @@ pub enum Counting {
     Shared,
 }
 
+/// A class named in a profile (`[budget.classes]`, `[[class_limit]]`): by the name reports show.
+impl<'de> serde::Deserialize<'de> for Class {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Class, D::Error> {
+        let name = String::deserialize(d)?;
+        Class::from_name(&name).ok_or_else(|| {
+            let all: Vec<&str> = Class::ALL.iter().map(|c| c.name()).collect();
+            serde::de::Error::custom(format!(
+                "unknown class {name:?}; expected one of {}",
+                all.join(", ")
+            ))
+        })
+    }
+}
+
 impl Class {
     pub const ALL: [Class; 12] = [
         Class::Guard,

@@ -808,7 +808,7 @@ mod tests {
     /// joined), and a maps still waiting unpacked at the end.
     #[test]
     fn any_file_order_gives_the_same_model() {
-        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        let root = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
             .join("tests/fixtures/real/innosilicon-t2-zynq-snapshot");
         let mut files: Vec<(String, Vec<u8>)> = Vec::new();
         let mut dirs = vec![root.clone()];

@@ -146,7 +146,7 @@ mod tests {
     /// Every figure, warning and skipped pid of a real snapshot, in the same order.
     #[test]
     fn same_snapshot_as_one_thread() {
-        let zynq = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        let zynq = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
             .join("tests/fixtures/real/innosilicon-t2-zynq-snapshot");
         let (one, two) = both_ways(&zynq);
         assert!(
@@ -160,7 +160,7 @@ mod tests {
     /// one tar in memory: the size of a big board, where the channel is full and the reader
     /// waits on the parser.
     fn zynq_tar(processes: usize) -> Vec<u8> {
-        let zynq = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        let zynq = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
             .join("tests/fixtures/real/innosilicon-t2-zynq-snapshot/proc");
         let mut pids: Vec<_> = std::fs::read_dir(&zynq)
             .unwrap()
