@@ -93,7 +93,9 @@ fn may_start_a_mover(byte: u8) -> bool {
 /// [`moves_the_terminal`] is shown as a Rust-style escape (`\u{1b}`), and a backslash as `\\`
 /// so that an escape shown can always be told from the same characters typed.
 pub fn terminal(text: &str) -> std::borrow::Cow<'_, str> {
-    let plain = !text.bytes().any(|b| b == b'\\' || b == b'\n' || may_start_a_mover(b));
+    let plain = !text
+        .bytes()
+        .any(|b| b == b'\\' || b == b'\n' || may_start_a_mover(b));
     if plain || !text.chars().any(|c| c == '\\' || moves_the_terminal(c)) {
         return std::borrow::Cow::Borrowed(text);
     }
