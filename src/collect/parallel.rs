@@ -221,6 +221,30 @@ mod tests {
 
     /// A file that stops the parser (a newer format) stops the reader with the parser's error.
     #[test]
+    fn only_reading_that_costs_gets_a_thread_of_its_own() {
+        use super::super::Source;
+        let dir = tempfile::tempdir().unwrap();
+        let plain = dir.path().join("s.tar");
+        std::fs::write(&plain, zynq_tar(2)).unwrap();
+        let gzipped = dir.path().join("s.tar.gz");
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        std::io::Write::write_all(&mut gz, &zynq_tar(2)).unwrap();
+        std::fs::write(&gzipped, gz.finish().unwrap()).unwrap();
+        assert!(!TarSource::new(&plain).reading_is_costly());
+        assert!(TarSource::new(&gzipped).reading_is_costly());
+        assert!(DirSource::new(dir.path()).reading_is_costly());
+        // Unreadable: `visit` reports it; the choice of threads does not hide it.
+        assert!(TarSource::new(&dir.path().join("missing.tar")).reading_is_costly());
+        // Whichever path each takes, the two archives give one model (their names apart).
+        let from_plain = super::super::collect(&mut TarSource::new(&plain)).unwrap();
+        let from_gzipped = super::super::collect(&mut TarSource::new(&gzipped)).unwrap();
+        assert_eq!(
+            format!("{from_plain:?}"),
+            format!("{from_gzipped:?}").replace("s.tar.gz", "s.tar")
+        );
+    }
+
+    #[test]
     fn parse_error_is_the_one_reported() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("meta"), "format=99\n").unwrap();

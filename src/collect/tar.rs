@@ -151,6 +151,15 @@ impl Source for TarSource {
             sink,
         )
     }
+
+    /// Only a compressed archive: inflating is the reading work worth a thread of its own.
+    /// An archive that cannot be opened or read says so in `visit`; here it counts as costly.
+    fn reading_is_costly(&self) -> bool {
+        let mut magic = [0u8; 2];
+        std::fs::File::open(&self.path)
+            .and_then(|mut file| file.read_exact(&mut magic))
+            .map_or(true, |()| magic == GZIP_MAGIC)
+    }
 }
 
 /// One walk over an archive's entries: what was found, and where the last entry ended.
