@@ -235,6 +235,12 @@ mod tests {
         assert!(DirSource::new(dir.path()).reading_is_costly());
         // Unreadable: `visit` reports it; the choice of threads does not hide it.
         assert!(TarSource::new(&dir.path().join("missing.tar")).reading_is_costly());
+        // A FIFO is not opened (that would wait for a writer, then take its first bytes).
+        let fifo = dir.path().join("fifo.tar");
+        let c_path = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+        // SAFETY: a valid NUL-terminated path; mkfifo only creates the node.
+        assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0);
+        assert!(TarSource::new(&fifo).reading_is_costly());
         // Whichever path each takes, the two archives give one model (their names apart).
         let from_plain = super::super::collect(&mut TarSource::new(&plain)).unwrap();
         let from_gzipped = super::super::collect(&mut TarSource::new(&gzipped)).unwrap();
