@@ -1,12 +1,14 @@
-//! The board binaries (scripts/build-board-binaries.sh: static armv7 hard-float and aarch64)
-//! give the same reports as the host build. Each runs under qemu user-mode emulation
-//! (qemu-arm-static, qemu-aarch64-static) on the real fixtures, and its JSON report must equal,
-//! byte for byte, the host binary's for the same snapshot and profile: same parsing, same
-//! accounting, same figures on a 32-bit and a 64-bit ARM. The binaries must be static (no
-//! program interpreter), since boards carry older C libraries than the build machine.
+//! The board binaries (scripts/build-board-binaries.sh: static armv7 hard-float, aarch64, and
+//! little- and big-endian 32-bit MIPS) give the same reports as the host build. Each runs under
+//! qemu user-mode emulation (qemu-arm-static, qemu-aarch64-static, qemu-mipsel-static,
+//! qemu-mips-static) on the real fixtures, and its JSON report must equal, byte for byte, the
+//! host binary's for the same snapshot and profile: same parsing, same accounting, same figures
+//! on 32- and 64-bit, little- and big-endian machines. The binaries must be static (no program
+//! interpreter), since boards carry older C libraries than the build machine.
 //!
-//! Needs rustup, gcc-arm-linux-gnueabihf, gcc-aarch64-linux-gnu, qemu-user-static and binutils
-//! (`readelf`); .ci/run installs them. The two release cross builds take minutes.
+//! Needs rustup (and the nightly toolchain with rust-src for MIPS), the cross compilers with
+//! their libc6-dev-*-cross packages, qemu-user-static and binutils (`readelf`); .ci/run
+//! installs them. The four release cross builds take minutes.
 
 mod common;
 
@@ -18,9 +20,11 @@ fn repo(rel: &str) -> PathBuf {
 }
 
 /// (board name, emulator): the boards scripts/build-board-binaries.sh builds.
-const BOARDS: [(&str, &str); 2] = [
+const BOARDS: [(&str, &str); 4] = [
     ("armv7", "qemu-arm-static"),
     ("aarch64", "qemu-aarch64-static"),
+    ("mipsel", "qemu-mipsel-static"),
+    ("mips", "qemu-mips-static"),
 ];
 
 /// Snapshots (the real captures and the checked-in ones) and the profiles they are reported
@@ -92,7 +96,8 @@ fn assert_static(binary: &Path) {
 #[test]
 fn board_binaries_report_exactly_what_the_host_reports() {
     let boards = tempfile::tempdir().unwrap();
-    common::build_board_binaries(boards.path(), &["armv7", "aarch64"]);
+    let names: Vec<&str> = BOARDS.iter().map(|(board, _)| *board).collect();
+    common::build_board_binaries(boards.path(), &names);
     // One snapshot as .tar.gz too: inflating runs on the board as well. An archive in our
     // layout must carry a `meta` (a cut archive would lose it), so one is added beside the
     // fixture's files.

@@ -88,16 +88,14 @@ fn statfs_usage(mount_point: &str) -> Option<(u64, u64, u64)> {
     if unsafe { libc::statvfs(path.as_ptr(), &mut vfs) } != 0 {
         return None;
     }
-    let mut st: libc::stat = unsafe { std::mem::zeroed() };
-    if unsafe { libc::stat(path.as_ptr(), &mut st) } != 0 {
-        return None;
-    }
+    // `dev()` is a u64 everywhere; `libc::stat`'s `st_dev` is a u32 on 32-bit MIPS.
+    let device = std::os::unix::fs::MetadataExt::dev(&std::fs::metadata(mount_point).ok()?);
     let frsize = vfs.f_frsize as u64;
     let size = (vfs.f_blocks as u64).saturating_mul(frsize);
     let used = (vfs.f_blocks as u64)
         .saturating_sub(vfs.f_bfree as u64)
         .saturating_mul(frsize);
-    Some((size, used, st.st_dev))
+    Some((size, used, device))
 }
 
 /// `du -sk` of one filesystem: allocated blocks of every file, not crossing into other mounts.

@@ -231,12 +231,19 @@ pub fn check_in_chromium(html: &str, dir: &Path, name: &str, headline: &[&str]) 
     );
 }
 
-/// Builds the static board binaries named (`armv7`, `aarch64`) with
+/// Builds the static board binaries named (`armv7`, `aarch64`, `mipsel`, `mips`) with
 /// scripts/build-board-binaries.sh into `dir` (`dir/membudget-BOARD`), reusing this build's
 /// target directory, so the dependencies are built once per target, not per test run.
 pub fn build_board_binaries(dir: &Path, boards: &[&str]) {
-    require_tool("arm-linux-gnueabihf-gcc");
-    require_tool("aarch64-linux-gnu-gcc");
+    for board in boards {
+        require_tool(match *board {
+            "armv7" => "arm-linux-gnueabihf-gcc",
+            "aarch64" => "aarch64-linux-gnu-gcc",
+            "mipsel" => "mipsel-linux-gnu-gcc",
+            "mips" => "mips-linux-gnu-gcc",
+            other => panic!("no board {other} in scripts/build-board-binaries.sh"),
+        });
+    }
     let target_dir = Path::new(env!("CARGO_BIN_EXE_membudget"))
         .parent()
         .and_then(Path::parent)
