@@ -8,7 +8,7 @@
 //! wrote, not about which files this build understands.
 
 use crate::error::{Error, Result};
-use crate::parse::maps::lines;
+use crate::parse::lines::lines;
 use crate::parse::meta::parse_meta;
 use std::collections::BTreeSet;
 

@@ -14,7 +14,7 @@
 
 use crate::parse::maps::{MapLine, Perms};
 use crate::parse::smaps::SmapsFields;
-use std::collections::{HashMap, HashSet};
+use foldhash::{HashMap, HashMapExt, HashSet};
 use std::sync::Arc;
 
 /// One mapping as accounting sees it: the maps line, and its smaps figures when there were any.
@@ -106,13 +106,24 @@ impl FromIterator<Mapping> for Mappings {
 }
 
 /// One `Arc<str>` per distinct string: the same libc path in 2000 processes of a snapshot, or
-/// the same command line in 500 samples of a series, is stored once.
+/// the same command line in 500 samples of a series, is stored once. Hashed with foldhash,
+/// seeded per process as std's SipHash is (the strings come from the input), at a fraction of
+/// its cost: every mapping of a snapshot is looked up here.
 #[derive(Debug, Default)]
 pub struct Interner {
     strings: HashSet<Arc<str>>,
 }
 
 impl Interner {
+    /// The shared copy of a path as a maps line has it, lossily decoded when not UTF-8. The
+    /// parsers take this to make no copy of a path seen before.
+    pub fn intern_bytes(&mut self, bytes: &[u8]) -> Arc<str> {
+        match std::str::from_utf8(bytes) {
+            Ok(text) => self.intern_str(text),
+            Err(_) => self.intern_str(&String::from_utf8_lossy(bytes)),
+        }
+    }
+
     /// The shared copy of `text`, made on first sight.
     pub fn intern_str(&mut self, text: &str) -> Arc<str> {
         self.intern_with(text, || Arc::from(text))
@@ -279,6 +290,12 @@ impl MappingsIter<'_> {
     }
 
     fn varint(&mut self) -> u64 {
+        // Most numbers (gaps and sizes in pages, figures in kB) fit the first byte.
+        let first = self.byte();
+        if first < 0x80 {
+            return u64::from(first);
+        }
+        self.at -= 1;
         let mut value = 0u64;
         let mut shift = 0;
         loop {
@@ -289,6 +306,11 @@ impl MappingsIter<'_> {
             }
             shift += 7;
         }
+    }
+
+    /// An optional smaps figure, stored when its bit is set in `present`.
+    fn optional(&mut self, present: u8, bit: u8, unit: u64) -> Option<u64> {
+        (present & bit != 0).then(|| self.varint() * unit)
     }
 
     fn varint_u32(&mut self) -> u32 {
@@ -318,17 +340,15 @@ impl Iterator for MappingsIter<'_> {
         let smaps = (flags & HAS_SMAPS != 0).then(|| {
             let present = self.byte();
             let unit = if flags & SMAPS_IN_KIB != 0 { KIB } else { 1 };
-            let mut next = || self.varint() * unit;
-            let optional = |bit: u8, next: &mut dyn FnMut() -> u64| (present & bit != 0).then(next);
-            let size = next();
-            let rss = optional(HAS_RSS, &mut next);
-            let pss = optional(HAS_PSS, &mut next);
-            let shared_clean = next();
-            let shared_dirty = next();
-            let private_clean = next();
-            let private_dirty = next();
-            let anonymous = optional(HAS_ANONYMOUS, &mut next);
-            let swap = optional(HAS_SWAP, &mut next);
+            let size = self.varint() * unit;
+            let rss = self.optional(present, HAS_RSS, unit);
+            let pss = self.optional(present, HAS_PSS, unit);
+            let shared_clean = self.varint() * unit;
+            let shared_dirty = self.varint() * unit;
+            let private_clean = self.varint() * unit;
+            let private_dirty = self.varint() * unit;
+            let anonymous = self.optional(present, HAS_ANONYMOUS, unit);
+            let swap = self.optional(present, HAS_SWAP, unit);
             SmapsFields {
                 size,
                 rss,

@@ -1,7 +1,8 @@
 //! `df -k` (busybox and GNU) and `du -sk` output, which is how a capture taken on a board
 //! records tmpfs/ramfs usage (statfs cannot be replayed from files).
 
-use super::maps::{lines, Issues, LineIssue};
+use super::lines::lines;
+use super::maps::{Issues, LineIssue};
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct DfEntry {

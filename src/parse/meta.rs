@@ -1,6 +1,6 @@
 //! The snapshot's `meta` file: `key=value` lines written by the capture.
 
-use super::maps::lines;
+use super::lines::lines;
 use std::collections::BTreeMap;
 
 /// The newest snapshot format this build reads. A newer one is refused rather than misread.

@@ -5,6 +5,7 @@ pub mod df;
 pub mod exhaustion;
 pub mod kernel;
 pub mod kv;
+pub mod lines;
 pub mod maps;
 pub mod meminfo;
 pub mod meta;

@@ -2,7 +2,8 @@
 //! state address`). Module memory is vmalloc'd: on kernels that leave `VmallocUsed` at 0
 //! (4.4 to 5.2) it is one thing the kernel still lets you say about unattributed memory.
 
-use super::maps::{lines, LineIssue};
+use super::lines::lines;
+use super::maps::{LineIssue};
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Module {

@@ -1,6 +1,7 @@
 //! `/proc/mounts`: which paths live on RAM-backed filesystems.
 
-use super::maps::{lines, Issues, LineIssue};
+use super::lines::lines;
+use super::maps::{Issues, LineIssue};
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Mount {

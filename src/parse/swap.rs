@@ -3,7 +3,8 @@
 //! zram keeps the pages written to it compressed in RAM (zsmalloc pages that no meminfo counter
 //! holds), so what it holds is memory in use: `mm_stat`'s `mem_used_total`.
 
-use super::maps::{lines, LineIssue};
+use super::lines::lines;
+use super::maps::{LineIssue};
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct SwapDevice {

@@ -6,7 +6,8 @@
 //! mapped segment is counted once. `rss`/`swap` (resident and swapped bytes) came with 2.6.31;
 //! older kernels have no such columns and those figures are unknown.
 
-use super::maps::{lines, LineIssue};
+use super::lines::lines;
+use super::maps::{LineIssue};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct ShmSegment {

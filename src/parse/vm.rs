@@ -4,7 +4,8 @@
 //! Each is read where the kernel has it; a file the snapshot lacks stays `None` in the model,
 //! so a counter the board never showed is unknown, not zero.
 
-use super::maps::{lines, LineIssue};
+use super::lines::lines;
+use super::maps::{LineIssue};
 use std::collections::BTreeMap;
 
 /// `/proc/vmstat`: `name count` lines, counts in pages or events (not bytes: the unit depends
