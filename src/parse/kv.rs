@@ -220,11 +220,15 @@ mod tests {
         for stop in 0..=255u8 {
             for at in 0..20 {
                 for filler in [b'a', b'~', b'!', b'9', b'_'] {
-                    let mut line = vec![filler; 20];
+                    let mut line = [filler; 20];
                     line[at] = stop;
                     for len in [at + 1, 8, 16, 20] {
                         let line = &line[..len.max(at + 1)];
-                        assert_eq!(key_end(line), byte_loop(line), "{stop:#x} at {at} of {line:?}");
+                        assert_eq!(
+                            key_end(line),
+                            byte_loop(line),
+                            "{stop:#x} at {at} of {line:?}"
+                        );
                     }
                 }
             }

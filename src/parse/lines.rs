@@ -80,7 +80,7 @@ fn word_mask(word: u64) -> u64 {
     const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
     const NEWLINES: u64 = 0x0a0a_0a0a_0a0a_0a0a;
     let x = word ^ NEWLINES; // a zero byte where the newlines were
-    // The high bit of each byte set when the byte is not zero, with no carry between bytes.
+                             // The high bit of each byte set when the byte is not zero, with no carry between bytes.
     let nonzero = ((x & LOW7) + LOW7) | x;
     let zero_high_bits = !nonzero & !LOW7;
     // Gathers the eight high bits (bits 7, 15, ... 63) into the top byte, then down.
@@ -177,9 +177,25 @@ mod tests {
             text.extend(std::iter::repeat_n(b'a' + (length % 26) as u8, length));
             text.extend_from_slice(if length % 7 == 0 { b"\r\n" } else { b"\n" });
         }
-        for cut in [0, 1, 63, 64, 65, 127, 128, 129, 1000, text.len() - 1, text.len()] {
+        for cut in [
+            0,
+            1,
+            63,
+            64,
+            65,
+            127,
+            128,
+            129,
+            1000,
+            text.len() - 1,
+            text.len(),
+        ] {
             let bytes = &text[..cut];
-            assert_eq!(lines(bytes).collect::<Vec<_>>(), reference(bytes), "cut {cut}");
+            assert_eq!(
+                lines(bytes).collect::<Vec<_>>(),
+                reference(bytes),
+                "cut {cut}"
+            );
         }
     }
 

@@ -459,7 +459,10 @@ mod tests {
                 let path = entry.unwrap().path();
                 if path.is_dir() {
                     dirs.push(path);
-                } else if path.file_name().is_some_and(|n| n.to_string_lossy().contains("maps")) {
+                } else if path
+                    .file_name()
+                    .is_some_and(|n| n.to_string_lossy().contains("maps"))
+                {
                     let bytes = std::fs::read(&path).unwrap();
                     lines.extend(bytes.split(|&c| c == b'\n').map(<[u8]>::to_vec));
                 }

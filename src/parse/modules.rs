@@ -3,7 +3,7 @@
 //! (4.4 to 5.2) it is one thing the kernel still lets you say about unattributed memory.
 
 use super::lines::lines;
-use super::maps::{LineIssue};
+use super::maps::LineIssue;
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Module {

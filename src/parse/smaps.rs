@@ -73,11 +73,7 @@ pub fn parse_smaps_with(bytes: &[u8], path: &mut impl FnMut(&[u8]) -> Arc<str>) 
 }
 
 /// The parse, with the fast path for field lines allowed or not (a test compares the two).
-fn read_smaps(
-    bytes: &[u8],
-    fast: bool,
-    path: &mut impl FnMut(&[u8]) -> Arc<str>,
-) -> ParsedSmaps {
+fn read_smaps(bytes: &[u8], fast: bool, path: &mut impl FnMut(&[u8]) -> Arc<str>) -> ParsedSmaps {
     let mut reader = SmapsReader {
         // About 600 bytes a mapping on current kernels: the vector grows once or not at all
         // (its doublings were 3% of a report, copying). Capped, so that a big file of
@@ -206,7 +202,9 @@ impl SmapsReader {
 fn twice(line: usize, key: &str) -> LineIssue {
     LineIssue {
         line,
-        message: format!("{key} given twice for one mapping: which value is the kernel's is unknowable"),
+        message: format!(
+            "{key} given twice for one mapping: which value is the kernel's is unknowable"
+        ),
     }
 }
 
@@ -346,7 +344,9 @@ mod tests {
             compare(&format!("{header}\n{line}\nPss: 1 kB\n"));
             compare(&format!("{header}\n{line}\n{line}\n"));
             compare(&format!("garbage-x y\n{line}\n{header}\n{line}\n"));
-            compare(&format!("{header}\nRss: 4 kB\nPss: 4 kB\nSize: 4 kB\n{line}"));
+            compare(&format!(
+                "{header}\nRss: 4 kB\nPss: 4 kB\nSize: 4 kB\n{line}"
+            ));
         }
         let real = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/real");
         let mut files = 0;
@@ -356,7 +356,10 @@ mod tests {
                 let path = entry.unwrap().path();
                 if path.is_dir() {
                     dirs.push(path);
-                } else if path.file_name().is_some_and(|n| n.to_string_lossy().contains("smaps")) {
+                } else if path
+                    .file_name()
+                    .is_some_and(|n| n.to_string_lossy().contains("smaps"))
+                {
                     let bytes = std::fs::read(&path).unwrap();
                     if bytes.is_ascii() {
                         compare(&String::from_utf8(bytes).unwrap());

@@ -4,7 +4,7 @@
 //! holds), so what it holds is memory in use: `mm_stat`'s `mem_used_total`.
 
 use super::lines::lines;
-use super::maps::{LineIssue};
+use super::maps::LineIssue;
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct SwapDevice {

@@ -7,7 +7,7 @@
 //! older kernels have no such columns and those figures are unknown.
 
 use super::lines::lines;
-use super::maps::{LineIssue};
+use super::maps::LineIssue;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct ShmSegment {

@@ -5,7 +5,7 @@
 //! so a counter the board never showed is unknown, not zero.
 
 use super::lines::lines;
-use super::maps::{LineIssue};
+use super::maps::LineIssue;
 use std::collections::BTreeMap;
 
 /// `/proc/vmstat`: `name count` lines, counts in pages or events (not bytes: the unit depends
