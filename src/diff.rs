@@ -243,7 +243,7 @@ fn match_processes(
             )?);
         }
     }
-    out.sort_by(|a, b| {
+    out.sort_unstable_by(|a, b| {
         b.delta
             .unsigned_abs()
             .cmp(&a.delta.unsigned_abs())
@@ -334,7 +334,7 @@ pub fn compare(old: &Budget, new: &Budget, fail_above: Option<GrowthLimit>) -> R
         })
         .map(|&c| Delta::new(c.name(), c.name(), total(old, c), total(new, c)))
         .collect::<Result<_>>()?;
-    classes.sort_by(|a, b| {
+    classes.sort_unstable_by(|a, b| {
         b.delta
             .unsigned_abs()
             .cmp(&a.delta.unsigned_abs())

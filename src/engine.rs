@@ -1,11 +1,13 @@
-//! membudget's per-mapping work: parsing `/proc` files, building the snapshot model from a live
-//! system, a directory or an archive, and accounting every mapping. The hot path of every
-//! command: its cost grows with the number of processes and mappings.
+//! membudget's per-process work: parsing `/proc` files, building the snapshot model from a live
+//! system, a directory or an archive, and accounting every mapping. Its per-line part (finding
+//! lines, smaps fields, maps headers, packing mappings) is the `membudget-scan` crate
+//! (src/scan.rs), re-exported in `parse` and `model`.
 //!
-//! A crate of its own so that it keeps full optimisation (`opt-level = 3`) while the rest of
-//! the tool, which runs once per command (reports, the CLI, accounting), is built for size:
-//! Cargo sets the optimisation level per package, and the board binaries must stay small
-//! (docs/performance.md, "Binary size"). Its files stay in the top-level `src/`.
+//! Crates of their own because Cargo sets the optimisation level per package: the scan keeps
+//! full optimisation, this crate is built for size (`opt-level = "s"`, its cost follows the
+//! processes and files rather than the bytes) and the rest of the tool, run once per command
+//! (reports, the CLI), for size too (docs/performance.md, "Binary size"). Their files stay in
+//! the top-level `src/`.
 
 // Output goes through `output` (failed writes are errors; stderr failures are not panics).
 #![deny(clippy::print_stdout, clippy::print_stderr)]

@@ -8,7 +8,7 @@
 /// arguments (`--redact` hides those) and stays short.
 pub fn stable_names(processes: &[(&str, &str, u64)]) -> Vec<String> {
     let mut order: Vec<usize> = (0..processes.len()).collect();
-    order.sort_by_key(|&i| processes[i]);
+    order.sort_unstable_by_key(|&i| (processes[i], i));
     let mut names = vec![String::new(); processes.len()];
     for group in order.chunk_by(|&a, &b| processes[a].0 == processes[b].0) {
         for (rank, &i) in group.iter().enumerate() {

@@ -11,9 +11,8 @@ use crate::parse::smaps::SmapsFields;
 use serde::Serialize;
 
 mod kernel_files;
-mod mappings;
 pub use kernel_files::{DmaBuf, KernelFiles, Zram};
-pub use mappings::{Interner, Mapping, Mappings, MappingsIter, Packer};
+pub use membudget_scan::model::mappings::{Interner, Mapping, Mappings, MappingsIter, Packer};
 
 #[derive(Debug, Clone, Default)]
 pub struct Snapshot {

@@ -3,7 +3,10 @@
 use crate::model::{Mapping, Mappings};
 use crate::parse::maps::MapLine;
 use crate::parse::mounts::Mount;
+use foldhash::HashMap;
 use serde::Serialize;
+use std::cell::RefCell;
+use std::sync::Arc;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -121,6 +124,9 @@ pub struct Classifier<'a> {
     /// Mount points of other filesystems: a disk mounted below a tmpfs hides it.
     other_mounts: Vec<&'a str>,
     thread_stack_size: Option<u64>,
+    /// [`Classifier::is_ram_file`] of each path met: the same library path comes back in
+    /// every process, and walking the mount list for it was a tenth of a report.
+    ram_files: RefCell<HashMap<Arc<str>, bool>>,
 }
 
 fn under(path: &str, mount_point: &str) -> bool {
@@ -153,6 +159,7 @@ impl<'a> Classifier<'a> {
             ram_mounts,
             other_mounts,
             thread_stack_size,
+            ram_files: RefCell::default(),
         }
     }
 
@@ -175,7 +182,16 @@ impl<'a> Classifier<'a> {
     /// Whether a mapped path is a file in RAM-backed memory (shmem or ramfs): on a tmpfs,
     /// ramfs or initramfs mount, under `/dev/shm`, or a shmem object with no mount of its own
     /// (memfd, SysV segment, Android ashmem region, all backed by shmem files).
-    pub fn is_ram_file(&self, path: &str) -> bool {
+    pub fn is_ram_file(&self, path: &Arc<str>) -> bool {
+        if let Some(&known) = self.ram_files.borrow().get(path) {
+            return known;
+        }
+        let ram = self.is_ram_path(path);
+        self.ram_files.borrow_mut().insert(Arc::clone(path), ram);
+        ram
+    }
+
+    fn is_ram_path(&self, path: &str) -> bool {
         path.starts_with("/dev/shm/")
             || super::shmem::ObjectKind::of_path(path).is_some()
             || (path.starts_with('/') && !path.starts_with("/dev/") && self.on_ram_fs(path))
@@ -205,12 +221,12 @@ impl<'a> Classifier<'a> {
         if perms.is_none() {
             return Class::Guard;
         }
-        let path = map.path.as_deref();
-        if let Some(p) = path {
+        if let Some(shared) = &map.path {
+            let p = &**shared;
             if KERNEL_PSEUDO.contains(&p) {
                 return Class::Kernel;
             }
-            if self.is_ram_file(p) {
+            if self.is_ram_file(shared) {
                 // Pages written through a private mapping are the writer's own copies, not
                 // the file's: a written private mapping is the process's data.
                 return if perms.write && !perms.shared {

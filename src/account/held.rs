@@ -46,7 +46,7 @@ pub fn zram(snapshot: &Snapshot) -> Option<Held> {
             }
         }
     }
-    names.sort();
+    names.sort_unstable();
     Held::of(
         names
             .into_iter()

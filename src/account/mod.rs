@@ -334,7 +334,7 @@ pub(crate) fn mapping_figures(classifier: &Classifier, class: Class, m: &Mapping
     let written_copy = class == Class::Data
         && m.map
             .path
-            .as_deref()
+            .as_ref()
             .is_some_and(|p| classifier.is_ram_file(p));
     if written_copy {
         Figures::of_written_pages(m.map.size(), m.smaps.as_ref())

@@ -14,7 +14,7 @@ use crate::parse::maps::{parse_maps_with, Issues, LineIssue, MapLine};
 use crate::parse::meminfo::parse_meminfo;
 use crate::parse::meta::parse_meta;
 use crate::parse::mounts::parse_mounts;
-use crate::parse::smaps::{parse_smaps_with, SmapsEntry, SmapsFields};
+use crate::parse::smaps::{parse_smaps_with, ParsedSmaps, SmapsEntry, SmapsFields};
 use crate::parse::stat::{parse_stat, Stat};
 use crate::parse::status::{parse_status, Status};
 use std::collections::BTreeMap;
@@ -130,6 +130,54 @@ enum PartialMappings {
     /// `smaps` alone (smem's captures never have more): its headers stand for the maps.
     Smaps(Mappings),
     Joined(Mappings),
+}
+
+/// A process file parsed, before the builder takes it. Parsing is pure and needs no state of
+/// the builder but a path interner, so it may run on another thread (`collect::parallel`);
+/// taking is in file order, on the builder's.
+#[derive(Debug)]
+pub enum ParsedProcessFile {
+    Maps(Vec<MapLine>, Issues),
+    Smaps(ParsedSmaps),
+    SmapsRollup(ParsedSmaps),
+    /// `Err`: a key given twice, which refuses the snapshot.
+    Status(std::result::Result<Status, LineIssue>),
+    Cmdline(String),
+    Stat(Stat),
+}
+
+impl ParsedProcessFile {
+    /// Parses one process file, sharing its mapping paths through `paths`.
+    pub fn parse(file: ProcessFile, bytes: &[u8], paths: &mut Interner) -> ParsedProcessFile {
+        let mut path = |bytes: &[u8]| paths.intern_bytes(bytes);
+        match file {
+            ProcessFile::Maps => {
+                let (maps, issues) = parse_maps_with(bytes, &mut path);
+                ParsedProcessFile::Maps(maps, issues)
+            }
+            ProcessFile::Smaps => ParsedProcessFile::Smaps(parse_smaps_with(bytes, &mut path)),
+            ProcessFile::SmapsRollup => {
+                ParsedProcessFile::SmapsRollup(parse_smaps_with(bytes, &mut path))
+            }
+            ProcessFile::Status => ParsedProcessFile::Status(match first_duplicate_key(bytes) {
+                Some((line, message)) => Err(LineIssue { line, message }),
+                None => Ok(parse_status(bytes)),
+            }),
+            ProcessFile::Cmdline => ParsedProcessFile::Cmdline(cmdline_text(bytes)),
+            ProcessFile::Stat => ParsedProcessFile::Stat(parse_stat(bytes)),
+        }
+    }
+
+    fn file(&self) -> ProcessFile {
+        match self {
+            ParsedProcessFile::Maps(..) => ProcessFile::Maps,
+            ParsedProcessFile::Smaps(_) => ProcessFile::Smaps,
+            ParsedProcessFile::SmapsRollup(_) => ProcessFile::SmapsRollup,
+            ParsedProcessFile::Status(_) => ProcessFile::Status,
+            ParsedProcessFile::Cmdline(_) => ProcessFile::Cmdline,
+            ParsedProcessFile::Stat(_) => ProcessFile::Stat,
+        }
+    }
 }
 
 /// Pairs each maps line with the smaps entry of the same start address; maps is the authority
@@ -290,20 +338,7 @@ impl SnapshotBuilder {
         let Some(kind) = FileKind::of(path) else {
             return Ok(());
         };
-        // User names alone are no picture of a board's memory: a directory holding only
-        // `etc/passwd` is still "not a snapshot".
-        self.saw_anything |= kind != FileKind::Passwd;
-        if let Some(first) = self.first_copy(&kind, path) {
-            let also = if first == path {
-                String::new()
-            } else {
-                format!(" (also as {first})")
-            };
-            return Err(Error::in_file(
-                self.display(path),
-                format!("the snapshot holds this file twice{also}: which copy is the board's is unknowable"),
-            ));
-        }
+        self.admit(path, &kind)?;
         match kind {
             FileKind::Meta => {
                 self.snapshot.meta = parse_meta(bytes)
@@ -387,6 +422,25 @@ impl SnapshotBuilder {
                 self.record_issues(path, issues);
             }
             FileKind::Process(pid, file) => self.add_process_file(pid, path, file, bytes)?,
+        }
+        Ok(())
+    }
+
+    /// Marks a file of the snapshot format as seen, refusing a second copy of it.
+    fn admit(&mut self, path: &str, kind: &FileKind) -> Result<()> {
+        // User names alone are no picture of a board's memory: a directory holding only
+        // `etc/passwd` is still "not a snapshot".
+        self.saw_anything |= *kind != FileKind::Passwd;
+        if let Some(first) = self.first_copy(kind, path) {
+            let also = if first == path {
+                String::new()
+            } else {
+                format!(" (also as {first})")
+            };
+            return Err(Error::in_file(
+                self.display(path),
+                format!("the snapshot holds this file twice{also}: which copy is the board's is unknowable"),
+            ));
         }
         Ok(())
     }
@@ -506,44 +560,51 @@ impl SnapshotBuilder {
         file: ProcessFile,
         bytes: &[u8],
     ) -> Result<()> {
+        let parsed = ParsedProcessFile::parse(file, bytes, &mut self.paths);
+        self.take_process_file(pid, path, parsed)
+    }
+
+    /// Takes a process file of `pid` that was parsed elsewhere ([`ParsedProcessFile::parse`],
+    /// on the reading thread of `collect::parallel`), exactly as [`SnapshotBuilder::add_file`]
+    /// takes its bytes: in the same place of the file order, with the same checks.
+    pub fn add_parsed(&mut self, path: &str, pid: u32, parsed: ParsedProcessFile) -> Result<()> {
+        self.admit(path, &FileKind::Process(pid, parsed.file()))?;
+        self.take_process_file(pid, path, parsed)
+    }
+
+    fn take_process_file(&mut self, pid: u32, path: &str, parsed: ParsedProcessFile) -> Result<()> {
         // Named only when refused: a format per file was 4% of reading a snapshot.
         let origin = &self.snapshot.origin;
         let refuse = |i: LineIssue| Error::at(format!("{origin}:{path}"), i.line, None, i.message);
         let issues = {
             let entry = self.processes.entry(pid).or_default();
-            let paths = &mut self.paths;
-            let mut path = |bytes: &[u8]| paths.intern_bytes(bytes);
-            match file {
-                ProcessFile::Maps => {
-                    let (maps, issues) = parse_maps_with(bytes, &mut path);
+            match parsed {
+                ParsedProcessFile::Maps(maps, issues) => {
                     entry.bad_lines += issues.len();
                     self.take_maps(pid, maps);
                     issues
                 }
-                ProcessFile::Smaps => {
-                    let (smaps, issues) = parse_smaps_with(bytes, &mut path).map_err(refuse)?;
+                ParsedProcessFile::Smaps(smaps) => {
+                    let (smaps, issues) = smaps.map_err(refuse)?;
                     entry.bad_lines += issues.len();
                     self.take_smaps(pid, smaps);
                     issues
                 }
-                ProcessFile::SmapsRollup => {
-                    let (rollup, issues) = parse_smaps_with(bytes, &mut path).map_err(refuse)?;
+                ParsedProcessFile::SmapsRollup(rollup) => {
+                    let (rollup, issues) = rollup.map_err(refuse)?;
                     entry.rollup = rollup.first().map(|e| Box::new(e.fields));
                     issues
                 }
-                ProcessFile::Status => {
-                    if let Some((line, message)) = first_duplicate_key(bytes) {
-                        return Err(refuse(LineIssue { line, message }));
-                    }
-                    entry.status = Some(parse_status(bytes));
+                ParsedProcessFile::Status(status) => {
+                    entry.status = Some(status.map_err(refuse)?);
                     Issues::default()
                 }
-                ProcessFile::Cmdline => {
-                    entry.cmdline = Some(cmdline_text(bytes));
+                ParsedProcessFile::Cmdline(cmdline) => {
+                    entry.cmdline = Some(cmdline);
                     Issues::default()
                 }
-                ProcessFile::Stat => {
-                    entry.stat = Some(parse_stat(bytes));
+                ParsedProcessFile::Stat(stat) => {
+                    entry.stat = Some(stat);
                     Issues::default()
                 }
             }
@@ -632,7 +693,9 @@ impl SnapshotBuilder {
             );
         }
         self.attach_fs_usage();
-        self.snapshot.ramdisks.sort_by(|a, b| a.name.cmp(&b.name));
+        self.snapshot
+            .ramdisks
+            .sort_unstable_by(|a, b| a.name.cmp(&b.name));
         if self.unlisted_warnings > 0 {
             self.snapshot.warnings.push(Warning {
                 file: self.snapshot.origin.clone(),

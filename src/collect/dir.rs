@@ -31,7 +31,7 @@ impl DirSource {
     ) -> Result<()> {
         let entries = std::fs::read_dir(dir).map_err(|e| Error::io(dir.display(), &e))?;
         let mut entries: Vec<_> = entries.filter_map(|e| e.ok()).collect();
-        entries.sort_by_key(|e| e.file_name());
+        entries.sort_unstable_by_key(|e| e.file_name());
         for entry in entries {
             let path = entry.path();
             // Never follow links: a snapshot is plain files, and a link could point anywhere.

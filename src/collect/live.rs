@@ -140,7 +140,7 @@ impl LiveSource {
                     .collect()
             })
             .unwrap_or_default();
-        names.sort();
+        names.sort_unstable();
         names
     }
 

@@ -26,15 +26,6 @@ pub trait Source {
 
     /// Hands every file to `sink` with its snapshot-relative path (`proc/1/maps`).
     fn visit(&mut self, sink: &mut dyn Sink) -> Result<()>;
-
-    /// Whether reading costs enough, beside parsing, for a second thread to pay for handing
-    /// each file over: system calls per file (a directory, the live `/proc`) or inflating (a
-    /// `.tar.gz`). A plain tar is a copy out of the page cache; measured on two idle cores,
-    /// the hand-over cost more than the overlap gave back (docs/performance.md, "One thread
-    /// or two").
-    fn reading_is_costly(&self) -> bool {
-        true
-    }
 }
 
 /// Where a source's files go: the model builder, or a capture archive being written.
@@ -93,7 +84,7 @@ pub struct LiveOptions {
 
 /// Reads a whole snapshot from any source into the model.
 pub fn collect(source: &mut dyn Source) -> Result<Snapshot> {
-    if source.reading_is_costly() && parallel::worthwhile() {
+    if parallel::worthwhile() {
         return parallel::collect(source);
     }
     collect_on_this_thread(source)

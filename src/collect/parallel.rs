@@ -1,47 +1,83 @@
-//! Reading and parsing on two threads. A source spends its time in system calls (a directory,
-//! the live `/proc`) or in inflating (`.tar.gz`), the builder in parsing; on two cores the two
-//! overlap. The source runs on the calling thread and hands each file over a bounded channel
-//! to the builder on a second thread, in order, so the model (and the order of its warnings)
-//! is exactly what the one-thread path builds.
+//! Reading and parsing on two threads. The source runs on the calling thread and hands each file
+//! over a bounded channel to the builder on a second thread, in order, so the model (and the
+//! order of its warnings) is exactly what the one-thread path builds.
+//!
+//! The work is shared by how far behind the builder is, not by a fixed split. A source that
+//! spends its time in system calls (a directory, the live `/proc`) or in inflating (`.tar.gz`)
+//! hands files over as bytes, and the builder parses them while the next are read. A source
+//! that reads fast (a plain tar: a copy out of the page cache) fills the channel: then the
+//! reading thread parses the process files itself (`ParsedProcessFile::parse`, pure) and hands
+//! over the result, which the builder only has to take. Handing parsed files over also saves
+//! copying their bytes.
 
+use super::builder::{FileKind, ParsedProcessFile, ProcessFile};
 use super::{Sink, SnapshotBuilder, Source};
 use crate::error::{Error, Result};
-use crate::model::Snapshot;
+use crate::model::{Interner, Snapshot};
 use std::sync::mpsc::{sync_channel, SyncSender};
 use std::sync::{Condvar, Mutex};
 
-/// Files in flight between reader and parser. Bounded, so a fast reader cannot pile the input
-/// up in memory: peak memory stays the model plus this many file texts...
+/// Batches in flight between reader and parser. Bounded, so a fast reader cannot pile the input
+/// up in memory: peak memory stays the model plus this many batches...
 const IN_FLIGHT: usize = 16;
-/// ...and this many bytes of them (one file of any size may always go): 16 files at the
-/// 64 MiB cap would otherwise be 1 GiB.
+/// ...whose file texts come to no more than this (one file of any size may always go): 16
+/// batches of files at the 64 MiB cap would otherwise be 1 GiB.
 const IN_FLIGHT_BYTES: usize = 32 << 20;
+/// Files are handed over in batches of this many...
+const BATCH_FILES: usize = 32;
+/// ...or this many bytes of text: one hand-over (a channel send, often a wake-up of the other
+/// thread, a system call) per file cost more than parsing a small file.
+const BATCH_BYTES: usize = 256 << 10;
+/// Bytes waiting for the builder past which the reading thread parses the next process file
+/// itself: two batches, enough that the builder never waits for work.
+const BUILDER_BEHIND: usize = 2 * BATCH_BYTES;
 
 /// The bytes handed to the parser and not yet parsed. The reader waits while they would pass
 /// [`IN_FLIGHT_BYTES`]; the parser gives them back, and says when it stopped (then nobody
-/// waits for it).
+/// waits for it). The parser wakes the reader only when it waits: a wake-up is a system call.
 #[derive(Default)]
 struct InFlight {
-    state: Mutex<(usize, bool)>,
+    state: Mutex<InFlightState>,
     changed: Condvar,
 }
 
+#[derive(Default)]
+struct InFlightState {
+    bytes: usize,
+    parser_stopped: bool,
+    reader_waits: bool,
+}
+
 impl InFlight {
+    fn lock(&self) -> std::sync::MutexGuard<'_, InFlightState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     fn take(&self, bytes: usize) {
-        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        while !state.1 && state.0 > 0 && state.0 + bytes > IN_FLIGHT_BYTES {
+        let mut state = self.lock();
+        while !state.parser_stopped && state.bytes > 0 && state.bytes + bytes > IN_FLIGHT_BYTES {
+            state.reader_waits = true;
             state = self.changed.wait(state).unwrap_or_else(|e| e.into_inner());
         }
-        state.0 += bytes;
+        state.reader_waits = false;
+        state.bytes += bytes;
+    }
+
+    /// The bytes handed over and not yet parsed.
+    fn waiting(&self) -> usize {
+        self.lock().bytes
     }
 
     fn give(&self, bytes: usize) {
-        self.state.lock().unwrap_or_else(|e| e.into_inner()).0 -= bytes;
-        self.changed.notify_all();
+        let mut state = self.lock();
+        state.bytes -= bytes;
+        if state.reader_waits {
+            self.changed.notify_all();
+        }
     }
 
     fn parser_stopped(&self) {
-        self.state.lock().unwrap_or_else(|e| e.into_inner()).1 = true;
+        self.lock().parser_stopped = true;
         self.changed.notify_all();
     }
 }
@@ -57,14 +93,30 @@ impl Drop for StopGuard<'_> {
 
 enum Event {
     File(String, Vec<u8>),
+    /// A process file (of this pid) parsed on the reading thread.
+    Parsed(String, u32, ParsedProcessFile),
     Warn(String, String),
     Skip(u32, String),
 }
 
-/// The reader's side: forwards everything to the parser thread.
+/// Events in file order, and the bytes of the file texts among them.
+#[derive(Default)]
+struct Batch {
+    events: Vec<Event>,
+    text_bytes: usize,
+}
+
+/// The reader's side: forwards everything to the parser thread, parsed or not, in batches.
 struct Forward<'a> {
-    to_parser: SyncSender<Event>,
+    to_parser: SyncSender<Batch>,
     in_flight: &'a InFlight,
+    batch: Batch,
+    /// Bytes waiting for the builder past which this thread parses process files itself
+    /// ([`BUILDER_BEHIND`]; the tests set 0 and `usize::MAX`).
+    builder_behind: usize,
+    /// The paths of the mappings parsed on this thread (the builder shares them again in its
+    /// own interner, by their text).
+    paths: Interner,
 }
 
 /// The parser thread ended early (it failed on a file); its own error is what gets reported.
@@ -72,21 +124,63 @@ fn parser_gone() -> Error {
     Error::msg("snapshot parser stopped")
 }
 
+impl Forward<'_> {
+    fn push(&mut self, event: Event) -> Result<()> {
+        self.batch.events.push(event);
+        if self.batch.events.len() >= BATCH_FILES || self.batch.text_bytes >= BATCH_BYTES {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Sends the batch so far (every event before the end of the visit is sent).
+    fn flush(&mut self) -> Result<()> {
+        if self.batch.events.is_empty() {
+            return Ok(());
+        }
+        let batch = std::mem::take(&mut self.batch);
+        self.in_flight.take(batch.text_bytes);
+        self.to_parser.send(batch).map_err(|_| parser_gone())
+    }
+
+    /// A process file parsed here when the builder is behind, or `None` to hand it over.
+    fn parse_here(&mut self, path: &str, bytes: &[u8]) -> Option<Event> {
+        if self.in_flight.waiting() + self.batch.text_bytes < self.builder_behind {
+            return None;
+        }
+        let Some(FileKind::Process(pid, file)) = FileKind::of(path) else {
+            return None;
+        };
+        if !matches!(
+            file,
+            ProcessFile::Smaps | ProcessFile::Maps | ProcessFile::Status
+        ) {
+            return None;
+        }
+        let parsed = ParsedProcessFile::parse(file, bytes, &mut self.paths);
+        Some(Event::Parsed(path.to_string(), pid, parsed))
+    }
+}
+
 impl Sink for Forward<'_> {
     fn file(&mut self, path: &str, bytes: &[u8]) -> Result<()> {
-        self.in_flight.take(bytes.len());
-        self.to_parser
-            .send(Event::File(path.to_string(), bytes.to_vec()))
-            .map_err(|_| parser_gone())
+        let event = match self.parse_here(path, bytes) {
+            Some(parsed) => parsed,
+            None => {
+                self.batch.text_bytes += bytes.len();
+                Event::File(path.to_string(), bytes.to_vec())
+            }
+        };
+        self.push(event)
     }
 
     fn warn(&mut self, path: &str, message: String) {
         // A send fails only when the parser already failed; its error wins anyway.
-        let _ = self.to_parser.send(Event::Warn(path.to_string(), message));
+        let _ = self.push(Event::Warn(path.to_string(), message));
     }
 
     fn skip(&mut self, pid: u32, reason: String) {
-        let _ = self.to_parser.send(Event::Skip(pid, reason));
+        let _ = self.push(Event::Skip(pid, reason));
     }
 }
 
@@ -96,8 +190,28 @@ pub fn worthwhile() -> bool {
     std::thread::available_parallelism().is_ok_and(|n| n.get() > 1)
 }
 
+/// Takes one batch into the builder, in order, and gives its text bytes back.
+fn take_batch(builder: &mut SnapshotBuilder, batch: Batch, in_flight: &InFlight) -> Result<()> {
+    for event in batch.events {
+        match event {
+            Event::File(path, bytes) => builder.add_file(&path, &bytes)?,
+            Event::Parsed(path, pid, parsed) => builder.add_parsed(&path, pid, parsed)?,
+            Event::Warn(path, message) => Sink::warn(builder, &path, message),
+            Event::Skip(pid, reason) => Sink::skip(builder, pid, reason),
+        }
+    }
+    in_flight.give(batch.text_bytes);
+    Ok(())
+}
+
 /// Reads `source` on this thread while a second thread parses, and builds the snapshot.
 pub fn collect(source: &mut dyn Source) -> Result<Snapshot> {
+    collect_sharing_at(source, BUILDER_BEHIND)
+}
+
+/// [`collect`], with the reading thread parsing process files itself once `builder_behind`
+/// bytes wait for the builder.
+fn collect_sharing_at(source: &mut dyn Source, builder_behind: usize) -> Result<Snapshot> {
     let mut builder = SnapshotBuilder::new(source.origin());
     let (to_parser, from_reader) = sync_channel(IN_FLIGHT);
     let in_flight = InFlight::default();
@@ -105,22 +219,20 @@ pub fn collect(source: &mut dyn Source) -> Result<Snapshot> {
         let in_flight = &in_flight;
         let parser = scope.spawn(move || -> Result<SnapshotBuilder> {
             let _stop = StopGuard(in_flight);
-            for event in from_reader {
-                match event {
-                    Event::File(path, bytes) => {
-                        builder.add_file(&path, &bytes)?;
-                        in_flight.give(bytes.len());
-                    }
-                    Event::Warn(path, message) => Sink::warn(&mut builder, &path, message),
-                    Event::Skip(pid, reason) => Sink::skip(&mut builder, pid, reason),
-                }
+            for batch in from_reader {
+                take_batch(&mut builder, batch, in_flight)?;
             }
             Ok(builder)
         });
-        let visited = source.visit(&mut Forward {
+        let mut forward = Forward {
             to_parser,
             in_flight,
-        });
+            batch: Batch::default(),
+            builder_behind,
+            paths: Interner::default(),
+        };
+        let visited = source.visit(&mut forward).and_then(|()| forward.flush());
+        drop(forward);
         let parsed = parser
             .join()
             .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
@@ -219,35 +331,50 @@ mod tests {
         assert_eq!(format!("{one:?}"), format!("{two:?}"));
     }
 
-    /// A file that stops the parser (a newer format) stops the reader with the parser's error.
+    /// The work is shared by how far behind the builder is: whether the reading thread parses
+    /// every process file (threshold 0), none (never behind enough) or some (the default, as
+    /// timing falls), plain and compressed archives give the one-thread model.
     #[test]
-    fn only_reading_that_costs_gets_a_thread_of_its_own() {
-        use super::super::Source;
+    fn who_parses_changes_nothing() {
         let dir = tempfile::tempdir().unwrap();
         let plain = dir.path().join("s.tar");
-        std::fs::write(&plain, zynq_tar(2)).unwrap();
+        std::fs::write(&plain, zynq_tar(300)).unwrap();
         let gzipped = dir.path().join("s.tar.gz");
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-        std::io::Write::write_all(&mut gz, &zynq_tar(2)).unwrap();
+        std::io::Write::write_all(&mut gz, &zynq_tar(300)).unwrap();
         std::fs::write(&gzipped, gz.finish().unwrap()).unwrap();
-        assert!(!TarSource::new(&plain).reading_is_costly());
-        assert!(TarSource::new(&gzipped).reading_is_costly());
-        assert!(DirSource::new(dir.path()).reading_is_costly());
-        // Unreadable: `visit` reports it; the choice of threads does not hide it.
-        assert!(TarSource::new(&dir.path().join("missing.tar")).reading_is_costly());
-        // A FIFO is not opened (that would wait for a writer, then take its first bytes).
-        let fifo = dir.path().join("fifo.tar");
-        let c_path = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
-        // SAFETY: a valid NUL-terminated path; mkfifo only creates the node.
-        assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0);
-        assert!(TarSource::new(&fifo).reading_is_costly());
-        // Whichever path each takes, the two archives give one model (their names apart).
-        let from_plain = super::super::collect(&mut TarSource::new(&plain)).unwrap();
-        let from_gzipped = super::super::collect(&mut TarSource::new(&gzipped)).unwrap();
-        assert_eq!(
-            format!("{from_plain:?}"),
-            format!("{from_gzipped:?}").replace("s.tar.gz", "s.tar")
+        let one = collect_on_this_thread(&mut TarSource::new(&plain)).unwrap();
+        assert_eq!(one.processes.len(), 300);
+        let one = format!("{one:?}");
+        for archive in [&plain, &gzipped] {
+            for builder_behind in [0, super::BUILDER_BEHIND, usize::MAX] {
+                let two = super::collect_sharing_at(&mut TarSource::new(archive), builder_behind);
+                let two = format!("{:?}", two.unwrap()).replace("s.tar.gz", "s.tar");
+                assert!(one == two, "{} at {builder_behind}", archive.display());
+            }
+        }
+    }
+
+    /// A refused file parsed on the reading thread (a field twice in smaps) is reported as
+    /// the one-thread path reports it, with every file before it taken.
+    #[test]
+    fn a_refusal_parsed_on_the_reading_thread_is_the_same() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("meta"), "format=1\nsmaps=1\n").unwrap();
+        std::fs::create_dir_all(dir.path().join("proc/1")).unwrap();
+        std::fs::write(dir.path().join("proc/meminfo"), "MemTotal: 1024 kB\n").unwrap();
+        std::fs::write(
+            dir.path().join("proc/1/smaps"),
+            "1000-2000 r-xp 0 1f:04 16 /a\nRss: 4 kB\nRss: 8 kB\n",
+        )
+        .unwrap();
+        let one = format!(
+            "{:?}",
+            collect_on_this_thread(&mut DirSource::new(dir.path()))
         );
+        let two = super::collect_sharing_at(&mut DirSource::new(dir.path()), 0);
+        assert!(one.contains("Rss given twice"), "{one}");
+        assert_eq!(one, format!("{two:?}"));
     }
 
     #[test]

@@ -151,19 +151,6 @@ impl Source for TarSource {
             sink,
         )
     }
-
-    /// Only a compressed archive: inflating is the reading work worth a thread of its own.
-    /// Only a regular file is looked into beforehand: the bytes of a FIFO or a device can be
-    /// read once, by `visit`. Those, and an archive that cannot be opened or read (`visit`
-    /// says so), count as costly.
-    fn reading_is_costly(&self) -> bool {
-        let mut magic = [0u8; 2];
-        let plain_file = std::fs::metadata(&self.path).is_ok_and(|m| m.is_file());
-        !plain_file
-            || std::fs::File::open(&self.path)
-                .and_then(|mut file| file.read_exact(&mut magic))
-                .map_or(true, |()| magic == GZIP_MAGIC)
-    }
 }
 
 /// One walk over an archive's entries: what was found, and where the last entry ended.

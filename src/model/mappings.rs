@@ -266,6 +266,7 @@ fn smaps_figures(s: &SmapsFields) -> [Option<u64>; 9] {
     ]
 }
 
+#[inline(always)]
 fn put_varint(out: &mut Vec<u8>, mut value: u64) {
     while value >= 0x80 {
         out.push((value as u8) | 0x80);
@@ -283,12 +284,14 @@ pub struct MappingsIter<'a> {
 
 impl MappingsIter<'_> {
     /// Only bytes that `Packer` wrote are read, so they are always well formed.
+    #[inline(always)]
     fn byte(&mut self) -> u8 {
         let byte = self.mappings.bytes[self.at];
         self.at += 1;
         byte
     }
 
+    #[inline(always)]
     fn varint(&mut self) -> u64 {
         // Most numbers (gaps and sizes in pages, figures in kB) fit the first byte.
         let first = self.byte();

@@ -69,6 +69,7 @@ pub fn split_key_rest(line: &[u8]) -> Option<(&str, &str)> {
 /// Where the key of a `Key: value` line ends: the first byte that is `:` or not printable
 /// non-space ASCII, or the line's length. Eight bytes at a time: this runs for every line of
 /// smaps, and a byte loop with its two tests was a tenth of a report's instructions.
+#[inline(always)]
 pub fn key_end(line: &[u8]) -> usize {
     let mut at = 0;
     while let Some(word) = line.get(at..at + 8) {
@@ -87,6 +88,7 @@ pub fn key_end(line: &[u8]) -> usize {
 /// The high bit of each byte of `word` (little-endian order) that ends a key: `:`, or not
 /// printable non-space ASCII (below `!`, `DEL`, or any byte from 0x80). Byte-wise sums of the
 /// low seven bits cannot carry into the next byte, so every byte is judged alone.
+#[inline(always)]
 fn key_stops(word: u64) -> u64 {
     const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
     const HIGH: u64 = !LOW7;

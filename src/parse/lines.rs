@@ -100,6 +100,7 @@ fn block_or_tail_mask(bytes: &[u8]) -> u64 {
 
 impl Lines<'_> {
     /// The position of the next newline at or after `start`, or `None` past the last one.
+    #[inline(always)]
     fn next_newline(&mut self) -> Option<usize> {
         loop {
             if self.mask != 0 {
@@ -121,7 +122,7 @@ impl<'a> Iterator for Lines<'a> {
     type Item = (usize, &'a [u8]);
 
     /// Inlined into each parser's loop: a call per line cost as much as finding the line.
-    #[inline]
+    #[inline(always)]
     fn next(&mut self) -> Option<(usize, &'a [u8])> {
         loop {
             if self.start > self.bytes.len() {

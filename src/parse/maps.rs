@@ -236,7 +236,7 @@ pub fn parse_line(line: &[u8]) -> Result<MapLine, String> {
 /// [`parse_line`] with the path made by `path` from its bytes (see `parse_maps_with`).
 pub fn parse_line_with(
     line: &[u8],
-    path: &mut impl FnMut(&[u8]) -> Arc<str>,
+    path: &mut dyn FnMut(&[u8]) -> Arc<str>,
 ) -> Result<MapLine, String> {
     let (mut map, name) = match header_as_the_kernel_writes_it(line) {
         Some(parsed) => parsed,
@@ -288,6 +288,7 @@ fn header_as_the_kernel_writes_it(line: &[u8]) -> Option<(MapLine, &[u8])> {
 }
 
 /// Reads 1 to 16 hex digits at `at` that end with `delimiter`, and moves past it.
+#[inline(always)]
 fn hex_until(line: &[u8], at: &mut usize, delimiter: u8) -> Option<u64> {
     let mut value = 0u64;
     let mut end = *at;
@@ -363,7 +364,7 @@ pub fn parse_maps(bytes: &[u8]) -> (Vec<MapLine>, Issues) {
 /// out one shared copy per distinct path instead of a new allocation per mapping.
 pub fn parse_maps_with(
     bytes: &[u8],
-    path: &mut impl FnMut(&[u8]) -> Arc<str>,
+    path: &mut dyn FnMut(&[u8]) -> Arc<str>,
 ) -> (Vec<MapLine>, Issues) {
     // About 70 bytes a line (see `read_smaps`).
     let mut maps = Vec::with_capacity((bytes.len() / 70).min(4096));

@@ -67,13 +67,13 @@ pub fn parse_smaps(bytes: &[u8]) -> ParsedSmaps {
 
 /// [`parse_smaps`] with the mapping paths made by `path` from their bytes: the snapshot builder
 /// hands out one shared copy per distinct path instead of a new allocation per mapping.
-pub fn parse_smaps_with(bytes: &[u8], path: &mut impl FnMut(&[u8]) -> Arc<str>) -> ParsedSmaps {
+pub fn parse_smaps_with(bytes: &[u8], path: &mut dyn FnMut(&[u8]) -> Arc<str>) -> ParsedSmaps {
     // Kernel files are ASCII: then every line may take the fast path (`SmapsReader::field_line`).
     read_smaps(bytes, bytes.is_ascii(), path)
 }
 
 /// The parse, with the fast path for field lines allowed or not (a test compares the two).
-fn read_smaps(bytes: &[u8], fast: bool, path: &mut impl FnMut(&[u8]) -> Arc<str>) -> ParsedSmaps {
+fn read_smaps(bytes: &[u8], fast: bool, path: &mut dyn FnMut(&[u8]) -> Arc<str>) -> ParsedSmaps {
     let mut reader = SmapsReader {
         // About 600 bytes a mapping on current kernels: the vector grows once or not at all
         // (its doublings were 3% of a report, copying). Capped, so that a big file of
@@ -141,7 +141,7 @@ impl SmapsReader {
         &mut self,
         number: usize,
         line: &[u8],
-        path: &mut impl FnMut(&[u8]) -> Arc<str>,
+        path: &mut dyn FnMut(&[u8]) -> Arc<str>,
     ) -> Result<(), LineIssue> {
         if looks_like_header(line) {
             match parse_line_with(line, path) {

@@ -181,7 +181,7 @@ pub fn expand(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
                 "neither a snapshot nor a directory holding snapshots (.tar.gz, .tar or snapshot directories)",
             ));
         }
-        found.sort();
+        found.sort_unstable();
         out.extend(found);
     }
     Ok(out)
