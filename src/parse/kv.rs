@@ -182,7 +182,9 @@ pub fn key_values(bytes: &[u8]) -> impl Iterator<Item = (usize, &str, &str)> {
 pub fn first_duplicate_key(bytes: &[u8]) -> Option<(usize, String)> {
     // foldhash, not SipHash: this runs for every status file of a snapshot (~55 keys each).
     let mut first_line = foldhash::HashMap::with_capacity_and_hasher(64, Default::default());
-    for (line, key, _) in key_values(bytes) {
+    // Only the keys: their values are left untrimmed (`split_key_rest`).
+    let keys = lines(bytes).filter_map(|(n, l)| split_key_rest(l).map(|(key, _)| (n, key)));
+    for (line, key) in keys {
         if let Some(first) = first_line.insert(key, line) {
             return Some((
                 line,

@@ -1,7 +1,8 @@
 //! `/proc/PID/status`: the few fields the budget needs, VmSize/VmRSS for cross-checks, and
 //! VmHWM, the peak resident size, which one snapshot cannot see otherwise.
 
-use super::kv::{key_values, value_bytes};
+use super::kv::{split_key_rest, trim_value, value_bytes};
+use super::lines::lines;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Status {
@@ -32,17 +33,25 @@ pub(crate) fn name_text(name: &str) -> String {
 
 pub fn parse_status(bytes: &[u8]) -> Status {
     let mut status = Status::default();
-    for (_, key, value) in key_values(bytes) {
+    // Values are trimmed only for the keys read (most of status's 55 lines are not).
+    let fields = lines(bytes).filter_map(|(_, line)| split_key_rest(line));
+    for (key, rest) in fields {
+        let value = || trim_value(rest);
         match key {
-            "Name" => status.name = Some(name_text(value)),
-            "Tgid" => status.tgid = value.parse().ok(),
-            "Pid" => status.pid = value.parse().ok(),
-            "PPid" => status.ppid = value.parse().ok(),
-            "Threads" => status.threads = value.parse().ok(),
-            "VmSize" => status.vm_size = value_bytes(value),
-            "VmRSS" => status.vm_rss = value_bytes(value),
-            "VmHWM" => status.vm_hwm = value_bytes(value),
-            "Uid" => status.uid = value.split_whitespace().next().and_then(|u| u.parse().ok()),
+            "Name" => status.name = Some(name_text(value())),
+            "Tgid" => status.tgid = value().parse().ok(),
+            "Pid" => status.pid = value().parse().ok(),
+            "PPid" => status.ppid = value().parse().ok(),
+            "Threads" => status.threads = value().parse().ok(),
+            "VmSize" => status.vm_size = value_bytes(value()),
+            "VmRSS" => status.vm_rss = value_bytes(value()),
+            "VmHWM" => status.vm_hwm = value_bytes(value()),
+            "Uid" => {
+                status.uid = value()
+                    .split_whitespace()
+                    .next()
+                    .and_then(|u| u.parse().ok())
+            }
             _ => {}
         }
     }
