@@ -25,7 +25,7 @@ ONLY=${ONLY:-}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-target}
 mkdir -p "$WORK"
 
-for tool in /usr/bin/time smem bc; do
+for tool in /usr/bin/time smem bc taskset; do
   command -v "$tool" >/dev/null || { echo "missing $tool (apt-get install time smem bc)" >&2; exit 2; }
 done
 
@@ -44,11 +44,11 @@ gen() { # gen OUT ARGS... : generate once
 }
 # want NAME: whether ONLY selects the figure (or generated input) NAME.
 want() { [[ -z $ONLY || $1 == *"$ONLY"* ]]; }
-if want analyse || want smem; then
+if want analyse || want smem || want threads; then
   gen "$WORK/s2000" --processes 2000 --format dir
   gen "$WORK/s2000.tar.gz" --processes 2000 --format tar.gz
 fi
-if want big.tar; then gen "$WORK/big.tar" --processes "$BIG_PROCESSES" --format tar; fi
+if want big.tar || want threads; then gen "$WORK/big.tar" --processes "$BIG_PROCESSES" --format tar; fi
 if want instructions; then gen "$WORK/s200.tar" --processes 200 --format tar; fi
 if want trend; then gen "$WORK/series" --processes "$SERIES_PROCESSES" --series "$SERIES"; fi
 if want export; then gen "$WORK/fleet$FLEET" --processes 200 --fleet "$FLEET"; fi
@@ -110,6 +110,14 @@ compare "analyse big.tar vs cat big.tar" "RSS <= 64 MiB" \
 compare "analyse big.tar vs grep -c Pss big.tar" "<= 1.5" \
   "grep -c Pss $WORK/big.tar >$WORK/.grep" \
   "$MB report $WORK/big.tar $PSS"
+# One thread against two: `taskset -c 0` leaves one core, so `available_parallelism` is 1 and
+# the one-thread path runs (ratio < 1: two threads are faster; the target is 1/1.6 = 0.63).
+compare "big.tar, two threads vs one" "<= 0.63" \
+  "taskset -c 0 $MB report $WORK/big.tar $PSS" \
+  "$MB report $WORK/big.tar $PSS"
+compare "analyse 2000 procs, dir, two threads vs one" "<= 0.63" \
+  "taskset -c 0 $MB report $WORK/s2000 $PSS" \
+  "$MB report $WORK/s2000 $PSS"
 compare "smem PSS table vs membudget (ratio = speedup)" ">= 100" \
   "$MB report $WORK/s2000 $PSS --top 100000" \
   "smem -S $WORK/s2000"
@@ -130,7 +138,9 @@ compare "export $FLEET x 200 procs (.tar.gz) vs cat | gzip -dc" "<= 1.5, RSS < 1
 # Instructions per input byte (callgrind counts them exactly, whatever the load): the figure
 # the issue #18 changes were chosen and judged by. valgrind runs the threads one at a time.
 if want instructions && command -v valgrind >/dev/null; then
-  valgrind --tool=callgrind --callgrind-out-file="$WORK/.callgrind" \
+  # On one core (`taskset -c 0`): the one-thread path, whose count is the parse work alone
+  # (valgrind runs threads one at a time, and the hand-over would be counted too).
+  taskset -c 0 valgrind --tool=callgrind --callgrind-out-file="$WORK/.callgrind" \
     "$MB" report "$WORK/s200.tar" -p benches/pss.toml >/dev/null 2>"$WORK/.cg"
   ir=$(sed -n 's/.*refs: *//p' "$WORK/.cg" | tr -d ,)
   bytes=$(stat -c %s "$WORK/s200.tar")

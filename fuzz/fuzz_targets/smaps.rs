@@ -1,12 +1,16 @@
 //! smaps (headers plus `Key: N kB` fields), then accounting of what parsed as two processes
-//! under every measure (RSS/PSS sums, shared-once merging): no input may panic.
+//! under every measure (RSS/PSS sums, shared-once merging): no input may panic, and the fast
+//! path for field lines must read every input as the general reader does.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 use membudget::account::{account, Measure};
 use membudget::model::Mapping;
 
 fuzz_target!(|data: &[u8]| {
-    let Ok((entries, _)) = membudget::parse::smaps::parse_smaps(data) else {
+    let parsed = membudget::parse::smaps::parse_smaps(data);
+    // The fast path for field lines (taken on ASCII input) reads as the general reader does.
+    assert_eq!(parsed, membudget::parse::smaps::parse_smaps_generally(data));
+    let Ok((entries, _)) = parsed else {
         return; // a field given twice: refused, nothing to account
     };
     let mappings = entries
