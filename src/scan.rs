@@ -13,6 +13,9 @@ pub mod parse {
     pub mod lines;
     pub mod maps;
     pub mod smaps;
+
+    #[cfg(test)]
+    pub(crate) mod real_fixtures;
 }
 
 pub mod model {

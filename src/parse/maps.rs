@@ -461,21 +461,8 @@ mod tests {
         .iter()
         .map(|l| l.as_bytes().to_vec())
         .collect();
-        let real = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/real");
-        let mut dirs = vec![std::path::PathBuf::from(real)];
-        while let Some(dir) = dirs.pop() {
-            for entry in std::fs::read_dir(&dir).unwrap() {
-                let path = entry.unwrap().path();
-                if path.is_dir() {
-                    dirs.push(path);
-                } else if path
-                    .file_name()
-                    .is_some_and(|n| n.to_string_lossy().contains("maps"))
-                {
-                    let bytes = std::fs::read(&path).unwrap();
-                    lines.extend(bytes.split(|&c| c == b'\n').map(<[u8]>::to_vec));
-                }
-            }
+        for (_, bytes) in super::super::real_fixtures::files_named("maps") {
+            lines.extend(bytes.split(|&c| c == b'\n').map(<[u8]>::to_vec));
         }
         let mut taken = 0;
         for line in &lines {

@@ -354,24 +354,11 @@ mod tests {
                 "{header}\nRss: 4 kB\nPss: 4 kB\nSize: 4 kB\n{line}"
             ));
         }
-        let real = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/real");
         let mut files = 0;
-        let mut dirs = vec![std::path::PathBuf::from(real)];
-        while let Some(dir) = dirs.pop() {
-            for entry in std::fs::read_dir(&dir).unwrap() {
-                let path = entry.unwrap().path();
-                if path.is_dir() {
-                    dirs.push(path);
-                } else if path
-                    .file_name()
-                    .is_some_and(|n| n.to_string_lossy().contains("smaps"))
-                {
-                    let bytes = std::fs::read(&path).unwrap();
-                    if bytes.is_ascii() {
-                        compare(&String::from_utf8(bytes).unwrap());
-                        files += 1;
-                    }
-                }
+        for (_, bytes) in super::super::real_fixtures::files_named("smaps") {
+            if bytes.is_ascii() {
+                compare(&String::from_utf8(bytes).unwrap());
+                files += 1;
             }
         }
         assert!(files >= 20, "{files} smaps files");
