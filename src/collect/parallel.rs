@@ -18,8 +18,9 @@ use std::sync::mpsc::{sync_channel, SyncSender};
 use std::sync::{Condvar, Mutex};
 
 /// Batches in flight between reader and parser. Bounded, so a fast reader cannot pile the input
-/// up in memory: peak memory stays the model plus this many batches...
-const IN_FLIGHT: usize = 16;
+/// up in memory: peak memory stays the model plus this many batches (about 256 KiB of text
+/// with the batch below; 16 batches of 256 KiB were no faster)...
+const IN_FLIGHT: usize = 4;
 /// ...whose file texts come to no more than this (one file of any size may always go): 16
 /// batches of files at the 64 MiB cap would otherwise be 1 GiB.
 const IN_FLIGHT_BYTES: usize = 32 << 20;
@@ -27,7 +28,7 @@ const IN_FLIGHT_BYTES: usize = 32 << 20;
 const BATCH_FILES: usize = 32;
 /// ...or this many bytes of text: one hand-over (a channel send, often a wake-up of the other
 /// thread, a system call) per file cost more than parsing a small file.
-const BATCH_BYTES: usize = 256 << 10;
+const BATCH_BYTES: usize = 64 << 10;
 /// Bytes waiting for the builder past which the reading thread parses the next process file
 /// itself: two batches, enough that the builder never waits for work.
 const BUILDER_BEHIND: usize = 2 * BATCH_BYTES;
