@@ -35,7 +35,7 @@ pub struct Totals {
 impl Totals {
     /// Adds one process's mappings; the measure whose total passed [`MAX_TOTAL`], if any.
     pub fn add(&mut self, mappings: &Mappings) -> Option<&'static str> {
-        for m in mappings {
+        for m in mappings.iter_without_paths() {
             self.virtual_size += u128::from(m.map.size());
             if let Some(s) = m.smaps {
                 self.rss += u128::from(s.rss.unwrap_or(0));
@@ -104,7 +104,10 @@ pub fn resolve_overlaps(mappings: Mappings, interner: &mut Interner) -> Resolved
 
 /// The first two mappings of one process that overlap (or repeat), as `start-end` texts.
 fn first_overlap(mappings: &Mappings) -> Option<(String, String)> {
-    let mut ranges: Vec<(u64, u64)> = mappings.iter().map(|m| (m.map.start, m.map.end)).collect();
+    let mut ranges: Vec<(u64, u64)> = mappings
+        .iter_without_paths()
+        .map(|m| (m.map.start, m.map.end))
+        .collect();
     // The kernel lists mappings in address order: sorting is then one pass over a sorted run.
     ranges.sort_unstable();
     ranges.windows(2).find(|w| w[1].0 < w[0].1).map(|w| {

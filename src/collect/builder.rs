@@ -791,17 +791,17 @@ impl SnapshotBuilder {
     /// snapshot whose mappings sum past [`bounds::MAX_TOTAL`]; `file` is the maps (or smaps)
     /// they came from.
     fn check_mappings(&mut self, pid: u32, file: &str, mappings: Mappings) -> Result<Mappings> {
-        let path = format!("proc/{pid}/{file}");
+        let path = || format!("proc/{pid}/{file}");
         let resolved = resolve_overlaps(mappings, &mut self.paths);
         if let Some((a, b, dropped)) = resolved.dropped {
             self.warn(
-                &path,
+                &path(),
                 format!("mappings {a} and {b} overlap (the process changed while it was read, or the file is damaged): {dropped} mapping(s) overlapping a later-listed one left out, so no memory counts twice"),
             );
         }
         match self.totals.add(&resolved.mappings) {
             Some(measure) => Err(Error::in_file(
-                self.display(&path),
+                self.display(&path()),
                 format!("with this process, the mappings' {measure} over all processes passes 4 EiB: no board has that (a mapping over the whole address space?), and sums this large overflow"),
             )),
             None => Ok(resolved.mappings),

@@ -71,6 +71,17 @@ impl Mappings {
             at: 0,
             last_end: 0,
             left: self.len,
+            paths: true,
+        }
+    }
+
+    /// [`Mappings::iter`] with every `path` left `None`: for the checks that read only
+    /// addresses and figures (overlaps, totals), which then share no `Arc` (two atomic
+    /// operations per mapping).
+    pub fn iter_without_paths(&self) -> MappingsIter<'_> {
+        MappingsIter {
+            paths: false,
+            ..self.iter()
         }
     }
 
@@ -293,6 +304,8 @@ pub struct MappingsIter<'a> {
     at: usize,
     last_end: u64,
     left: usize,
+    /// Whether mappings carry their path (see [`Mappings::iter_without_paths`]).
+    paths: bool,
 }
 
 impl MappingsIter<'_> {
@@ -351,8 +364,10 @@ impl Iterator for MappingsIter<'_> {
         let dev_major = self.varint_u32();
         let dev_minor = self.varint_u32();
         let inode = self.varint();
-        let path = (flags & HAS_PATH != 0)
-            .then(|| Arc::clone(&self.mappings.paths[self.varint() as usize]));
+        let path_index = (flags & HAS_PATH != 0).then(|| self.varint() as usize);
+        let path = path_index
+            .filter(|_| self.paths)
+            .map(|i| Arc::clone(&self.mappings.paths[i]));
         let smaps = (flags & HAS_SMAPS != 0).then(|| {
             let present = self.byte();
             let unit = if flags & SMAPS_IN_KIB != 0 { KIB } else { 1 };
