@@ -379,6 +379,7 @@ mod tests {
         assert_eq!(one, format!("{two:?}"));
     }
 
+    /// A file that stops the parser (a newer format) stops the reader with the parser's error.
     #[test]
     fn parse_error_is_the_one_reported() {
         let dir = tempfile::tempdir().unwrap();

@@ -106,11 +106,10 @@ struct SmapsReader {
 }
 
 impl SmapsReader {
-    /// The common field line of an ASCII file, `Key:` then a space or tab and `N kB` (or
-    /// anything, for a field not read), taken in one pass over the key and the value. Returns
-    /// whether it was taken; anything else is left to [`SmapsReader::any_line`], which gives
-    /// the same result for every line this one takes (the test
-    /// `the_fast_path_agrees_with_the_general_one`).
+    /// The common field line of an ASCII file, `Key:` then a space or tab, recognised with one
+    /// pass over the key and taken as [`SmapsReader::any_line`] takes it. Returns whether it
+    /// was taken; anything else is left to `any_line`, which gives the same result for every
+    /// line this one takes (the test `the_fast_path_agrees_with_the_general_one`).
     fn field_line(&mut self, number: usize, line: &[u8]) -> Result<bool, LineIssue> {
         let colon = key_end(line);
         if colon == 0 || line.get(colon) != Some(&b':') {
@@ -120,25 +119,14 @@ impl SmapsReader {
         if !matches!(rest.first(), None | Some(b' ' | b'\t')) {
             return Ok(false); // `Key:value-x` may be a header: `any_line` decides
         }
-        if self.in_bad_entry {
-            return Ok(true);
-        }
-        let Some(entry) = self.entries.last_mut() else {
-            return Ok(false);
+        // SAFETY: the caller checked the whole file is ASCII, which is UTF-8.
+        let (key, rest) = unsafe {
+            (
+                std::str::from_utf8_unchecked(&line[..colon]),
+                std::str::from_utf8_unchecked(rest),
+            )
         };
-        // SAFETY: the key is printable ASCII, checked by the scan above.
-        let key = unsafe { std::str::from_utf8_unchecked(&line[..colon]) };
-        let Some((bit, target)) = field(&mut entry.fields, key) else {
-            return Ok(true);
-        };
-        let Some(value) = kib_value(rest) else {
-            return Ok(false);
-        };
-        if self.taken & bit != 0 {
-            return Err(twice(number, key));
-        }
-        self.taken |= bit;
-        *target = value;
+        self.field(number, key, rest)?;
         Ok(true)
     }
 
@@ -176,6 +164,13 @@ impl SmapsReader {
             });
             return Ok(());
         };
+        self.field(number, key, rest)
+    }
+
+    /// Takes a `Key: value` line (`rest` untrimmed) into the current mapping. Inlined into the
+    /// fast path: a call per field line cost 2 % of a report.
+    #[inline(always)]
+    fn field(&mut self, number: usize, key: &str, rest: &str) -> Result<(), LineIssue> {
         if self.in_bad_entry {
             return Ok(());
         }
@@ -193,24 +188,16 @@ impl SmapsReader {
             return Err(twice(number, key));
         }
         self.taken |= bit;
-        let value = trim_value(rest);
-        match value_bytes(value) {
+        // The kernel's own shape first: `value_bytes` of the trimmed value reads it alike, at
+        // several times the cost (18 % more instructions in a whole report).
+        match kib_value(rest.as_bytes()).or_else(|| value_bytes(trim_value(rest))) {
             Some(v) => *target = v,
             None => self.issues.push(LineIssue {
                 line: number,
-                message: format!("{key}: value {value:?} is not a size in kB"),
+                message: format!("{key}: value {:?} is not a size in kB", trim_value(rest)),
             }),
         }
         Ok(())
-    }
-}
-
-fn twice(line: usize, key: &str) -> LineIssue {
-    LineIssue {
-        line,
-        message: format!(
-            "{key} given twice for one mapping: which value is the kernel's is unknowable"
-        ),
     }
 }
 
@@ -236,6 +223,15 @@ fn kib_value(rest: &[u8]) -> Option<u64> {
         number = number * 10 + u64::from(c - b'0');
     }
     number.checked_mul(1024)
+}
+
+fn twice(line: usize, key: &str) -> LineIssue {
+    LineIssue {
+        line,
+        message: format!(
+            "{key} given twice for one mapping: which value is the kernel's is unknowable"
+        ),
+    }
 }
 
 /// The figure a field line sets, and a bit that stands for the field.
