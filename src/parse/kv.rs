@@ -175,6 +175,12 @@ pub fn key_values(bytes: &[u8]) -> impl Iterator<Item = (usize, &str, &str)> {
     lines(bytes).filter_map(|(n, l)| split_key_value(l).map(|(k, v)| (n, k, v)))
 }
 
+/// [`key_values`] with each value untrimmed (`trim_value` of it is the value), for readers that
+/// use few of a file's values: trimming all of status's 55 was most of reading it.
+pub fn key_rests(bytes: &[u8]) -> impl Iterator<Item = (usize, &str, &str)> {
+    lines(bytes).filter_map(|(n, l)| split_key_rest(l).map(|(k, rest)| (n, k, rest)))
+}
+
 /// The first key that appears twice in a `Key: value` file (meminfo, status, vmstat-like
 /// files), as the line of its second appearance and a message naming both. A kernel writes
 /// each key once; with two, whichever a reader keeps is a guess, and a guess can flip a
@@ -182,9 +188,7 @@ pub fn key_values(bytes: &[u8]) -> impl Iterator<Item = (usize, &str, &str)> {
 pub fn first_duplicate_key(bytes: &[u8]) -> Option<(usize, String)> {
     // foldhash, not SipHash: this runs for every status file of a snapshot (~55 keys each).
     let mut first_line = foldhash::HashMap::with_capacity_and_hasher(64, Default::default());
-    // Only the keys: their values are left untrimmed (`split_key_rest`).
-    let keys = lines(bytes).filter_map(|(n, l)| split_key_rest(l).map(|(key, _)| (n, key)));
-    for (line, key) in keys {
+    for (line, key, _) in key_rests(bytes) {
         if let Some(first) = first_line.insert(key, line) {
             return Some((
                 line,

@@ -1,8 +1,7 @@
 //! `/proc/PID/status`: the few fields the budget needs, VmSize/VmRSS for cross-checks, and
 //! VmHWM, the peak resident size, which one snapshot cannot see otherwise.
 
-use super::kv::{split_key_rest, trim_value, value_bytes};
-use super::lines::lines;
+use super::kv::{key_rests, trim_value, value_bytes};
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Status {
@@ -34,8 +33,7 @@ pub(crate) fn name_text(name: &str) -> String {
 pub fn parse_status(bytes: &[u8]) -> Status {
     let mut status = Status::default();
     // Values are trimmed only for the keys read (most of status's 55 lines are not).
-    let fields = lines(bytes).filter_map(|(_, line)| split_key_rest(line));
-    for (key, rest) in fields {
+    for (_, key, rest) in key_rests(bytes) {
         let value = || trim_value(rest);
         match key {
             "Name" => status.name = Some(name_text(value())),
