@@ -1,20 +1,20 @@
 fn main() -> std::process::ExitCode {
-    one_malloc_arena();
+    two_malloc_arenas();
     membudget::cli::run()
 }
 
-/// Collecting reads and parses on one thread and builds the model on another (which parses
-/// too), and glibc gives the second thread its own malloc arena. The model is built there,
-/// between the parser's short-lived buffers, and the accounts that follow are built in the
-/// main arena, which cannot reuse the parser arena's free space: on a 500 MB snapshot that
-/// doubled peak RSS (86 MiB against 49 MiB with one arena). Now that both threads parse, the
-/// shared arena's lock costs time (the 521 MB big.tar: 0.57 s against 0.49 s with two arenas),
-/// but two arenas peak at 66 MiB there, over the 64 MiB the model is held to
-/// (docs/performance.md).
-fn one_malloc_arena() {
+/// Collecting reads (and, when the builder is behind, parses) on a second thread while the
+/// calling thread builds the model. Two malloc arenas, not glibc's default of eight per core:
+/// the reading thread gets one of its own, so the two threads no longer queue on one lock
+/// (with one shared arena, waiting for it was 17 % of the samples of a report on the 521 MB
+/// big.tar), and the model and the accounts that follow are both made in the main arena,
+/// where the accounts reuse what the parse freed. Built on the second thread instead, the
+/// model's arena could not give its free space to the accounts: peak RSS was 66 MiB there
+/// against 51 MiB now (docs/performance.md).
+fn two_malloc_arenas() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: mallopt only changes a glibc tuning parameter; called before any thread starts.
     unsafe {
-        libc::mallopt(libc::M_ARENA_MAX, 1);
+        libc::mallopt(libc::M_ARENA_MAX, 2);
     }
 }

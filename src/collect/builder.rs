@@ -76,8 +76,16 @@ impl ProcessFile {
 impl FileKind {
     /// What a snapshot-relative path holds, or `None` for a file the format does not define.
     pub fn of(path: &str) -> Option<FileKind> {
-        let parts: Vec<&str> = path.split('/').filter(|p| !p.is_empty()).collect();
-        Some(match parts.as_slice() {
+        // On the stack: this runs for every file, up to three times. No file of the format is
+        // deeper than `sys/kernel/dmabuf/buffers/INODE/size`.
+        const DEEPEST: usize = 6;
+        let mut parts = [""; DEEPEST];
+        let mut depth = 0;
+        for part in path.split('/').filter(|p| !p.is_empty()) {
+            *parts.get_mut(depth)? = part;
+            depth += 1;
+        }
+        Some(match &parts[..depth] {
             ["meta"] => FileKind::Meta,
             ["proc", "meminfo"] => FileKind::Meminfo,
             ["proc", "mounts"] => FileKind::Mounts,

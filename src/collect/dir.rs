@@ -49,8 +49,9 @@ impl DirSource {
                     continue;
                 };
                 let keep = inventory.saw(&stripped);
-                let snap_path = smem::snapshot_path_of(&stripped).unwrap_or(stripped.clone());
-                let known = FileKind::of(&snap_path).is_some();
+                let smem_path = smem::snapshot_path_of(&stripped);
+                let snap_path = smem_path.as_deref().unwrap_or(&stripped);
+                let known = FileKind::of(snap_path).is_some();
                 if !known && !keep {
                     continue;
                 }
@@ -58,7 +59,7 @@ impl DirSource {
                     continue;
                 };
                 if known {
-                    sink.file(&snap_path, &bytes)?;
+                    sink.file(snap_path, &bytes)?;
                 }
                 if keep {
                     inventory.keep(&stripped, bytes);

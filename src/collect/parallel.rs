@@ -14,7 +14,8 @@ use super::builder::{FileKind, ParsedProcessFile, ProcessFile};
 use super::{Sink, SnapshotBuilder, Source};
 use crate::error::{Error, Result};
 use crate::model::{Interner, Snapshot};
-use std::sync::mpsc::{sync_channel, SyncSender};
+use std::ops::Range;
+use std::sync::mpsc::{channel, sync_channel, Receiver, Sender, SyncSender};
 use std::sync::{Condvar, Mutex};
 
 /// Batches in flight between reader and parser. Bounded, so a fast reader cannot pile the input
@@ -92,27 +93,65 @@ impl Drop for StopGuard<'_> {
     }
 }
 
+/// What the reader hands over. A file's path and bytes are ranges of its batch's buffers: a
+/// `String` and a `Vec` per file, allocated on one thread and freed on the other, made both
+/// threads queue on the allocator's lock.
 enum Event {
-    File(String, Vec<u8>),
+    File(Range<usize>, Range<usize>),
     /// A process file (of this pid) parsed on the reading thread.
-    Parsed(String, u32, ParsedProcessFile),
+    Parsed(Range<usize>, u32, ParsedProcessFile),
     Warn(String, String),
     Skip(u32, String),
 }
 
-/// Events in file order, and the bytes of the file texts among them, parsed or not: what a
-/// file parsed on the reading thread holds is about the size of its text or less (a mapping
-/// of 600 bytes of smaps is 150 bytes parsed), so the text's size bounds it in
-/// [`IN_FLIGHT_BYTES`] too.
+/// Events in file order, the paths and texts they name, and the bytes of the file texts among
+/// them, parsed or not: what a file parsed on the reading thread holds is about the size of its
+/// text or less (a mapping of 600 bytes of smaps is 150 bytes parsed), so the text's size
+/// bounds it in [`IN_FLIGHT_BYTES`] too. The builder sends each batch back emptied, and the
+/// reader fills it again (see [`RECYCLED_TEXT`]).
 #[derive(Default)]
 struct Batch {
     events: Vec<Event>,
+    paths: String,
+    texts: Vec<u8>,
     text_bytes: usize,
+}
+
+/// A batch whose text buffer grew past this (a large file in it) is dropped rather than sent
+/// back, so that the batches going round hold no more than a few batches' worth of memory.
+const RECYCLED_TEXT: usize = 2 * BATCH_BYTES;
+
+impl Batch {
+    fn path(&mut self, path: &str) -> Range<usize> {
+        let start = self.paths.len();
+        self.paths.push_str(path);
+        start..self.paths.len()
+    }
+
+    fn text(&mut self, bytes: &[u8]) -> Range<usize> {
+        let start = self.texts.len();
+        self.texts.extend_from_slice(bytes);
+        start..self.texts.len()
+    }
+
+    /// The batch emptied, for the reader to fill again, or `None` when it grew too large.
+    fn emptied(mut self) -> Option<Batch> {
+        if self.texts.capacity() > RECYCLED_TEXT {
+            return None;
+        }
+        self.events.clear();
+        self.paths.clear();
+        self.texts.clear();
+        self.text_bytes = 0;
+        Some(self)
+    }
 }
 
 /// The reader's side: forwards everything to the parser thread, parsed or not, in batches.
 struct Forward<'a> {
     to_parser: SyncSender<Batch>,
+    /// Batches the builder has taken and sent back, to fill again.
+    recycled: Receiver<Batch>,
     in_flight: &'a InFlight,
     batch: Batch,
     /// Bytes waiting for the builder past which this thread parses process files itself
@@ -142,7 +181,8 @@ impl Forward<'_> {
         if self.batch.events.is_empty() {
             return Ok(());
         }
-        let batch = std::mem::take(&mut self.batch);
+        let empty = self.recycled.try_recv().unwrap_or_default();
+        let batch = std::mem::replace(&mut self.batch, empty);
         self.in_flight.take(batch.text_bytes);
         self.to_parser.send(batch).map_err(|_| parser_gone())
     }
@@ -162,7 +202,7 @@ impl Forward<'_> {
             return None;
         }
         let parsed = ParsedProcessFile::parse(file, bytes, &mut self.paths);
-        Some(Event::Parsed(path.to_string(), pid, parsed))
+        Some(Event::Parsed(self.batch.path(path), pid, parsed))
     }
 }
 
@@ -170,7 +210,7 @@ impl Sink for Forward<'_> {
     fn file(&mut self, path: &str, bytes: &[u8]) -> Result<()> {
         let event = match self.parse_here(path, bytes) {
             Some(parsed) => parsed,
-            None => Event::File(path.to_string(), bytes.to_vec()),
+            None => Event::File(self.batch.path(path), self.batch.text(bytes)),
         };
         self.batch.text_bytes += bytes.len();
         self.push(event)
@@ -192,50 +232,80 @@ pub fn worthwhile() -> bool {
     std::thread::available_parallelism().is_ok_and(|n| n.get() > 1)
 }
 
-/// Takes one batch into the builder, in order, and gives its text bytes back.
-fn take_batch(builder: &mut SnapshotBuilder, batch: Batch, in_flight: &InFlight) -> Result<()> {
-    for event in batch.events {
+/// Takes one batch into the builder, in order, gives its text bytes back, and returns it
+/// emptied (or `None`) for the reader to fill again.
+fn take_batch(
+    builder: &mut SnapshotBuilder,
+    mut batch: Batch,
+    in_flight: &InFlight,
+) -> Result<Option<Batch>> {
+    let Batch {
+        events,
+        paths,
+        texts,
+        text_bytes,
+    } = &mut batch;
+    for event in events.drain(..) {
         match event {
-            Event::File(path, bytes) => builder.add_file(&path, &bytes)?,
-            Event::Parsed(path, pid, parsed) => builder.add_parsed(&path, pid, parsed)?,
+            Event::File(path, bytes) => builder.add_file(&paths[path], &texts[bytes])?,
+            Event::Parsed(path, pid, parsed) => builder.add_parsed(&paths[path], pid, parsed)?,
             Event::Warn(path, message) => Sink::warn(builder, &path, message),
             Event::Skip(pid, reason) => Sink::skip(builder, pid, reason),
         }
     }
-    in_flight.give(batch.text_bytes);
-    Ok(())
+    in_flight.give(*text_bytes);
+    Ok(batch.emptied())
 }
 
-/// Reads `source` on this thread while a second thread parses, and builds the snapshot.
+/// Reads `source` on a second thread while this one builds the snapshot (parsing what the
+/// reader did not).
 pub fn collect(source: &mut dyn Source) -> Result<Snapshot> {
     collect_sharing_at(source, BUILDER_BEHIND)
+}
+
+/// The builder's loop: takes the batches in order until the reader is done, sending each back
+/// emptied. The builder stays on the calling thread, so the model is made in the main malloc
+/// arena, where the accounts that follow reuse what the parse freed (see `src/main.rs`).
+fn build(
+    mut builder: SnapshotBuilder,
+    from_reader: Receiver<Batch>,
+    to_reader: Sender<Batch>,
+    in_flight: &InFlight,
+) -> Result<SnapshotBuilder> {
+    let _stop = StopGuard(in_flight);
+    for batch in from_reader {
+        if let Some(empty) = take_batch(&mut builder, batch, in_flight)? {
+            // The reader may have finished: then the batch is simply dropped.
+            let _ = to_reader.send(empty);
+        }
+    }
+    Ok(builder)
 }
 
 /// [`collect`], with the reading thread parsing process files itself once `builder_behind`
 /// bytes wait for the builder.
 fn collect_sharing_at(source: &mut dyn Source, builder_behind: usize) -> Result<Snapshot> {
-    let mut builder = SnapshotBuilder::new(source.origin());
+    let builder = SnapshotBuilder::new(source.origin());
     let (to_parser, from_reader) = sync_channel(IN_FLIGHT);
+    let (to_reader, recycled) = channel();
     let in_flight = InFlight::default();
     let (visited, parsed) = std::thread::scope(|scope| {
         let in_flight = &in_flight;
-        let parser = scope.spawn(move || -> Result<SnapshotBuilder> {
-            let _stop = StopGuard(in_flight);
-            for batch in from_reader {
-                take_batch(&mut builder, batch, in_flight)?;
-            }
-            Ok(builder)
+        let reader = scope.spawn(move || -> Result<()> {
+            let mut forward = Forward {
+                to_parser,
+                recycled,
+                in_flight,
+                batch: Batch::default(),
+                builder_behind,
+                paths: Interner::default(),
+            };
+            source.visit(&mut forward).and_then(|()| forward.flush())
         });
-        let mut forward = Forward {
-            to_parser,
-            in_flight,
-            batch: Batch::default(),
-            builder_behind,
-            paths: Interner::default(),
-        };
-        let visited = source.visit(&mut forward).and_then(|()| forward.flush());
-        drop(forward);
-        let parsed = parser
+        // Returns (and so drops the receiver and marks the builder stopped) before the join:
+        // a reader waiting to send learns that nobody takes its batches any more.
+        let parsed = build(builder, from_reader, to_reader, in_flight);
+        let visited = reader
             .join()
             .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
         (visited, parsed)

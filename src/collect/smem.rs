@@ -17,16 +17,15 @@
 
 /// The snapshot path of a file in smem's layout, or `None` if `path` is not one.
 pub fn snapshot_path_of(path: &str) -> Option<String> {
-    match path.split('/').collect::<Vec<_>>().as_slice() {
-        ["meminfo"] => Some("proc/meminfo".into()),
-        ["version"] => Some("proc/version".into()),
-        [pid, file @ ("smaps" | "cmdline" | "stat")]
-            if !pid.is_empty() && pid.bytes().all(|c| c.is_ascii_digit()) =>
-        {
-            Some(format!("proc/{pid}/{file}"))
-        }
-        _ => None,
+    match path {
+        "meminfo" => return Some("proc/meminfo".into()),
+        "version" => return Some("proc/version".into()),
+        _ => {}
     }
+    let (pid, file) = path.split_once('/')?;
+    let smem_file = matches!(file, "smaps" | "cmdline" | "stat");
+    (smem_file && !pid.is_empty() && pid.bytes().all(|c| c.is_ascii_digit()))
+        .then(|| format!("proc/{pid}/{file}"))
 }
 
 #[cfg(test)]

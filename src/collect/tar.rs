@@ -167,6 +167,8 @@ struct Walk<'a> {
     /// Each member's bytes, read into one buffer that grows to the largest member: a fresh
     /// `Vec` per member was zeroed by `read_to_end` before every read (2 % of instructions).
     data: Vec<u8>,
+    /// Each member's name, in one buffer for the same reason (a `String` per member).
+    name: String,
 }
 
 /// Reads until `buf` is full or the stream ends; how many bytes came.
@@ -208,7 +210,15 @@ impl Walk<'_> {
         {
             return self.extension(entry, kind);
         }
-        self.member(entry, kind, sink)
+        let mut raw = std::mem::take(&mut self.name);
+        raw.clear();
+        match self.long_name.take() {
+            Some(name) => raw.push_str(&String::from_utf8_lossy(&name)),
+            None => raw.push_str(&String::from_utf8_lossy(&entry.path_bytes())),
+        }
+        let taken = self.member(entry, kind, &raw, sink);
+        self.name = raw;
+        taken
     }
 
     /// A member that is not an extension header: a snapshot file is read and handed to `sink`;
@@ -217,31 +227,27 @@ impl Walk<'_> {
         &mut self,
         mut entry: tar::Entry<R>,
         kind: tar::EntryType,
+        raw: &str,
         sink: &mut dyn Sink,
     ) -> Result<()> {
         let size = entry.size();
-        let raw_bytes = match self.long_name.take() {
-            Some(name) => name,
-            None => entry.path_bytes().into_owned(),
-        };
-        let raw = String::from_utf8_lossy(&raw_bytes).into_owned();
         if kind.is_dir() {
             return Ok(());
         }
-        let stripped = match strip_wrapper(&raw) {
+        let stripped = match strip_wrapper(raw) {
             Ok(p) => p,
             Err(message) => {
-                sink.warn(&raw, format!("{message}: entry ignored"));
+                sink.warn(raw, format!("{message}: entry ignored"));
                 return Ok(());
             }
         };
         let smem_path = smem::snapshot_path_of(&stripped);
-        let path = smem_path.clone().unwrap_or_else(|| stripped.clone());
-        let known = FileKind::of(&path).is_some();
+        let path = smem_path.as_deref().unwrap_or(&stripped);
+        let known = FileKind::of(path).is_some();
         if !kind.is_file() {
             if known {
                 sink.warn(
-                    &raw,
+                    raw,
                     "not a regular file (link or device): entry ignored".into(),
                 );
             }
@@ -259,7 +265,7 @@ impl Walk<'_> {
         };
         if size > cap {
             return Err(self.entry_error(
-                &raw,
+                raw,
                 format!(
                     "entry of {size} bytes is larger than any file of a snapshot ({cap} at most)"
                 ),
@@ -272,7 +278,7 @@ impl Walk<'_> {
         let got = read_full(&mut entry, &mut self.data[..size]).map_err(|e| self.fail(e))?;
         if got != size {
             return Err(self.entry_error(
-                &raw,
+                raw,
                 format!(
                     "the archive ends inside this entry ({got} of its {size} bytes): it was cut short"
                 ),
@@ -280,7 +286,7 @@ impl Walk<'_> {
         }
         let bytes = &self.data[..size];
         if known {
-            sink.file(&path, bytes)?;
+            sink.file(path, bytes)?;
         }
         if keep {
             self.inventory.keep(&stripped, bytes.to_vec());
@@ -412,6 +418,7 @@ pub fn visit_archive(origin: &str, stream: impl Read, sink: &mut dyn Sink) -> Re
         ours: false,
         long_name: None,
         data: Vec::new(),
+        name: String::new(),
     };
     // Raw entries: this reader applies long names itself, after capping their size.
     // With `Seek`, entries skip through `Capped`'s reused buffer instead of a zeroed one.
