@@ -94,9 +94,11 @@ pub struct LiveOptions {
     pub smaps: bool,
 }
 
+pub use parallel::worthwhile as second_thread_worthwhile;
+
 /// Reads a whole snapshot from any source into the model.
 pub fn collect(source: &mut dyn Source) -> Result<Snapshot> {
-    if parallel::worthwhile() {
+    if second_thread_worthwhile() {
         return parallel::collect(source);
     }
     collect_on_this_thread(source)
