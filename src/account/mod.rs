@@ -13,7 +13,7 @@ use crate::parse::smaps::SmapsFields;
 use classify::{Class, Classifier, Counting};
 use serde::{Deserialize, Serialize};
 use shmem::{ObjectKind, ShmObject, ShmObjects};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::mpsc::sync_channel;
 
 /// Which figure of a mapping the budget sums.
@@ -457,6 +457,8 @@ fn account_each(
     mut sum: impl FnMut(&Process, Accounted, &Classifier),
 ) {
     let classifier = rules.classifier();
+    // This thread sums every process too: it works out fewer of them.
+    let mine = |round: &[Process]| round.len() * 2 / 5;
     let account_all = |processes: &[Process], classifier: &Classifier| -> Vec<Accounted> {
         processes
             .iter()
@@ -481,14 +483,14 @@ fn account_each(
             }
         });
         let rounds: Vec<&[Process]> = processes.chunks(round).collect();
-        let second_half = |i: usize| rounds.get(i).map(|r| &r[r.len() / 2..]);
+        let second_half = |i: usize| rounds.get(i).map(|r| &r[mine(r)..]);
         // Each send and receive pairs with the worker's; it only stops early by panicking,
         // which the end of the scope passes on (no partial accounting is returned).
         if let Some(half) = second_half(0) {
             let _ = to_worker.send(half);
         }
         for (i, this_round) in rounds.iter().enumerate() {
-            let first = account_all(&this_round[..this_round.len() / 2], &classifier);
+            let first = account_all(&this_round[..mine(this_round)], &classifier);
             let Ok(second) = accounted.recv() else {
                 break;
             };
@@ -535,7 +537,9 @@ fn account_in_rounds(
     };
     let mut processes = Vec::with_capacity(snapshot.processes.len());
     let mut class_totals: BTreeMap<Class, Figures> = BTreeMap::new();
-    let mut shared_once: HashMap<SharedKey, (Class, Figures, u64)> = HashMap::new();
+    // foldhash, not SipHash: every shared mapping of every process is looked up here.
+    let mut shared_once: foldhash::HashMap<SharedKey, (Class, Figures, u64)> =
+        foldhash::HashMap::default();
     let mut measure_fallback = Vec::new();
     let mut user_private = 0u64;
     let mut pss_shared = 0u64;

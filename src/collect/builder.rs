@@ -209,13 +209,16 @@ fn join(
     smaps: impl Iterator<Item = (u64, SmapsFields)>,
     interner: &mut Interner,
 ) -> Mappings {
-    // Sorted by start (the kernel's order already: reversed, it is one descending run, which
-    // the sort just turns around), later entries first so that dedup keeps them.
+    // Sorted by start, later entries first so that dedup keeps them. In the kernel's order
+    // (ascending, every start new) there is nothing to sort or drop: turning the entries around
+    // for the sort and back in it moved each of them twice.
     let mut by_start: Vec<(u64, Option<SmapsFields>)> =
         smaps.map(|(start, fields)| (start, Some(fields))).collect();
-    by_start.reverse();
-    by_start.sort_by_key(|(start, _)| *start);
-    by_start.dedup_by_key(|(start, _)| *start);
+    if !by_start.windows(2).all(|pair| pair[0].0 < pair[1].0) {
+        by_start.reverse();
+        by_start.sort_by_key(|(start, _)| *start);
+        by_start.dedup_by_key(|(start, _)| *start);
+    }
     let mut packer = Packer::with_capacity(interner, maps.len());
     for map in maps {
         let smaps = by_start
@@ -872,6 +875,39 @@ impl SnapshotBuilder {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// smaps entries pair with the maps line of their start whatever their order, and of two
+    /// with one start the later wins; an entry with no maps line is dropped.
+    #[test]
+    fn join_pairs_by_start_in_any_order() {
+        let line = |start: u64| MapLine {
+            start,
+            end: start + 0x1000,
+            ..crate::parse::maps::parse_maps(b"1000-2000 r--p 0 00:00 0\n").0[0].clone()
+        };
+        let fields = |rss: u64| SmapsFields {
+            rss: Some(rss),
+            ..SmapsFields::default()
+        };
+        let rss_of = |smaps: &[(u64, u64)]| -> Vec<Option<u64>> {
+            let maps = [line(0x1000), line(0x3000), line(0x5000)];
+            let smaps = smaps.iter().map(|&(start, rss)| (start, fields(rss)));
+            let joined = join(maps.into_iter(), smaps, &mut Interner::default());
+            joined.iter().map(|m| m.smaps.and_then(|s| s.rss)).collect()
+        };
+        let kernel_order = rss_of(&[(0x1000, 4), (0x3000, 8), (0x5000, 12)]);
+        assert_eq!(kernel_order, [Some(4), Some(8), Some(12)]);
+        assert_eq!(
+            rss_of(&[(0x5000, 12), (0x1000, 4), (0x3000, 8)]),
+            kernel_order
+        );
+        let twice = rss_of(&[(0x1000, 4), (0x3000, 8), (0x3000, 16), (0x9000, 1)]);
+        assert_eq!(twice, [Some(4), Some(16), None]);
+        assert_eq!(
+            rss_of(&[(0x3000, 16), (0x1000, 4), (0x3000, 8)]),
+            [Some(4), Some(8), None]
+        );
+    }
 
     #[test]
     fn order_does_not_matter() {
