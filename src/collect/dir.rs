@@ -114,9 +114,14 @@ fn read_regular(path: &Path, relative: &str, sink: &mut dyn Sink) -> Result<Opti
         return Err(too_large(path, metadata.len()));
     }
     let mut bytes = Vec::with_capacity(metadata.len() as usize);
-    file.take(MAX_FILE_BYTES + 1)
-        .read_to_end(&mut bytes)
-        .map_err(io)?;
+    // The size the file has now, read in one call: reading on to see the end cost a second
+    // read per file (a fifth of a snapshot directory's system calls). A file that claims no
+    // size (a copy of a kernel file on a filesystem that reports none) is read to its end.
+    let limit = match metadata.len() {
+        0 => MAX_FILE_BYTES + 1,
+        size => size,
+    };
+    file.take(limit).read_to_end(&mut bytes).map_err(io)?;
     if bytes.len() as u64 > MAX_FILE_BYTES {
         return Err(too_large(path, bytes.len() as u64));
     }
