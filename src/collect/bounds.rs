@@ -104,6 +104,17 @@ pub fn resolve_overlaps(mappings: Mappings, interner: &mut Interner) -> Resolved
 
 /// The first two mappings of one process that overlap (or repeat), as `start-end` texts.
 fn first_overlap(mappings: &Mappings) -> Option<(String, String)> {
+    // The kernel's order (each mapping ends before the next starts) needs no list to sort:
+    // one was allocated and sorted for each of a snapshot's processes.
+    let mut last_end = 0;
+    let in_order = mappings.iter_without_paths().all(|m| {
+        let ordered = last_end <= m.map.start && m.map.start <= m.map.end;
+        last_end = m.map.end;
+        ordered
+    });
+    if in_order {
+        return None;
+    }
     let mut ranges: Vec<(u64, u64)> = mappings
         .iter_without_paths()
         .map(|m| (m.map.start, m.map.end))
