@@ -36,6 +36,18 @@ fn make(root: &Path, kind: u8, path: &[u8], contents: &[u8]) {
         return;
     }
     let full = root.join(relative);
+    // An earlier record may have made this path, or a directory on the way, a FIFO or a link:
+    // writing there would block for ever, or go through the link to outside the tree.
+    let mut on_the_way = root.to_path_buf();
+    for part in relative.components() {
+        on_the_way.push(part);
+        if on_the_way
+            .symlink_metadata()
+            .is_ok_and(|m| !m.is_dir() || on_the_way == full)
+        {
+            return;
+        }
+    }
     if let Some(parent) = full.parent() {
         if std::fs::create_dir_all(parent).is_err() {
             return;
