@@ -24,7 +24,7 @@ use crate::model::{Interner, Mapping, Mappings};
 use std::collections::BTreeMap;
 
 /// Every mapping's figures summed over the snapshot, wide enough never to overflow.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone, Copy)]
 pub struct Totals {
     virtual_size: u128,
     rss: u128,
@@ -36,13 +36,23 @@ impl Totals {
     /// Adds one process's mappings; the measure whose total passed [`MAX_TOTAL`], if any.
     pub fn add(&mut self, mappings: &Mappings) -> Option<&'static str> {
         for m in mappings.iter_without_paths() {
-            self.virtual_size += u128::from(m.map.size());
-            if let Some(s) = m.smaps {
-                self.rss += u128::from(s.rss.unwrap_or(0));
-                self.pss += u128::from(s.pss.unwrap_or(0));
-                self.swap += u128::from(s.swap.unwrap_or(0));
-            }
+            self.add_mapping(&m);
         }
+        self.passed()
+    }
+
+    #[inline(always)]
+    fn add_mapping(&mut self, m: &Mapping) {
+        self.virtual_size += u128::from(m.map.size());
+        if let Some(s) = m.smaps {
+            self.rss += u128::from(s.rss.unwrap_or(0));
+            self.pss += u128::from(s.pss.unwrap_or(0));
+            self.swap += u128::from(s.swap.unwrap_or(0));
+        }
+    }
+
+    /// The measure whose total passed [`MAX_TOTAL`], if any.
+    fn passed(&self) -> Option<&'static str> {
         let max = u128::from(MAX_TOTAL);
         [
             ("virtual size", self.virtual_size),
@@ -54,6 +64,36 @@ impl Totals {
         .find(|(_, total)| *total > max)
         .map(|(name, _)| name)
     }
+}
+
+/// One process's mappings with overlaps resolved and added to `totals`, and the measure whose
+/// total that passed [`MAX_TOTAL`], if any. Mappings in the kernel's order (each ends before
+/// the next starts) cannot overlap: they are checked and added in one pass, where the two
+/// checks had each decoded every mapping and the overlap check sorted a copy of them.
+pub fn check(
+    mappings: Mappings,
+    interner: &mut Interner,
+    totals: &mut Totals,
+) -> (Resolved, Option<&'static str>) {
+    let before = *totals;
+    let mut last_end = 0;
+    let mut in_order = true;
+    for m in mappings.iter_without_paths() {
+        in_order &= last_end <= m.map.start && m.map.start <= m.map.end;
+        last_end = m.map.end;
+        totals.add_mapping(&m);
+    }
+    if in_order {
+        let resolved = Resolved {
+            mappings,
+            dropped: None,
+        };
+        return (resolved, totals.passed());
+    }
+    *totals = before;
+    let resolved = resolve_overlaps(mappings, interner);
+    let passed = totals.add(&resolved.mappings);
+    (resolved, passed)
 }
 
 /// Mappings with overlaps resolved, and what was done about them.
@@ -104,17 +144,6 @@ pub fn resolve_overlaps(mappings: Mappings, interner: &mut Interner) -> Resolved
 
 /// The first two mappings of one process that overlap (or repeat), as `start-end` texts.
 fn first_overlap(mappings: &Mappings) -> Option<(String, String)> {
-    // The kernel's order (each mapping ends before the next starts) needs no list to sort:
-    // one was allocated and sorted for each of a snapshot's processes.
-    let mut last_end = 0;
-    let in_order = mappings.iter_without_paths().all(|m| {
-        let ordered = last_end <= m.map.start && m.map.start <= m.map.end;
-        last_end = m.map.end;
-        ordered
-    });
-    if in_order {
-        return None;
-    }
     let mut ranges: Vec<(u64, u64)> = mappings
         .iter_without_paths()
         .map(|m| (m.map.start, m.map.end))
@@ -166,6 +195,33 @@ mod tests {
         assert!(resolve_overlaps(fine, &mut Interner::default())
             .dropped
             .is_none());
+    }
+
+    /// In the kernel's order, one pass checks and sums; out of it, the overlaps are resolved
+    /// first and only what stays is summed. Either way the result is resolving then adding.
+    #[test]
+    fn check_sums_what_stays() {
+        let cases = [
+            "1000-2000 r-xp 0 1f:04 16 /a\n2000-3000 rw-p 0 00:00 0\n3000-3000 rw-p 0 00:00 0\n",
+            "1000-2000 r-xp 0 1f:04 16 /a\n7000-9000 rw-p 0 00:00 0\n7000-a000 rw-p 0 00:00 0\n",
+            "5000-6000 rw-p 0 00:00 0\n1000-2000 rw-p 0 00:00 0\n",
+            &"c000-f000 rw-p 0 00:00 0\n".repeat(3),
+        ];
+        for text in cases {
+            let mut totals = Totals::default();
+            totals.add(&mappings("0-1000 rw-p 0 00:00 0\n"));
+            let mut expected = totals;
+            let (resolved, passed) = check(mappings(text), &mut Interner::default(), &mut totals);
+            let reference = resolve_overlaps(mappings(text), &mut Interner::default());
+            assert_eq!(
+                ranges(&resolved.mappings),
+                ranges(&reference.mappings),
+                "{text}"
+            );
+            assert_eq!(resolved.dropped, reference.dropped, "{text}");
+            assert_eq!(passed, expected.add(&reference.mappings));
+            assert_eq!(format!("{totals:?}"), format!("{expected:?}"), "{text}");
+        }
     }
 
     #[test]

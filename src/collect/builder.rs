@@ -1,6 +1,6 @@
 //! Assembles the model from snapshot files, in whatever order they arrive.
 
-use super::bounds::{resolve_overlaps, Totals};
+use super::bounds::{check, Totals};
 use super::kernel_files::KernelFile;
 use crate::error::{Error, Result};
 use crate::model::{
@@ -803,14 +803,14 @@ impl SnapshotBuilder {
     /// they came from.
     fn check_mappings(&mut self, pid: u32, file: &str, mappings: Mappings) -> Result<Mappings> {
         let path = || format!("proc/{pid}/{file}");
-        let resolved = resolve_overlaps(mappings, &mut self.paths);
+        let (resolved, passed) = check(mappings, &mut self.paths, &mut self.totals);
         if let Some((a, b, dropped)) = resolved.dropped {
             self.warn(
                 &path(),
                 format!("mappings {a} and {b} overlap (the process changed while it was read, or the file is damaged): {dropped} mapping(s) overlapping a later-listed one left out, so no memory counts twice"),
             );
         }
-        match self.totals.add(&resolved.mappings) {
+        match passed {
             Some(measure) => Err(Error::in_file(
                 self.display(&path()),
                 format!("with this process, the mappings' {measure} over all processes passes 4 EiB: no board has that (a mapping over the whole address space?), and sums this large overflow"),
