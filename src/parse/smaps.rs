@@ -112,38 +112,57 @@ struct SmapsReader {
 }
 
 /// A field line's first 16 bytes (`Rss:` and its padding), and the bit of the figure it sets
-/// (see `field_bit`; 0 for a field that is not read, `Referenced` or `KernelPageSize`).
+/// (see `field_bit`; 0 for a field that is not read, `Referenced` or `KernelPageSize`;
+/// [`GENERAL`] for a key too long for the 16 bytes, `Private_Hugetlb:`, which only keeps
+/// the line's place in the order).
 struct Learned {
     key: u128,
     bit: u16,
 }
 
+/// The `bit` of a learned key whose lines the general reader takes.
+const GENERAL: u16 = u16::MAX;
+
 /// Field keys learned per file at most: a kernel writes about 25.
 const MOST_LEARNED: usize = 32;
 
 /// The kernel's field line: the key, its colon and spaces in 16 bytes, the figure
-/// right-aligned in 8, then ` kB` (`SEQ_PUT_DEC` in fs/proc/task_mmu.c). Its first 16 bytes,
-/// and the figure in bytes (`None` for any other shape).
+/// right-aligned in 8, then ` kB` (`SEQ_PUT_DEC` in fs/proc/task_mmu.c). Its first 16 bytes
+/// and the 8 of the figure; `None` for any other shape.
 #[inline(always)]
-fn kernel_shaped(line: &[u8]) -> Option<(u128, Option<u64>)> {
+fn kernel_shaped(line: &[u8]) -> Option<(u128, u64)> {
     let line: &[u8; 27] = line.try_into().ok()?;
     if line[24..] != *b" kB" {
         return None;
     }
     let key = u128::from_le_bytes(line[..16].try_into().ok()?);
-    let mut figure = 0u64;
-    let mut digits = false;
-    for &c in &line[16..24] {
-        match c {
-            b' ' if !digits => {}
-            b'0'..=b'9' => {
-                figure = figure * 10 + u64::from(c - b'0');
-                digits = true;
-            }
-            _ => return Some((key, None)),
-        }
+    let figure = u64::from_le_bytes(line[16..24].try_into().ok()?);
+    Some((key, figure))
+}
+
+/// Eight bytes read as a number right-aligned in spaces (`     108`), eight at a time: at
+/// least one digit, and nothing but spaces before them. `None` for anything else.
+#[inline(always)]
+fn right_aligned_digits(field: u64) -> Option<u64> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    // Little-endian: the first byte is the lowest. The leading spaces end at the first byte
+    // that is not one; there must be such a byte.
+    let spaces = (field ^ (ONES * b' ' as u64)).trailing_zeros() as usize / 8;
+    if spaces == 8 {
+        return None;
     }
-    Some((key, digits.then_some(figure * 1024)))
+    // The spaces become zeros ('0' is a space plus 0x10), then every byte must be a digit.
+    let padding = (1u64 << (spaces * 8)) - 1;
+    let digits = field.wrapping_add(ONES * 0x10 & padding);
+    let values = digits.wrapping_sub(ONES * b'0' as u64);
+    let not_digit = (values | values.wrapping_add(ONES * (0x80 - 10))) & (ONES * 0x80);
+    if digits & (ONES * 0x80) != 0 || not_digit != 0 {
+        return None;
+    }
+    // Pairs, then fours, then all eight (the first byte is the most significant digit).
+    let pairs = (values * 10 + (values >> 8)) & 0x00ff_00ff_00ff_00ff;
+    let fours = (pairs * 100 + (pairs >> 16)) & 0x0000_ffff_0000_ffff;
+    Some((fours * 10_000 + (fours >> 32)) & 0xffff_ffff)
 }
 
 impl SmapsReader {
@@ -190,52 +209,56 @@ impl SmapsReader {
         };
         let at = match self.learned.get(self.next_learned) {
             Some(learned) if learned.key == key => self.next_learned,
-            _ => match self.learned.iter().position(|l| l.key == key) {
+            // Past the last key learned: most likely a key still to learn (the file's first
+            // mapping), which only the general reader can take.
+            None => return false,
+            Some(_) => match self.learned.iter().position(|l| l.key == key) {
                 Some(at) => at,
                 None => return false,
             },
         };
         let bit = self.learned[at].bit;
+        self.next_learned = at + 1;
+        if bit == GENERAL {
+            return false;
+        }
         if self.in_bad_entry {
-            self.next_learned = at + 1;
             return true;
         }
         let Some(entry) = self.entries.last_mut() else {
             return false;
         };
         if bit != 0 {
-            let Some(figure) = figure else {
+            let Some(kib) = right_aligned_digits(figure) else {
                 return false;
             };
             if self.taken & bit != 0 {
                 return false;
             }
             self.taken |= bit;
-            *field_target(&mut entry.fields, bit) = figure;
+            *field_target(&mut entry.fields, bit) = kib * 1024;
         }
-        self.next_learned = at + 1;
         true
     }
 
-    /// Remembers a field line the general reader took, when it is in the kernel's shape and
-    /// its colon and the spaces after it lie inside its first 16 bytes.
+    /// Remembers a field line the general reader took, when it is in the kernel's shape: as a
+    /// key the fast path takes when its colon and the spaces after it lie inside its first 16
+    /// bytes, else as one it leaves to the general reader.
     fn learn(&mut self, line: &[u8], colon: usize) {
         let Some((key, _)) = kernel_shaped(line) else {
             return;
         };
-        let padded = colon < 15 && line[colon + 1..16].iter().all(|&c| c == b' ');
-        if !padded
-            || self.learned.len() >= MOST_LEARNED
-            || self.learned.iter().any(|l| l.key == key)
-        {
+        if self.learned.len() >= MOST_LEARNED || self.learned.iter().any(|l| l.key == key) {
             return;
         }
+        let padded = colon < 15 && line[colon + 1..16].iter().all(|&c| c == b' ');
         // SAFETY: the caller checked the whole file is ASCII, which is UTF-8.
         let name = unsafe { std::str::from_utf8_unchecked(&line[..colon]) };
-        self.learned.push(Learned {
-            key,
-            bit: field_bit(name).unwrap_or(0),
-        });
+        let bit = match padded {
+            true => field_bit(name).unwrap_or(0),
+            false => GENERAL,
+        };
+        self.learned.push(Learned { key, bit });
         self.next_learned = self.learned.len();
     }
 
@@ -422,6 +445,57 @@ mod tests {
                 (9, "neither a mapping header nor a `Key: value` line"),
             ]
         );
+    }
+
+    /// The eight-at-a-time reading of a right-aligned figure against a byte-by-byte one, for
+    /// every field of these bytes (390,625 of them) and the bytes either side of the digits.
+    #[test]
+    fn right_aligned_digits_read_as_one_at_a_time() {
+        let by_bytes = |field: &[u8; 8]| -> Option<u64> {
+            let digits = field.iter().skip_while(|&&c| c == b' ');
+            let mut figure = None;
+            for &c in digits {
+                if !c.is_ascii_digit() {
+                    return None;
+                }
+                figure = Some(figure.unwrap_or(0) * 10 + u64::from(c - b'0'));
+            }
+            figure
+        };
+        let mut check = |field: [u8; 8]| {
+            let fast = right_aligned_digits(u64::from_le_bytes(field));
+            assert_eq!(
+                fast,
+                by_bytes(&field),
+                "{:?}",
+                String::from_utf8_lossy(&field)
+            );
+        };
+        let alphabet = [b' ', b'0', b'7', b'9', b'x'];
+        for n in 0..alphabet.len().pow(8) {
+            let mut field = [0u8; 8];
+            let mut rest = n;
+            for byte in &mut field {
+                *byte = alphabet[rest % alphabet.len()];
+                rest /= alphabet.len();
+            }
+            check(field);
+        }
+        for odd in [
+            b'/', b':', 0x1f, 0x2f, 0x3a, 0x7f, 0x80, 0xb0, 0xff, 0x00, b'\t',
+        ] {
+            for at in 0..8 {
+                let mut field = *b"  123456";
+                field[at] = odd;
+                check(field);
+                let mut field = *b"99999999";
+                field[at] = odd;
+                check(field);
+            }
+        }
+        check(*b"99999999");
+        check(*b"       0");
+        check(*b"        ");
     }
 
     /// Field lines of every odd shape an ASCII file can hold, each put after a good header,
