@@ -153,7 +153,7 @@ fn right_aligned_digits(field: u64) -> Option<u64> {
     }
     // The spaces become zeros ('0' is a space plus 0x10), then every byte must be a digit.
     let padding = (1u64 << (spaces * 8)) - 1;
-    let digits = field.wrapping_add(ONES * 0x10 & padding);
+    let digits = field.wrapping_add((ONES * 0x10) & padding);
     let values = digits.wrapping_sub(ONES * b'0' as u64);
     let not_digit = (values | values.wrapping_add(ONES * (0x80 - 10))) & (ONES * 0x80);
     if digits & (ONES * 0x80) != 0 || not_digit != 0 {
@@ -462,7 +462,7 @@ mod tests {
             }
             figure
         };
-        let mut check = |field: [u8; 8]| {
+        let check = |field: [u8; 8]| {
             let fast = right_aligned_digits(u64::from_le_bytes(field));
             assert_eq!(
                 fast,
