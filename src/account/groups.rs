@@ -186,7 +186,6 @@ struct Piece {
 fn pieces(p: &Process, classifier: &Classifier) -> Vec<(Mapping, Class, Piece)> {
     classifier
         .classify_mappings(&p.mappings)
-        .into_iter()
         .filter_map(|(mapping, class)| {
             let key = match class.counting() {
                 Counting::NotCounted => return None,

@@ -374,15 +374,15 @@ fn account_process(p: &Process, classifier: &Classifier, rules: &Rules) -> Accou
         hidden_stack_guard,
         ..
     } = *rules;
-    let classified = classifier.classify_mappings(&p.mappings);
-    let has_smaps = classified.iter().any(|(m, _)| m.smaps.is_some());
+    let mut has_smaps = false;
     let mut by_class: BTreeMap<Class, Figures> = BTreeMap::new();
     let mut private = Figures::default();
     let mut shared = Figures::default();
-    let mut pieces = Vec::with_capacity(classified.len());
+    let mut pieces = Vec::with_capacity(p.mappings.len());
     let mut tmpfs_files = Vec::new();
     let mut kernel_vm_size = 0u64;
-    for (mapping, class) in classified {
+    for (mapping, class) in classifier.classify_mappings(&p.mappings) {
+        has_smaps |= mapping.smaps.is_some();
         let figures = mapping_figures(classifier, class, &mapping);
         if !mapping.map.is_gate_area() {
             kernel_vm_size = kernel_vm_size.saturating_add(mapping.map.size());

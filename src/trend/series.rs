@@ -222,7 +222,6 @@ pub fn summarize(
         }
         let anon_regions = classifier
             .classify_mappings(&process.mappings)
-            .into_iter()
             .filter(|(_, class)| *class == Class::Anon)
             .map(|(m, _)| Region {
                 start: m.map.start,
