@@ -740,7 +740,6 @@ impl SnapshotBuilder {
     /// Turns what was gathered of one pid into a process (or a skipped pid, or nothing for a
     /// kernel thread). Mappings that cannot be summed refuse the snapshot (see [`bounds`]).
     fn finish_process(&mut self, pid: u32, partial: PartialProcess) -> Result<()> {
-        let base = format!("proc/{pid}");
         // smem's captures have no status: stat (or the command line) names the process then.
         let status = partial.status.unwrap_or_else(|| {
             let stat = partial.stat.clone().unwrap_or_default();
@@ -766,7 +765,7 @@ impl SnapshotBuilder {
             PartialMappings::Neither => {
                 self.snapshot.skipped.push(Skipped {
                     pid,
-                    reason: format!("no maps or smaps file under {base}"),
+                    reason: format!("no maps or smaps file under proc/{pid}"),
                 });
                 return Ok(());
             }
@@ -775,7 +774,7 @@ impl SnapshotBuilder {
             if partial.bad_lines > 0 {
                 self.snapshot.skipped.push(Skipped {
                     pid,
-                    reason: format!("no readable line in the maps/smaps under {base}"),
+                    reason: format!("no readable line in the maps/smaps under proc/{pid}"),
                 });
             }
             // Kernel threads have no user address space: not a user process.
