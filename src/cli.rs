@@ -260,7 +260,16 @@ fn build_budget(args: &ReportArgs, quiet: bool) -> Result<Budget> {
     {
         announce_problems(&budget);
     }
+    end_with_the_process(snapshot);
     Ok(budget)
+}
+
+/// Leaves `model` to be freed with the process, which ends right after the report: freeing a
+/// fleet snapshot's model one allocation at a time (21,000 processes' mappings, names and
+/// accounts) took 15-20 ms that nobody waits for. Only for what a command holds once; a
+/// command that reads many snapshots (trend, export) frees each as it goes.
+fn end_with_the_process<T>(model: T) {
+    std::mem::forget(model);
 }
 
 /// Skipped input goes to stderr when the report is not on the terminal (written to a file, or
@@ -287,17 +296,20 @@ fn run_command(command: Command, quiet: bool) -> Result<ExitCode> {
             let budget = build_budget(&args, quiet)?;
             args.out
                 .emit(&reporter(args.out.format).report(&budget, &args.out.options()))?;
+            end_with_the_process(budget);
             Ok(ExitCode::SUCCESS)
         }
         Command::Check(args) => {
             let budget = build_budget(&args, quiet)?;
             args.out
                 .emit(&reporter(args.out.format).check(&budget, &args.out.options()))?;
-            Ok(match budget.verdict {
+            let code = match budget.verdict {
                 Verdict::WithinBudget => ExitCode::SUCCESS,
                 Verdict::OverBudget => ExitCode::from(1),
                 Verdict::Inconclusive => ExitCode::from(2),
-            })
+            };
+            end_with_the_process(budget);
+            Ok(code)
         }
         Command::Diff(args) => {
             let profile = Profile::discover(args.profile.as_deref())?;
