@@ -200,13 +200,9 @@ impl<'a> Classifier<'a> {
     /// Classifies every line of one process; `previous` context finds glibc/musl thread
     /// stacks (an anonymous rw mapping starting where an anonymous guard ends).
     pub fn classify_all<'m>(&self, maps: impl Iterator<Item = &'m MapLine>) -> Vec<Class> {
-        let mut guard_end = None;
-        let mut classes = Vec::new();
-        for map in maps {
-            classes.push(self.classify(map, guard_end));
-            guard_end = thread_guard_end(map);
-        }
-        classes
+        self.in_order(maps, |map| map)
+            .map(|(_, class)| class)
+            .collect()
     }
 
     /// Unpacks one process's mappings from the model and classifies them, each beside its
@@ -216,11 +212,22 @@ impl<'a> Classifier<'a> {
         &'m self,
         mappings: &'m Mappings,
     ) -> impl Iterator<Item = (Mapping, Class)> + 'm {
+        self.in_order(mappings.iter(), |mapping| &mapping.map)
+    }
+
+    /// One process's mappings in the kernel's order, each beside its class: the thread-stack
+    /// test needs where the mapping before ended, when that one may be a guard.
+    fn in_order<'m, T: 'm>(
+        &'m self,
+        items: impl Iterator<Item = T> + 'm,
+        map_of: impl Fn(&T) -> &MapLine + 'm,
+    ) -> impl Iterator<Item = (T, Class)> + 'm {
         let mut guard_end = None;
-        mappings.iter().map(move |mapping| {
-            let class = self.classify(&mapping.map, guard_end);
-            guard_end = thread_guard_end(&mapping.map);
-            (mapping, class)
+        items.map(move |item| {
+            let map = map_of(&item);
+            let class = self.classify(map, guard_end);
+            guard_end = thread_guard_end(map);
+            (item, class)
         })
     }
 

@@ -440,8 +440,8 @@ fn account_process(p: &Process, classifier: &Classifier, rules: &Rules) -> Accou
     }
 }
 
-/// Processes accounted as one round: the second thread works out the second half of a round
-/// while this one works out the first, then goes on to the next round while this one sums.
+/// Processes accounted as one round: the second thread works out the last 3/5 of a round
+/// while this one works out the first 2/5, then goes on to the next round while this one sums.
 /// Small enough that the rounds in flight hold little (pieces are about 130 bytes a mapping:
 /// 64 processes of 40 mappings are 330 KiB), large enough that handing a half over costs
 /// nothing next to working it out (256 was no faster).
